@@ -1,0 +1,45 @@
+# wisp: a thin wrapper over CMake. Every target installs missing dependencies first
+# (scripts/install-deps.sh, idempotent), so a fresh Debian machine needs nothing else.
+#
+#   make demo    build and run the examples on loopback, printing what happened
+#   make test    normal build + ASan/UBSan build, every ctest in both
+#   make bench   benchmarks (bench/), results in bench/RESULTS.md
+#   make firmware  cross-build for Cortex-M (arm-none-eabi)
+
+BUILD ?= build
+ASAN  ?= build-asan
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build asan test demo bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN) -j$(JOBS)
+
+test: build asan
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(ASAN) --output-on-failure -j$(JOBS) -LE nosan
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
+
+format:
+	find include lib tools minimal-examples tests bench -name '*.[ch]' -print0 | \
+		xargs -0 clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

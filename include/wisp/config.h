@@ -1,0 +1,101 @@
+/*
+ * wisp build-time configuration.
+ *
+ * Every option has a default here and may be overridden with -D on the command line
+ * or, for firmware, in a file named by WISP_CONFIG_FILE (included first). Each option
+ * states what it costs in RAM (per context, per connection, per stream) or ROM.
+ * wisp/config-check.h rejects impossible combinations with #error.
+ */
+#ifndef WISP_CONFIG_H
+#define WISP_CONFIG_H
+
+#ifdef WISP_CONFIG_FILE
+#include WISP_CONFIG_FILE
+#endif
+
+/* ---- Export and attribute macros (not options) -------------------------------- */
+
+#if defined(WISP_BUILDING_SHARED) && defined(__GNUC__)
+#define WISP_API __attribute__((visibility("default")))
+#else
+#define WISP_API
+#endif
+
+#if defined(__GNUC__)
+#define WISP_NODISCARD __attribute__((warn_unused_result))
+#define WISP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define WISP_NODISCARD
+#define WISP_PRINTF(f, a)
+#endif
+
+/* ---- Features ----------------------------------------------------------------- */
+
+/** Client streams (ROM: the h1 client, queueing and stream state machine). */
+#ifndef WISP_WITH_CLIENT
+#define WISP_WITH_CLIENT 1
+#endif
+
+/** Server streams (ROM: listener, h1 request parser, server TLS with cache). */
+#ifndef WISP_WITH_SERVER
+#define WISP_WITH_SERVER 1
+#endif
+
+/** JSON policy loader. Off for firmware that uses only static policies: no JSON code
+ *  is linked at all. ROM: the streaming parser and validator. */
+#ifndef WISP_WITH_JSON_POLICY
+#define WISP_WITH_JSON_POLICY 1
+#endif
+
+/* ---- Logging ------------------------------------------------------------------ */
+
+/** Compile-time log floor: messages below this level are removed by the compiler.
+ *  0 error, 1 warn, 2 notice, 3 info, 4 debug. ROM: every format string kept. */
+#ifndef WISP_LOG_LEVEL
+#define WISP_LOG_LEVEL 4
+#endif
+
+/** Longest formatted log line, bytes on the stack of the logging call. */
+#ifndef WISP_LOG_LINE_MAX
+#define WISP_LOG_LINE_MAX 256
+#endif
+
+/* ---- Loop and platform -------------------------------------------------------- */
+
+/** Slots in the cross-thread wisp_post() ring. RAM: 16 bytes each, per context. */
+#ifndef WISP_POST_QUEUE_LEN
+#define WISP_POST_QUEUE_LEN 64
+#endif
+
+/** Addresses kept from one name resolution. RAM: 20 bytes each, per lookup in flight. */
+#ifndef WISP_RESOLVE_MAX_ADDRS
+#define WISP_RESOLVE_MAX_ADDRS 4
+#endif
+
+/** Longest host name, including the terminating NUL (RFC 1035 allows 253 + 1). */
+#ifndef WISP_HOSTNAME_MAX
+#define WISP_HOSTNAME_MAX 254
+#endif
+
+/** Hard cap on one socket's coalescing output buffer. A TLS flight (certificate
+ *  chain included) must fit so it goes out in one write. RAM: up to this much per
+ *  connection while data is pending; allocated on first write. */
+#ifndef WISP_SOCK_OUT_MAX
+#define WISP_SOCK_OUT_MAX (20 * 1024)
+#endif
+
+/* ---- TLS ---------------------------------------------------------------------- */
+
+/** Entries in a server vhost's TLS session cache. RAM: about 180 bytes each. */
+#ifndef WISP_TLS_SERVER_CACHE_SIZE
+#define WISP_TLS_SERVER_CACHE_SIZE 64
+#endif
+
+/** Server session cache and ticket lifetime, seconds. */
+#ifndef WISP_TLS_SESSION_LIFETIME_S
+#define WISP_TLS_SESSION_LIFETIME_S 3600
+#endif
+
+#include "wisp/config-check.h"
+
+#endif /* WISP_CONFIG_H */

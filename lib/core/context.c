@@ -1,0 +1,152 @@
+/*
+ * The base context: allocator, logging, platform, wake primitive and post ring,
+ * module slots. The public wisp_context_create()/destroy() (lib/stream/context.c)
+ * wrap these and attach the policy, so that core depends on no module above it.
+ *
+ * Invariant: after wisp__context_free() every byte from wisp__alloc() is returned;
+ * a non-zero heap_in_use at that point is logged as a leak.
+ */
+#include <string.h>
+
+#include "core/core-internal.h"
+
+void wisp__alloc_default(wisp_allocator_t *a);
+void wisp__log_stderr(void *user, int level, const char *line);
+
+static int open_wake(wisp_context_t *cx)
+{
+    int ret;
+
+    if (!cx->plat->wake_open || !cx->plat->lock_create)
+        return WISP_EUNSUPPORTED;
+    ret = cx->plat->lock_create(cx->plat->user, &cx->post_lock);
+    if (ret)
+        return ret;
+    ret = cx->plat->wake_open(cx->plat->user, &cx->wake, &cx->wake_fd);
+    if (ret)
+        cx->plat->lock_destroy(cx->plat->user, &cx->post_lock);
+    return ret;
+}
+
+int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out)
+{
+    wisp_allocator_t a;
+    wisp_context_t *cx;
+    int ret;
+
+    if (!out)
+        return WISP_EINVAL;
+    *out = NULL;
+    if (!info)
+        return WISP_EINVAL;
+    if (info->allocator) {
+        if (!info->allocator->alloc || !info->allocator->free)
+            return WISP_EINVAL;
+        a = *info->allocator;
+    } else {
+        wisp__alloc_default(&a);
+    }
+    /* The context block itself is not counted in heap_in_use: the figure reports
+     * what wisp holds for streams, vhosts and connections, and reads 0 when idle. */
+    cx = a.alloc(a.user, sizeof(*cx));
+    if (!cx)
+        return WISP_ENOMEM;
+    memset(cx, 0, sizeof(*cx));
+    cx->alloc = a;
+    cx->heap_limit = info->heap_limit;
+    cx->log = info->log ? info->log : wisp__log_stderr;
+    cx->log_user = info->log ? info->log_user : NULL;
+    cx->log_level = (info->log_level || info->log_level_set) ? info->log_level
+                                                             : WISP_LOG_NOTICE;
+    cx->plat = info->plat ? info->plat : wisp_plat_posix();
+    cx->wake_fd = -1;
+    if (!cx->plat || !cx->plat->now_ms || !cx->plat->poll) {
+        a.free(a.user, cx);
+        return WISP_EINVAL;
+    }
+    ret = open_wake(cx);
+    if (ret) {
+        a.free(a.user, cx);
+        return ret;
+    }
+    *out = cx;
+    return 0;
+}
+
+void wisp__context_set_policy(wisp_context_t *cx, const struct wisp_policy *p)
+{
+    cx->policy = p;
+}
+
+const struct wisp_policy *wisp_context_policy(const wisp_context_t *cx)
+{
+    return cx ? cx->policy : NULL;
+}
+
+void wisp__context_free(wisp_context_t *cx)
+{
+    wisp_allocator_t a;
+    int i;
+
+    if (!cx)
+        return;
+    /* Module state goes from the top of the dependency chain down. */
+    for (i = WISP_SLOT_COUNT - 1; i >= 0; i--) {
+        if (cx->slot_destroy[i] && cx->slots[i])
+            cx->slot_destroy[i](cx, cx->slots[i]);
+        cx->slots[i] = NULL;
+    }
+    /* Name lookups still running on resolver threads will post back into this
+     * context: wait for them (each is bounded by the resolver's own timeout). */
+    while (cx->resolves_in_flight)
+        (void)wisp_service(cx, 100);
+    wisp__defer_run(cx);
+    wisp__free(cx, cx->ios);
+    wisp__free(cx, cx->pfds);
+    wisp__free(cx, cx->poll_scratch);
+    cx->ios = NULL;
+    cx->pfds = NULL;
+    cx->poll_scratch = NULL;
+    if (cx->stats.heap_in_use)
+        WISP_LOGE(cx, "context destroyed with %zu bytes still in use (leak)",
+                  cx->stats.heap_in_use);
+    cx->plat->wake_close(cx->plat->user, &cx->wake);
+    cx->plat->lock_destroy(cx->plat->user, &cx->post_lock);
+    a = cx->alloc;
+    memset(cx, 0, sizeof(*cx));
+    a.free(a.user, cx);
+}
+
+void *wisp__slot(const wisp_context_t *cx, int slot)
+{
+    return (cx && slot >= 0 && slot < WISP_SLOT_COUNT) ? cx->slots[slot] : NULL;
+}
+
+void wisp__slot_set(wisp_context_t *cx, int slot, void *state, wisp__slot_destroy_cb d)
+{
+    if (!cx || slot < 0 || slot >= WISP_SLOT_COUNT)
+        return;
+    cx->slots[slot] = state;
+    cx->slot_destroy[slot] = d;
+}
+
+wisp_stats_t *wisp__stats(wisp_context_t *cx)
+{
+    return &cx->stats;
+}
+
+const wisp_plat_ops_t *wisp__plat(const wisp_context_t *cx)
+{
+    return cx->plat;
+}
+
+uint64_t wisp_now_ms(const wisp_context_t *cx)
+{
+    return cx->plat->now_ms(cx->plat->user);
+}
+
+void wisp_get_stats(const wisp_context_t *cx, wisp_stats_t *st)
+{
+    if (cx && st)
+        *st = cx->stats;
+}

@@ -1,0 +1,361 @@
+/*
+ * The event loop: one iteration polls the registered sockets (timeout clipped to the
+ * earliest timer), runs posted calls, dispatches socket events, runs due timers, and
+ * finally runs deferred work (socket flushes, object destruction).
+ *
+ * Data layout:
+ *   ios[]/pfds[]  parallel dense arrays of registered sockets and their poll entries.
+ *                 Unregistering during dispatch leaves a NULL hole (so an event
+ *                 already fetched for a closed socket is dropped); holes are
+ *                 compacted once dispatch ends.
+ *   timers        doubly linked, sorted by deadline; insertion is O(n), which suits
+ *                 the handful of timers an embedded device runs.
+ *   posts         a fixed ring guarded by the platform lock: the only state touched
+ *                 by other threads (wisp_post, wisp_stop).
+ */
+#include <string.h>
+
+#include "core/core-internal.h"
+
+/* ---- Poll registrations ---- */
+
+int wisp__io_add(wisp_context_t *cx, wisp__sock_t *s)
+{
+    /* Keep one spare pfds entry past the last socket for the wake fd. */
+    if (cx->io_count + 1 >= cx->io_cap) {
+        size_t ncap = cx->io_cap ? cx->io_cap * 2 : 8;
+        wisp__sock_t **nios = wisp__alloc(cx, ncap * sizeof(*nios));
+        wisp_pollfd_t *npfds = wisp__alloc(cx, ncap * sizeof(*npfds));
+        void *nscratch = cx->plat->poll_scratch
+                             ? wisp__alloc(cx, ncap * cx->plat->poll_scratch)
+                             : NULL;
+
+        if (!nios || !npfds || (cx->plat->poll_scratch && !nscratch)) {
+            wisp__free(cx, nios);
+            wisp__free(cx, npfds);
+            wisp__free(cx, nscratch);
+            return WISP_ENOMEM;
+        }
+        if (cx->io_count) {
+            memcpy(nios, cx->ios, cx->io_count * sizeof(*nios));
+            memcpy(npfds, cx->pfds, cx->io_count * sizeof(*npfds));
+        }
+        wisp__free(cx, cx->ios);
+        wisp__free(cx, cx->pfds);
+        wisp__free(cx, cx->poll_scratch);
+        cx->ios = nios;
+        cx->pfds = npfds;
+        cx->poll_scratch = nscratch;
+        cx->io_cap = ncap;
+    }
+    s->io_slot = (int)cx->io_count;
+    cx->ios[cx->io_count] = s;
+    cx->pfds[cx->io_count].fd = s->fd;
+    cx->pfds[cx->io_count].events = s->want;
+    cx->pfds[cx->io_count].revents = 0;
+    cx->io_count++;
+    return 0;
+}
+
+void wisp__io_update(wisp_context_t *cx, wisp__sock_t *s)
+{
+    if (s->io_slot >= 0)
+        cx->pfds[s->io_slot].events = s->want;
+}
+
+static void io_compact(wisp_context_t *cx)
+{
+    size_t i, j = 0;
+
+    for (i = 0; i < cx->io_count; i++) {
+        if (!cx->ios[i])
+            continue;
+        cx->ios[j] = cx->ios[i];
+        cx->pfds[j] = cx->pfds[i];
+        cx->ios[j]->io_slot = (int)j;
+        j++;
+    }
+    cx->io_count = j;
+    cx->io_dirty = 0;
+    if (!j && cx->io_cap) {
+        /* Idle heap is zero: drop the tables with the last socket. */
+        wisp__free(cx, cx->ios);
+        wisp__free(cx, cx->pfds);
+        wisp__free(cx, cx->poll_scratch);
+        cx->ios = NULL;
+        cx->pfds = NULL;
+        cx->poll_scratch = NULL;
+        cx->io_cap = 0;
+    }
+}
+
+void wisp__io_del(wisp_context_t *cx, wisp__sock_t *s)
+{
+    if (s->io_slot < 0)
+        return;
+    cx->ios[s->io_slot] = NULL;
+    cx->pfds[s->io_slot].fd = -1;
+    cx->pfds[s->io_slot].events = 0;
+    cx->pfds[s->io_slot].revents = 0;
+    s->io_slot = -1;
+    cx->io_dirty = 1;
+    if (!cx->in_dispatch)
+        io_compact(cx);
+}
+
+/* ---- Timers ---- */
+
+void wisp__timer_init(wisp__timer_t *t, wisp__timer_cb cb)
+{
+    memset(t, 0, sizeof(*t));
+    t->cb = cb;
+}
+
+void wisp__timer_stop(wisp_context_t *cx, wisp__timer_t *t)
+{
+    if (!t->armed)
+        return;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        cx->timers = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+    t->armed = 0;
+}
+
+void wisp__timer_start(wisp_context_t *cx, wisp__timer_t *t, uint32_t ms)
+{
+    wisp__timer_t *it, *prev = NULL;
+
+    wisp__timer_stop(cx, t);
+    t->deadline = wisp_now_ms(cx) + ms;
+    /* Equal deadlines keep their arming order. */
+    for (it = cx->timers; it && it->deadline <= t->deadline; it = it->next)
+        prev = it;
+    t->prev = prev;
+    t->next = it;
+    if (prev)
+        prev->next = t;
+    else
+        cx->timers = t;
+    if (it)
+        it->prev = t;
+    t->armed = 1;
+}
+
+static void run_timers(wisp_context_t *cx)
+{
+    uint64_t now = wisp_now_ms(cx);
+    wisp__timer_t *t;
+
+    /* A callback may arm a timer for "now"; it runs next iteration, not in a loop. */
+    while ((t = cx->timers) && t->deadline <= now) {
+        wisp__timer_stop(cx, t);
+        t->cb(t);
+    }
+}
+
+static int poll_timeout(wisp_context_t *cx, int timeout_ms)
+{
+    uint64_t now, wait;
+
+    if (cx->defer_head)
+        return 0;
+    if (!cx->timers)
+        return timeout_ms;
+    now = wisp_now_ms(cx);
+    wait = cx->timers->deadline > now ? cx->timers->deadline - now : 0;
+    if (timeout_ms >= 0 && (uint64_t)timeout_ms < wait)
+        return timeout_ms;
+    return wait > 0x7fffffff ? 0x7fffffff : (int)wait;
+}
+
+/* ---- Deferred work ---- */
+
+void wisp__defer_init(wisp__defer_t *d, wisp__defer_cb cb)
+{
+    d->next = NULL;
+    d->cb = cb;
+    d->queued = 0;
+}
+
+void wisp__defer(wisp_context_t *cx, wisp__defer_t *d)
+{
+    if (d->queued)
+        return;
+    d->queued = 1;
+    d->next = NULL;
+    if (cx->defer_tail)
+        cx->defer_tail->next = d;
+    else
+        cx->defer_head = d;
+    cx->defer_tail = d;
+}
+
+void wisp__defer_cancel(wisp_context_t *cx, wisp__defer_t *d)
+{
+    wisp__defer_t **pp, *prev = NULL;
+
+    if (!d->queued)
+        return;
+    for (pp = &cx->defer_head; *pp; prev = *pp, pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            if (cx->defer_tail == d)
+                cx->defer_tail = prev;
+            break;
+        }
+    }
+    d->next = NULL;
+    d->queued = 0;
+}
+
+void wisp__defer_run(wisp_context_t *cx)
+{
+    wisp__defer_t *d;
+
+    /* Items queued by a running item run in this same pass: destruction that
+     * causes more destruction completes before the iteration ends. */
+    while ((d = cx->defer_head)) {
+        cx->defer_head = d->next;
+        if (!cx->defer_head)
+            cx->defer_tail = NULL;
+        d->next = NULL;
+        d->queued = 0;
+        d->cb(d);
+    }
+}
+
+/* ---- Cross-thread posts ---- */
+
+int wisp_post(wisp_context_t *cx, wisp_post_cb fn, void *arg)
+{
+    int ret = 0;
+
+    if (!cx || !fn)
+        return WISP_EINVAL;
+    cx->plat->lock(cx->plat->user, &cx->post_lock);
+    if (cx->post_count == WISP_POST_QUEUE_LEN) {
+        ret = WISP_EBUSY;
+    } else {
+        wisp__post_slot_t *slot =
+            &cx->posts[(cx->post_head + cx->post_count) % WISP_POST_QUEUE_LEN];
+        slot->fn = fn;
+        slot->arg = arg;
+        cx->post_count++;
+    }
+    cx->plat->unlock(cx->plat->user, &cx->post_lock);
+    if (!ret)
+        cx->plat->wake_signal(cx->plat->user, &cx->wake);
+    return ret;
+}
+
+void wisp_stop(wisp_context_t *cx)
+{
+    if (!cx)
+        return;
+    cx->plat->lock(cx->plat->user, &cx->post_lock);
+    cx->stop = 1;
+    cx->plat->unlock(cx->plat->user, &cx->post_lock);
+    cx->plat->wake_signal(cx->plat->user, &cx->wake);
+}
+
+static void run_posts(wisp_context_t *cx)
+{
+    unsigned n;
+
+    cx->plat->wake_drain(cx->plat->user, &cx->wake);
+    /* Run only what was queued before we looked, so a post that posts again
+     * cannot keep this iteration going forever. */
+    cx->plat->lock(cx->plat->user, &cx->post_lock);
+    n = cx->post_count;
+    cx->plat->unlock(cx->plat->user, &cx->post_lock);
+    while (n--) {
+        wisp__post_slot_t slot;
+
+        cx->plat->lock(cx->plat->user, &cx->post_lock);
+        slot = cx->posts[cx->post_head];
+        cx->post_head = (cx->post_head + 1) % WISP_POST_QUEUE_LEN;
+        cx->post_count--;
+        cx->plat->unlock(cx->plat->user, &cx->post_lock);
+        slot.fn(cx, slot.arg);
+    }
+}
+
+static int take_stop(wisp_context_t *cx)
+{
+    int stop;
+
+    cx->plat->lock(cx->plat->user, &cx->post_lock);
+    stop = cx->stop;
+    cx->stop = 0;
+    cx->plat->unlock(cx->plat->user, &cx->post_lock);
+    return stop;
+}
+
+/* ---- The iteration ---- */
+
+static int poll_once(wisp_context_t *cx, int timeout_ms)
+{
+    wisp_pollfd_t wake_only = {0, WISP_POLLIN, 0};
+    uint64_t scratch_one[8]; /* one entry of port scratch when nothing is registered */
+    size_t n = cx->io_count, i;
+    int ret;
+
+    if (!n) {
+        if (cx->plat->poll_scratch > sizeof(scratch_one))
+            return WISP_EUNSUPPORTED;
+        wake_only.fd = cx->wake_fd;
+        ret = cx->plat->poll(cx->plat->user, &wake_only, 1, timeout_ms, scratch_one);
+        return ret < 0 ? ret : 0;
+    }
+    /* io_add keeps a spare entry at the end of pfds[] for the wake fd. */
+    cx->pfds[n].fd = cx->wake_fd;
+    cx->pfds[n].events = WISP_POLLIN;
+    for (i = 0; i <= n; i++)
+        cx->pfds[i].revents = 0;
+    ret = cx->plat->poll(cx->plat->user, cx->pfds, n + 1, timeout_ms, cx->poll_scratch);
+    if (ret <= 0)
+        return ret;
+    cx->in_dispatch = 1;
+    for (i = 0; i < n; i++) {
+        /* A callback may close any socket (its slot turns NULL and is skipped) or
+         * add one (appended past n, and pfds may move: index, don't cache). */
+        if (cx->ios[i] && cx->pfds[i].revents)
+            wisp__sock_dispatch(cx->ios[i], cx->pfds[i].revents);
+    }
+    cx->in_dispatch = 0;
+    if (cx->io_dirty)
+        io_compact(cx);
+    return 0;
+}
+
+int wisp_service(wisp_context_t *cx, int timeout_ms)
+{
+    int ret;
+
+    if (!cx)
+        return WISP_EINVAL;
+    if (take_stop(cx))
+        return WISP_ECANCELED;
+    ret = poll_once(cx, poll_timeout(cx, timeout_ms));
+    run_posts(cx);
+    run_timers(cx);
+    wisp__defer_run(cx);
+    if (ret < 0) {
+        WISP_LOGE(cx, "poll failed: %s", wisp_strerror(ret));
+        return ret;
+    }
+    return 0;
+}
+
+int wisp_run(wisp_context_t *cx)
+{
+    int ret;
+
+    while ((ret = wisp_service(cx, -1)) == 0)
+        ;
+    return ret == WISP_ECANCELED ? 0 : ret;
+}

@@ -1,0 +1,91 @@
+/*
+ * wisp_post() and wisp_stop() from other threads, built with ThreadSanitizer over the
+ * library sources: four threads post 20000 calls each while the loop runs; every call
+ * must run exactly once on the loop thread, then a fifth thread stops the loop.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "wisp/core.h"
+
+#define THREADS 4
+#define PER_THREAD 20000
+
+static wisp_context_t *cx;
+static pthread_t loop_thread;
+static unsigned long ran; /* touched only on the loop thread */
+static int wrong_thread;
+
+static void on_post(wisp_context_t *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    if (!pthread_equal(pthread_self(), loop_thread))
+        wrong_thread = 1;
+    ran++;
+}
+
+static void *poster(void *arg)
+{
+    struct timespec pause = {0, 100000};
+    int i;
+
+    (void)arg;
+    for (i = 0; i < PER_THREAD; i++)
+        while (wisp_post(cx, on_post, NULL) == WISP_EBUSY)
+            nanosleep(&pause, NULL);
+    return NULL;
+}
+
+static void on_count(wisp_context_t *c, void *arg)
+{
+    (void)arg;
+    if (ran == (unsigned long)THREADS * PER_THREAD)
+        wisp_stop(c);
+}
+
+static void *stopper(void *arg)
+{
+    struct timespec pause = {0, 1000000};
+    int i;
+
+    (void)arg;
+    /* Ask the loop to check the count now and then; it stops itself when done. */
+    for (i = 0; i < 20000; i++) {
+        if (wisp_post(cx, on_count, NULL) == WISP_EBUSY)
+            continue; /* the next round asks again */
+        nanosleep(&pause, NULL);
+    }
+    wisp_stop(cx);
+    return NULL;
+}
+
+int main(void)
+{
+    wisp_context_info_t info;
+    pthread_t t[THREADS + 1];
+    int i, ret;
+
+    memset(&info, 0, sizeof(info));
+    if (wisp_context_create(&info, &cx))
+        return 1;
+    loop_thread = pthread_self();
+    for (i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, poster, NULL);
+    pthread_create(&t[THREADS], NULL, stopper, NULL);
+    ret = wisp_run(cx);
+    for (i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    /* Drain what the posters queued after the stop. */
+    while (ran < (unsigned long)THREADS * PER_THREAD)
+        if (wisp_service(cx, 10) && ran < (unsigned long)THREADS * PER_THREAD)
+            continue;
+    pthread_cancel(t[THREADS]);
+    pthread_join(t[THREADS], NULL);
+    wisp_context_destroy(cx);
+    printf("posts run: %lu of %d, on loop thread: %s, run returned %d\n", ran,
+           THREADS * PER_THREAD, wrong_thread ? "NO" : "yes", ret);
+    return (ret == 0 && !wrong_thread && ran == (unsigned long)THREADS * PER_THREAD) ? 0 : 1;
+}

@@ -8,5 +8,7 @@
 #include "wisp/error.h"
 #include "wisp/plat.h"
 #include "wisp/core.h"
+#include "wisp/policy.h"
+#include "wisp/stream.h"
 
 #endif /* WISP_H */

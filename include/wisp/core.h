@@ -214,11 +214,21 @@ const wisp_plat_ops_t *wisp__plat(const wisp_context_t *cx);
 
 /** Module state slots, destroyed at context destruction from the highest slot down,
  *  so streams go before vhosts, vhosts before TLS, and the policy last. */
-enum wisp__slot_id { WISP_SLOT_POLICY, WISP_SLOT_TLS, WISP_SLOT_VHOST, WISP_SLOT_STREAM,
-                     WISP_SLOT_COUNT };
+enum wisp__slot_id {
+    WISP_SLOT_POLICY,
+    WISP_SLOT_TLS,
+    WISP_SLOT_VHOST,
+    WISP_SLOT_H1,
+    WISP_SLOT_STREAM,
+    WISP_SLOT_COUNT
+};
 typedef void (*wisp__slot_destroy_cb)(wisp_context_t *cx, void *state);
 void *wisp__slot(const wisp_context_t *cx, int slot);
 void wisp__slot_set(wisp_context_t *cx, int slot, void *state, wisp__slot_destroy_cb d);
+/** The slot's storage itself, for a module that keeps a list head there (so an idle
+ *  module holds no heap), and its destructor, called only while the slot is set. */
+void **wisp__slot_ptr(wisp_context_t *cx, int slot);
+void wisp__slot_set_destroy(wisp_context_t *cx, int slot, wisp__slot_destroy_cb d);
 
 /* ---- Timers: a sorted list of deadlines, embedded in their owners ---- */
 
@@ -298,6 +308,9 @@ int wisp__sock_read(wisp__sock_t *s, void *buf, size_t len);
 int wisp__sock_flush(wisp__sock_t *s);
 /** Bytes still buffered. */
 size_t wisp__sock_pending(const wisp__sock_t *s);
+/** Stop polling the socket (first step of a close: events already fetched for it
+ *  are dropped). The fd stays open. Idempotent. */
+void wisp__sock_unregister(wisp__sock_t *s);
 /** Unregister, free the buffer, close the fd. Idempotent. */
 void wisp__sock_close(wisp__sock_t *s);
 

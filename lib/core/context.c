@@ -130,6 +130,17 @@ void wisp__slot_set(wisp_context_t *cx, int slot, void *state, wisp__slot_destro
     cx->slot_destroy[slot] = d;
 }
 
+void **wisp__slot_ptr(wisp_context_t *cx, int slot)
+{
+    return (slot >= 0 && slot < WISP_SLOT_COUNT) ? &cx->slots[slot] : NULL;
+}
+
+void wisp__slot_set_destroy(wisp_context_t *cx, int slot, wisp__slot_destroy_cb d)
+{
+    if (slot >= 0 && slot < WISP_SLOT_COUNT)
+        cx->slot_destroy[slot] = d;
+}
+
 wisp_stats_t *wisp__stats(wisp_context_t *cx)
 {
     return &cx->stats;

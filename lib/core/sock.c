@@ -237,6 +237,14 @@ size_t wisp__sock_pending(const wisp__sock_t *s)
     return s ? s->out_len : 0;
 }
 
+void wisp__sock_unregister(wisp__sock_t *s)
+{
+    if (!s || s->fd < 0)
+        return;
+    wisp__defer_cancel(s->cx, &s->flush);
+    wisp__io_del(s->cx, s);
+}
+
 void wisp__sock_close(wisp__sock_t *s)
 {
     if (!s || s->fd < 0)

@@ -4,7 +4,38 @@
  * the base context from lib/core, and destroying one means tearing down streams,
  * connections and vhosts before the core frees what is left.
  */
+#include <string.h>
+
 #include "core/core-internal.h"
+#include "wisp/policy.h"
+
+static void policy_destroy(wisp_context_t *cx, void *p)
+{
+    wisp_policy_t *policy = p;
+
+    wisp_policy_free(cx, &policy);
+}
+
+static int attach_json(wisp_context_t *cx, const wisp_context_info_t *info)
+{
+#if WISP_WITH_JSON_POLICY
+    wisp_policy_t *p = NULL;
+    size_t len = info->policy_json_len ? info->policy_json_len : strlen(info->policy_json);
+    int ret = wisp_policy_load_json(cx, info->policy_name ? info->policy_name : "policy",
+                                    info->policy_json, len, &p, NULL);
+
+    if (ret)
+        return ret;
+    wisp__context_set_policy(cx, p);
+    wisp__slot_set(cx, WISP_SLOT_POLICY, p, policy_destroy);
+    return 0;
+#else
+    (void)info;
+    WISP_LOGE(cx, "this build has no JSON policy loader (WISP_WITH_JSON_POLICY=0): "
+                  "use a static policy");
+    return WISP_EUNSUPPORTED;
+#endif
+}
 
 int wisp_context_create(const wisp_context_info_t *info, wisp_context_t **out)
 {
@@ -20,12 +51,14 @@ int wisp_context_create(const wisp_context_info_t *info, wisp_context_t **out)
     if (ret)
         return ret;
     if (info->policy_json) {
-        /* Attached once lib/policy's loader lands. */
-        WISP_LOGE(cx, "JSON policies are not supported by this build yet");
-        wisp__context_free(cx);
-        return WISP_EUNSUPPORTED;
+        ret = attach_json(cx, info);
+        if (ret) {
+            wisp__context_free(cx);
+            return ret;
+        }
+    } else {
+        wisp__context_set_policy(cx, info->policy);
     }
-    wisp__context_set_policy(cx, info->policy);
     *out = cx;
     return 0;
 }

@@ -62,8 +62,11 @@ static const mbedtls_ecp_group_id tls_groups[] = {MBEDTLS_ECP_DP_CURVE25519,
 #define BIO_SEND_FAILED (-0x004E)
 #define BIO_RECV_FAILED (-0x004C)
 
+/* Shared by the context's configs and freed with the last one, so an idle context
+ * holds no TLS state at all. */
 typedef struct tls_rng {
     mbedtls_ctr_drbg_context drbg;
+    unsigned users;
 } tls_rng_t;
 
 struct wisp_tls_conf {
@@ -144,11 +147,14 @@ static tls_rng_t *rng_get(wisp_context_t *cx)
     tls_rng_t *r = wisp__slot(cx, WISP_SLOT_TLS);
     int ret;
 
-    if (r)
+    if (r) {
+        r->users++;
         return r;
+    }
     r = wisp__alloc(cx, sizeof(*r));
     if (!r)
         return NULL;
+    r->users = 1;
     mbedtls_ctr_drbg_init(&r->drbg);
     ret = mbedtls_ctr_drbg_seed(&r->drbg, entropy_cb, cx, pers, sizeof(pers) - 1);
     if (ret) {
@@ -158,6 +164,14 @@ static tls_rng_t *rng_get(wisp_context_t *cx)
     }
     wisp__slot_set(cx, WISP_SLOT_TLS, r, rng_destroy);
     return r;
+}
+
+static void rng_put(wisp_context_t *cx, tls_rng_t *r)
+{
+    if (r && !--r->users) {
+        wisp__slot_set(cx, WISP_SLOT_TLS, NULL, NULL);
+        rng_destroy(cx, r);
+    }
 }
 
 /* ---- Certificates and keys ---- */
@@ -431,6 +445,7 @@ void wisp__tls_conf_destroy(wisp_tls_conf_t **cp)
 #if defined(MBEDTLS_SSL_SESSION_TICKETS)
     mbedtls_ssl_ticket_free(&c->ticket);
 #endif
+    rng_put(c->cx, c->rng);
     wisp__free(c->cx, c);
 }
 

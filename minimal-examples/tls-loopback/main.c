@@ -126,6 +126,10 @@ int main(int argc, char **argv)
     free((void *)(uintptr_t)key.data);
     if (ret)
         fprintf(stderr, "tls-loopback failed: %s\n", wisp_strerror(ret));
-    /* What is left is the context's DRBG, freed with the context. */
+    /* With the last TLS config gone the context holds no heap at all. */
+    if (!ret && st.heap_in_use) {
+        fprintf(stderr, "tls-loopback: %zu bytes still held\n", st.heap_in_use);
+        ret = WISP_EINTERNAL;
+    }
     return ret ? 1 : 0;
 }

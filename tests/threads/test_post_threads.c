@@ -1,7 +1,7 @@
 /*
  * wisp_post() and wisp_stop() from other threads, built with ThreadSanitizer over the
  * library sources: four threads post 20000 calls each while the loop runs; every call
- * must run exactly once on the loop thread, then a fifth thread stops the loop.
+ * must run exactly once on the loop thread; the last check posted stops the loop.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -27,18 +27,6 @@ static void on_post(wisp_context_t *c, void *arg)
     ran++;
 }
 
-static void *poster(void *arg)
-{
-    struct timespec pause = {0, 100000};
-    int i;
-
-    (void)arg;
-    for (i = 0; i < PER_THREAD; i++)
-        while (wisp_post(cx, on_post, NULL) == WISP_EBUSY)
-            nanosleep(&pause, NULL);
-    return NULL;
-}
-
 static void on_count(wisp_context_t *c, void *arg)
 {
     (void)arg;
@@ -46,26 +34,31 @@ static void on_count(wisp_context_t *c, void *arg)
         wisp_stop(c);
 }
 
-static void *stopper(void *arg)
+static void post_retrying(wisp_post_cb fn)
 {
-    struct timespec pause = {0, 1000000};
+    struct timespec pause = {0, 100000};
+
+    while (wisp_post(cx, fn, NULL) == WISP_EBUSY)
+        nanosleep(&pause, NULL);
+}
+
+static void *poster(void *arg)
+{
     int i;
 
     (void)arg;
-    /* Ask the loop to check the count now and then; it stops itself when done. */
-    for (i = 0; i < 20000; i++) {
-        if (wisp_post(cx, on_count, NULL) == WISP_EBUSY)
-            continue; /* the next round asks again */
-        nanosleep(&pause, NULL);
-    }
-    wisp_stop(cx);
+    for (i = 0; i < PER_THREAD; i++)
+        post_retrying(on_post);
+    /* The ring is FIFO: when the last poster's check runs, every post of every
+     * finished poster has run before it, so the last check sees the full count. */
+    post_retrying(on_count);
     return NULL;
 }
 
 int main(void)
 {
     wisp_context_info_t info;
-    pthread_t t[THREADS + 1];
+    pthread_t t[THREADS];
     int i, ret;
 
     memset(&info, 0, sizeof(info));
@@ -74,16 +67,9 @@ int main(void)
     loop_thread = pthread_self();
     for (i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, poster, NULL);
-    pthread_create(&t[THREADS], NULL, stopper, NULL);
     ret = wisp_run(cx);
     for (i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    /* Drain what the posters queued after the stop. */
-    while (ran < (unsigned long)THREADS * PER_THREAD)
-        if (wisp_service(cx, 10) && ran < (unsigned long)THREADS * PER_THREAD)
-            continue;
-    pthread_cancel(t[THREADS]);
-    pthread_join(t[THREADS], NULL);
     wisp_context_destroy(cx);
     printf("posts run: %lu of %d, on loop thread: %s, run returned %d\n", ran,
            THREADS * PER_THREAD, wrong_thread ? "NO" : "yes", ret);

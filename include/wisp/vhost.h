@@ -1,0 +1,59 @@
+/*
+ * wisp vhosts: lazy, refcounted TLS contexts.
+ *
+ * A client vhost stands for one trust store (plus client identity and fragment
+ * length): its parsed CA chain and one mbedTLS ssl_config. It is created when the
+ * first stream that needs it is created, holds one reference per live stream and per
+ * live connection, and is freed when the last reference goes, after the store's
+ * linger_ms. A device that talks to one endpoint at a time holds one X.509 stack,
+ * and an idle device none. Everything here is library-internal.
+ */
+#ifndef WISP_VHOST_H
+#define WISP_VHOST_H
+
+#include "wisp/core.h"
+#include "wisp/policy.h"
+#include "wisp/tls.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef WISP_LIBRARY
+
+typedef struct wisp_vhost wisp_vhost_t;
+
+/**
+ * \brief  Take a reference on the client vhost a stream type needs, creating it (and
+ *         parsing its certificates, without copying the DER) if none is alive.
+ * \return 0, WISP_EINVAL (a plaintext type or no trust store), WISP_ENOMEM,
+ *         WISP_ECERTPARSE, WISP_EUNSUPPORTED (the system store on a port without one).
+ */
+WISP_NODISCARD int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps,
+                                       wisp_vhost_t **out);
+/** Another reference on a live vhost. */
+void wisp__vhost_ref(wisp_vhost_t *v);
+/** Drop a reference and set *v to NULL; the last one frees the vhost (after linger). */
+void wisp__vhost_unref(wisp_vhost_t **v);
+
+/** The vhost's shared TLS configuration. */
+wisp_tls_conf_t *wisp__vhost_tls(const wisp_vhost_t *v);
+/** The trust store name, for logs. */
+const char *wisp__vhost_name(const wisp_vhost_t *v);
+
+/** The last session saved for host:port, or NULL. Owned by the vhost. */
+const wisp_tls_session_t *wisp__vhost_session(const wisp_vhost_t *v, const char *host,
+                                              uint16_t port);
+/** Keep sess (taking ownership) as the session for host:port, replacing any older. */
+void wisp__vhost_session_put(wisp_vhost_t *v, const char *host, uint16_t port,
+                             wisp_tls_session_t *sess);
+/** Forget the session for host:port (a resumption was refused or verification failed). */
+void wisp__vhost_session_drop(wisp_vhost_t *v, const char *host, uint16_t port);
+
+#endif /* WISP_LIBRARY */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WISP_VHOST_H */

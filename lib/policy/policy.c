@@ -1,0 +1,304 @@
+/*
+ * The policy model: lookups, freeing a loaded policy, and ${slot} templates.
+ *
+ * This file is linked in every build, static-policy firmware included, so it holds
+ * nothing that only the JSON loader needs. A static policy is const data in flash;
+ * a loaded one is the same tree on the context heap, marked by p->allocated, and
+ * every pointer in it is owned by it (strings, arrays, DER), so freeing is one walk.
+ * Entries are few (WISP_POLICY_MAP_MAX), so lookups are linear scans: no index to
+ * build, no RAM spent.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "policy/policy-internal.h"
+
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+int wisp__policy_name_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (!s || len == 0 || len > WISP_POLICY_NAME_MAX)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!name_char(s[i]))
+            return 0;
+    return 1;
+}
+
+int wisp__template_step(const char **s, const char **lit, size_t *lit_len, const char **slot,
+                        size_t *slot_len)
+{
+    const char *p = *s, *open = NULL, *close;
+
+    if (!*p)
+        return 0;
+    for (; *p; p++) {
+        if (p[0] == '$' && p[1] == '{') {
+            open = p;
+            break;
+        }
+    }
+    *lit = *s;
+    *lit_len = (size_t)(p - *s);
+    *slot = NULL;
+    *slot_len = 0;
+    if (!open) {
+        *s = p;
+        return 1;
+    }
+    close = strchr(open + 2, '}');
+    if (!close) {
+        *s = open;
+        return WISP_ESYNTAX;
+    }
+    *slot = open + 2;
+    *slot_len = (size_t)(close - (open + 2));
+    *s = close + 1;
+    return 1;
+}
+
+/* ---- Lookups ---- */
+
+const wisp_policy_stream_t *wisp_policy_stream_find(const wisp_policy_t *p, const char *name)
+{
+    size_t i;
+
+    if (!p || !name)
+        return NULL;
+    for (i = 0; i < p->stream_count; i++)
+        if (!strcmp(p->streams[i].name, name))
+            return &p->streams[i];
+    return NULL;
+}
+
+const wisp_policy_trust_store_t *wisp_policy_trust_store_find(const wisp_policy_t *p,
+                                                              const char *name)
+{
+    size_t i;
+
+    if (!p || !name)
+        return NULL;
+    for (i = 0; i < p->trust_store_count; i++)
+        if (!strcmp(p->trust_stores[i].name, name))
+            return &p->trust_stores[i];
+    return NULL;
+}
+
+const wisp_policy_retry_t *wisp_policy_retry_find(const wisp_policy_t *p, const char *name)
+{
+    size_t i;
+
+    if (!p || !name)
+        return NULL;
+    for (i = 0; i < p->retry_count; i++)
+        if (!strcmp(p->retries[i].name, name))
+            return &p->retries[i];
+    return NULL;
+}
+
+const wisp_policy_cert_t *wisp_policy_cert_find(const wisp_policy_t *p, const char *name)
+{
+    size_t i;
+
+    if (!p || !name)
+        return NULL;
+    for (i = 0; i < p->cert_count; i++)
+        if (!strcmp(p->certs[i].name, name))
+            return &p->certs[i];
+    return NULL;
+}
+
+const wisp_policy_meta_t *wisp_policy_meta_find(const wisp_policy_stream_t *s,
+                                                const char *name, size_t len)
+{
+    size_t i;
+
+    if (!s || !name)
+        return NULL;
+    for (i = 0; i < s->metadata_count; i++) {
+        const char *n = s->metadata[i].name;
+
+        if (!strncmp(n, name, len) && n[len] == '\0')
+            return &s->metadata[i];
+    }
+    return NULL;
+}
+
+const char *wisp_policy_method_name(wisp_method_t m)
+{
+    static const char *const names[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                        "PATCH", "DELETE", "OPTIONS"};
+
+    if (m < WISP_METHOD_GET || m > WISP_METHOD_OPTIONS)
+        return NULL;
+    return names[m - WISP_METHOD_GET];
+}
+
+/* ---- Freeing a loaded policy ---- */
+
+/* The model's pointers are const because a static policy lives in flash; a loaded
+ * policy owns them, and this is the one place that gives them back. The integer
+ * round trip drops the qualifier without a cast-qual warning. */
+static void free_const(wisp_context_t *cx, const void *p)
+{
+    wisp__free(cx, (void *)(uintptr_t)p);
+}
+
+static void free_stream(wisp_context_t *cx, const wisp_policy_stream_t *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->header_count; i++) {
+        free_const(cx, s->headers[i].name);
+        free_const(cx, s->headers[i].value);
+    }
+    for (i = 0; i < s->metadata_count; i++) {
+        free_const(cx, s->metadata[i].name);
+        free_const(cx, s->metadata[i].header);
+    }
+    free_const(cx, s->headers);
+    free_const(cx, s->metadata);
+    free_const(cx, s->name);
+    free_const(cx, s->endpoint);
+    free_const(cx, s->url);
+    free_const(cx, s->bind);
+}
+
+void wisp_policy_free(wisp_context_t *cx, wisp_policy_t **pp)
+{
+    wisp_policy_t *p;
+    size_t i;
+
+    if (!pp || !*pp)
+        return;
+    p = *pp;
+    *pp = NULL;
+    if (!p->allocated)
+        return;
+    for (i = 0; i < p->stream_count; i++)
+        free_stream(cx, &p->streams[i]);
+    for (i = 0; i < p->trust_store_count; i++) {
+        free_const(cx, p->trust_stores[i].name);
+        free_const(cx, p->trust_stores[i].certs);
+    }
+    for (i = 0; i < p->cert_count; i++) {
+        free_const(cx, p->certs[i].name);
+        free_const(cx, p->certs[i].der);
+    }
+    for (i = 0; i < p->retry_count; i++) {
+        free_const(cx, p->retries[i].name);
+        free_const(cx, p->retries[i].backoff_ms);
+    }
+    free_const(cx, p->streams);
+    free_const(cx, p->trust_stores);
+    free_const(cx, p->certs);
+    free_const(cx, p->retries);
+    free_const(cx, p->release);
+    wisp__free(cx, p);
+}
+
+/* ---- Templates ---- */
+
+typedef struct out_buf {
+    char *p;
+    size_t size, len;
+} out_buf_t;
+
+static int put(out_buf_t *o, const char *s, size_t n)
+{
+    /* Keep one byte for the terminating NUL. */
+    if (n >= o->size - o->len)
+        return WISP_ETOOBIG;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static int put_value(out_buf_t *o, wisp_template_mode_t mode, const char *v, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char pct[3];
+    size_t i;
+    int ret;
+
+    if (mode == WISP_TEMPLATE_HEADER) {
+        /* No header injection: a value that could end the header line is refused. */
+        for (i = 0; i < n; i++)
+            if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
+                return WISP_EHEADER;
+        return put(o, v, n);
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+
+        if (unreserved(c)) {
+            ret = put(o, v + i, 1);
+        } else {
+            pct[0] = '%';
+            pct[1] = hex[c >> 4];
+            pct[2] = hex[c & 15];
+            ret = put(o, pct, 3);
+        }
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
+int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,
+                                wisp_policy_slot_cb get, void *user, char *out,
+                                size_t out_size, size_t *out_len)
+{
+    out_buf_t o = {out, out_size, 0};
+    const char *lit, *slot, *v;
+    size_t lit_len, slot_len, vlen;
+    int ret;
+
+    if (out_len)
+        *out_len = 0;
+    if (!out || !out_size)
+        return WISP_EINVAL;
+    out[0] = '\0';
+    if (!tmpl || !get || (mode != WISP_TEMPLATE_URL && mode != WISP_TEMPLATE_HEADER))
+        return WISP_EINVAL;
+    while ((ret = wisp__template_step(&tmpl, &lit, &lit_len, &slot, &slot_len)) == 1) {
+        ret = put(&o, lit, lit_len);
+        if (ret)
+            goto out;
+        if (!slot)
+            continue;
+        v = NULL;
+        vlen = 0;
+        ret = get(user, slot, slot_len, &v, &vlen);
+        if (ret == WISP_ENOTFOUND || (!ret && !v))
+            continue; /* an unset slot expands to nothing */
+        if (ret)
+            goto out;
+        ret = put_value(&o, mode, v, vlen);
+        if (ret)
+            goto out;
+    }
+    if (ret == WISP_ESYNTAX)
+        ret = WISP_EINVAL;
+out:
+    o.p[o.len] = '\0';
+    if (ret) {
+        out[0] = '\0';
+        return ret;
+    }
+    if (out_len)
+        *out_len = o.len;
+    return 0;
+}

@@ -1,0 +1,279 @@
+/*
+ * Lazy refcounted client vhosts.
+ *
+ * The context's vhosts are one singly linked list whose head is stored directly in
+ * context slot WISP_SLOT_VHOST, so an idle context holds no vhost bookkeeping at all
+ * (heap after the last stream equals heap before the first). A vhost is keyed by
+ * what shapes its ssl_config: trust store, client certificate and key, and maximum
+ * fragment length.
+ *
+ * References: one per live stream of a type that uses it, one per live connection.
+ * At zero the vhost is freed at once, or after the store's linger_ms, during which a
+ * new stream revives it without re-parsing anything.
+ *
+ * Certificates come from the policy as DER and are parsed without copying: a static
+ * policy's DER stays in flash, a loaded policy's lives on the heap as long as the
+ * context, which outlives every vhost.
+ *
+ * Resumption: the vhost keeps the last TLS session per host:port, so a stream that
+ * must reconnect (the server closed, a leader failed) resumes instead of paying a
+ * full handshake.
+ */
+#include <string.h>
+
+#include "wisp/vhost.h"
+
+typedef struct vh_session {
+    struct vh_session *next;
+    wisp_tls_session_t *sess;
+    uint16_t port;
+    char host[];
+} vh_session_t;
+
+struct wisp_vhost {
+    wisp_vhost_t *next;
+    wisp_context_t *cx;
+    const wisp_policy_trust_store_t *store;
+    const wisp_policy_cert_t *client_cert, *client_key;
+    uint16_t mfl;
+    unsigned refs;
+    wisp_tls_conf_t *tls;
+    wisp__timer_t linger;
+    vh_session_t *sessions;
+};
+
+static wisp_vhost_t **list_head(wisp_context_t *cx)
+{
+    /* The slot holds the list head itself; see the file comment. */
+    return (wisp_vhost_t **)wisp__slot_ptr(cx, WISP_SLOT_VHOST);
+}
+
+static void sessions_free(wisp_vhost_t *v)
+{
+    while (v->sessions) {
+        vh_session_t *s = v->sessions;
+
+        v->sessions = s->next;
+        wisp__tls_session_free(v->cx, &s->sess);
+        wisp__free(v->cx, s);
+    }
+}
+
+static void vhost_free(wisp_vhost_t *v)
+{
+    wisp_context_t *cx = v->cx;
+    wisp_vhost_t **pp;
+    wisp_stats_t *st = wisp__stats(cx);
+
+    for (pp = list_head(cx); *pp; pp = &(*pp)->next) {
+        if (*pp == v) {
+            *pp = v->next;
+            break;
+        }
+    }
+    wisp__timer_stop(cx, &v->linger);
+    sessions_free(v);
+    wisp__tls_conf_destroy(&v->tls);
+    st->vhosts_live--;
+    st->vhosts_destroyed++;
+    WISP_LOGI(cx, "vhost '%s' destroyed", v->store->name);
+    wisp__free(cx, v);
+}
+
+static void linger_expired(wisp__timer_t *t)
+{
+    wisp_vhost_t *v = (wisp_vhost_t *)((char *)t - offsetof(wisp_vhost_t, linger));
+
+    if (!v->refs)
+        vhost_free(v);
+}
+
+/* Context teardown: streams and connections are gone; free what lingers. */
+static void vhosts_destroy_all(wisp_context_t *cx, void *head)
+{
+    wisp_vhost_t *v;
+
+    (void)head;
+    while ((v = *list_head(cx)) != NULL) {
+        if (v->refs)
+            WISP_LOGE(cx, "vhost '%s' freed with %u references left", v->store->name,
+                      v->refs);
+        vhost_free(v);
+    }
+}
+
+static int vhost_setup_tls(wisp_vhost_t *v)
+{
+    const wisp_policy_trust_store_t *ts = v->store;
+    wisp_tls_blob_t ca[WISP_POLICY_TRUST_CERTS_MAX];
+    wisp_tls_conf_info_t info;
+    size_t i;
+
+    if (ts->cert_count > WISP_POLICY_TRUST_CERTS_MAX)
+        return WISP_ETOOBIG;
+    memset(&info, 0, sizeof(info));
+    for (i = 0; i < ts->cert_count; i++) {
+        ca[i].data = ts->certs[i]->der;
+        ca[i].len = ts->certs[i]->len;
+    }
+    info.ca = ca;
+    info.ca_count = ts->cert_count;
+    info.ca_nocopy = 1;
+    info.system_ca = ts->system;
+    if (v->client_cert && v->client_key) {
+        info.cert.data = v->client_cert->der;
+        info.cert.len = v->client_cert->len;
+        info.key.data = v->client_key->der;
+        info.key.len = v->client_key->len;
+    }
+    info.max_fragment_len = v->mfl;
+    return wisp__tls_conf_create(v->cx, &info, &v->tls);
+}
+
+int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp_vhost_t **out)
+{
+    wisp_vhost_t *v;
+    int ret;
+
+    if (!out)
+        return WISP_EINVAL;
+    *out = NULL;
+    if (!cx || !ps || !ps->tls || !ps->trust_store)
+        return WISP_EINVAL;
+    for (v = *list_head(cx); v; v = v->next) {
+        if (v->store == ps->trust_store && v->client_cert == ps->client_cert &&
+            v->client_key == ps->client_key && v->mfl == ps->max_fragment_len) {
+            if (!v->refs)
+                WISP_LOGI(cx, "vhost '%s' revived during its linger", v->store->name);
+            wisp__timer_stop(cx, &v->linger);
+            v->refs++;
+            *out = v;
+            return 0;
+        }
+    }
+    v = wisp__zalloc(cx, sizeof(*v));
+    if (!v)
+        return WISP_ENOMEM;
+    v->cx = cx;
+    v->store = ps->trust_store;
+    v->client_cert = ps->client_cert;
+    v->client_key = ps->client_key;
+    v->mfl = ps->max_fragment_len;
+    wisp__timer_init(&v->linger, linger_expired);
+    ret = vhost_setup_tls(v);
+    if (ret) {
+        WISP_LOGE(cx, "vhost '%s' (stream type '%s'): %s", v->store->name, ps->name,
+                  wisp_strerror(ret));
+        wisp__tls_conf_destroy(&v->tls);
+        wisp__free(cx, v);
+        return ret;
+    }
+    v->refs = 1;
+    v->next = *list_head(cx);
+    *list_head(cx) = v;
+    wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
+    wisp__stats(cx)->vhosts_live++;
+    wisp__stats(cx)->vhosts_created++;
+    WISP_LOGI(cx, "vhost '%s' created (%zu CA certs%s)", v->store->name,
+              v->store->cert_count, v->store->system ? ", system bundle" : "");
+    *out = v;
+    return 0;
+}
+
+void wisp__vhost_ref(wisp_vhost_t *v)
+{
+    if (v)
+        v->refs++;
+}
+
+void wisp__vhost_unref(wisp_vhost_t **vp)
+{
+    wisp_vhost_t *v;
+
+    if (!vp || !*vp)
+        return;
+    v = *vp;
+    *vp = NULL;
+    if (!v->refs) {
+        /* An underflow is a bug in a caller: log it and keep the vhost intact. */
+        WISP_LOGE(v->cx, "vhost '%s': reference underflow", v->store->name);
+        return;
+    }
+    if (--v->refs)
+        return;
+    if (v->store->linger_ms)
+        wisp__timer_start(v->cx, &v->linger, v->store->linger_ms);
+    else
+        vhost_free(v);
+}
+
+wisp_tls_conf_t *wisp__vhost_tls(const wisp_vhost_t *v)
+{
+    return v ? v->tls : NULL;
+}
+
+const char *wisp__vhost_name(const wisp_vhost_t *v)
+{
+    return v ? v->store->name : "";
+}
+
+static vh_session_t **session_find(wisp_vhost_t *v, const char *host, uint16_t port)
+{
+    vh_session_t **pp;
+
+    for (pp = &v->sessions; *pp; pp = &(*pp)->next)
+        if ((*pp)->port == port && !strcmp((*pp)->host, host))
+            return pp;
+    return NULL;
+}
+
+const wisp_tls_session_t *wisp__vhost_session(const wisp_vhost_t *v, const char *host,
+                                              uint16_t port)
+{
+    vh_session_t **pp;
+
+    if (!v || !host)
+        return NULL;
+    pp = session_find((wisp_vhost_t *)(uintptr_t)v, host, port);
+    return pp ? (*pp)->sess : NULL;
+}
+
+void wisp__vhost_session_drop(wisp_vhost_t *v, const char *host, uint16_t port)
+{
+    vh_session_t **pp, *s;
+
+    if (!v || !host || !(pp = session_find(v, host, port)))
+        return;
+    s = *pp;
+    *pp = s->next;
+    wisp__tls_session_free(v->cx, &s->sess);
+    wisp__free(v->cx, s);
+}
+
+void wisp__vhost_session_put(wisp_vhost_t *v, const char *host, uint16_t port,
+                             wisp_tls_session_t *sess)
+{
+    vh_session_t **pp, *s;
+    size_t hlen;
+
+    if (!v || !host || !sess)
+        return;
+    pp = session_find(v, host, port);
+    if (pp) {
+        wisp__tls_session_free(v->cx, &(*pp)->sess);
+        (*pp)->sess = sess;
+        return;
+    }
+    hlen = strlen(host);
+    s = wisp__alloc(v->cx, sizeof(*s) + hlen + 1);
+    if (!s) {
+        /* Resumption is an optimisation: without memory, do without it. */
+        wisp__tls_session_free(v->cx, &sess);
+        return;
+    }
+    memcpy(s->host, host, hlen + 1);
+    s->port = port;
+    s->sess = sess;
+    s->next = v->sessions;
+    v->sessions = s;
+}

@@ -56,7 +56,8 @@ typedef enum wisp_state {
 #define WISP_CB_DISCONNECT 1 /**< close the stream's connection (as a failure) */
 #define WISP_CB_DESTROY 2    /**< destroy the stream (deferred to a safe point) */
 
-/** Body bytes of the response. May be called with len 0 and WISP_EOM alone. */
+/** Body bytes of the response. The last call may carry len 0 (buf NULL) and
+ *  WISP_EOM alone. */
 typedef int (*wisp_rx_cb)(void *user, const uint8_t *buf, size_t len, unsigned flags);
 /** Fill buf with up to *len body bytes, set *len to what was written and set
  *  WISP_EOM in *flags with the last bytes. Called until EOM. Returning

@@ -1688,11 +1688,12 @@ int wisp_policy_loader_create(wisp_context_t *cx, const char *filename,
     l->refs_tail = &l->refs;
     l->filename = wisp__strndup(cx, filename, strlen(filename));
     l->p = wisp__zalloc(cx, sizeof(*l->p));
+    if (l->p)
+        l->p->allocated = 1; /* before anything can fail: free knows it is ours */
     if (!l->filename || !l->p) {
         wisp_policy_loader_destroy(&l);
         return WISP_ENOMEM;
     }
-    l->p->allocated = 1;
     l->fr[0].kind = K_DOC;
     wisp__json_init(&l->json, on_token, l);
     *out = l;

@@ -12,8 +12,8 @@
  * the buffer goes out in pieces (first/more flags), so a long PEM certificate costs
  * no more memory here than a short name; a key must fit in one piece.
  *
- * Position: j->line/j->col is the byte being read. Columns count characters: UTF-8
- * continuation bytes do not advance them. Tokens carry the position of their first
+ * Position: j->line/j->col is the byte being read. Columns count characters: the
+ * continuation bytes of a UTF-8 sequence in a string do not advance them. Tokens carry the position of their first
  * byte; errors carry the position of the offending byte (end of input: one past the
  * last character).
  */
@@ -552,7 +552,8 @@ int wisp__json_feed(wisp__json_t *j, const char *buf, size_t len)
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
 
-        if ((c & 0xC0) != 0x80)
+        /* A continuation byte of a UTF-8 sequence is part of the same character. */
+        if (j->lex != L_UTF8 || (c & 0xC0) != 0x80)
             j->col++;
         ret = step(j, c);
         if (ret)

@@ -130,6 +130,8 @@ static int page_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
     page_t *p = user;
 
     (void)flags;
+    if (!len)
+        return 0; /* the final call: EOM alone, buf NULL */
     if (len > sizeof(p->body) - 1 - p->len)
         len = sizeof(p->body) - 1 - p->len;
     memcpy(p->body + p->len, buf, len);

@@ -416,7 +416,7 @@ WISP_NODISCARD int wisp__h1_chunk_header(uint8_t *buf, size_t cap, size_t len);
  */
 WISP_NODISCARD int wisp__h1_chunk_last(uint8_t *buf, size_t cap);
 
-/* ==== Client connections and queueing (lib/http1/client.c) ====================
+/* ==== Client connections and queueing (lib/http1/client-conn.c) ===============
  *
  * A connection object stands for one endpoint key (vhost, host, port, TLS) and
  * survives reconnects: it owns the socket and TLS session while one is open, the

@@ -21,4 +21,11 @@
 #error "wisp: WISP_LOG_LINE_MAX must be at least 64"
 #endif
 
+#if WISP_H1_LINE_MAX < 64 || WISP_H1_LINE_MAX > 32767
+#error "wisp: WISP_H1_LINE_MAX must be 64 .. 32767"
+#endif
+#if WISP_H1_HEAD_MAX < 256
+#error "wisp: WISP_H1_HEAD_MAX must be at least 256"
+#endif
+
 #endif /* WISP_CONFIG_CHECK_H */

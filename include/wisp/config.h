@@ -84,6 +84,22 @@
 #define WISP_SOCK_OUT_MAX (20 * 1024)
 #endif
 
+/* ---- HTTP/1.1 ---------------------------------------------------------------- */
+
+/** Longest line an h1 parser accepts — start line, one header field, a chunk-size
+ *  line with its extensions, or one trailer field — counting its CR but not its LF.
+ *  Longer lines fail with WISP_ETOOBIG. RAM: this many bytes (+1) in every parser,
+ *  i.e. per connection; no heap of its own. */
+#ifndef WISP_H1_LINE_MAX
+#define WISP_H1_LINE_MAX 1024
+#endif
+
+/** Default cap on the bytes of one message head (start line, fields and the empty
+ *  line) and of one trailer section. RAM: none (a counter). */
+#ifndef WISP_H1_HEAD_MAX
+#define WISP_H1_HEAD_MAX 8192
+#endif
+
 /* ---- TLS ---------------------------------------------------------------------- */
 
 /** Entries in a server vhost's TLS session cache. RAM: about 180 bytes each. */

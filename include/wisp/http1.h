@@ -35,29 +35,7 @@
 extern "C" {
 #endif
 
-/* ---- Build-time limits --------------------------------------------------------
- * TODO(lead): these belong in wisp/config.h (and their checks in config-check.h);
- * they are defined here, overridable, until they move.
- */
-
-/** Longest line a parser accepts — start line, one header field, a chunk-size line
- *  with its extensions, or one trailer field — counting its CR but not its LF.
- *  Longer lines fail with WISP_ETOOBIG. RAM: this many bytes (+1) in every parser,
- *  i.e. per connection; no heap. */
-#ifndef WISP_H1_LINE_MAX
-#define WISP_H1_LINE_MAX 1024
-#endif
-
-/** Default cap on the bytes of one message head (start line, fields and the empty
- *  line, CRLFs included) and of one trailer section, used when a parser's cfg gives
- *  0. RAM: none (a counter). */
-#ifndef WISP_H1_HEAD_MAX
-#define WISP_H1_HEAD_MAX 8192
-#endif
-
-#if WISP_H1_LINE_MAX < 64 || WISP_H1_LINE_MAX > 32767
-#error "wisp: WISP_H1_LINE_MAX must be 64 .. 32767"
-#endif
+/* Build-time limits WISP_H1_LINE_MAX and WISP_H1_HEAD_MAX live in wisp/config.h. */
 
 #ifdef WISP_LIBRARY
 

@@ -55,9 +55,7 @@ extern "C" {
 /* ---- Enumerations --------------------------------------------------------------- */
 
 /** Application protocol of a stream. Only h1 exists in schema 1. */
-typedef enum wisp_proto {
-    WISP_PROTO_H1 = 1
-} wisp_proto_t;
+typedef enum wisp_proto { WISP_PROTO_H1 = 1 } wisp_proto_t;
 
 /** HTTP request method of a client stream. */
 typedef enum wisp_method {
@@ -127,43 +125,43 @@ typedef struct wisp_policy_meta {
  */
 typedef struct wisp_policy_stream {
     const char *name;
-    uint8_t server;    /**< "server", default 0 */
-    uint8_t tls;       /**< "tls", default 1 */
-    uint16_t port;     /**< default 443 with TLS, 80 without; a server may use 0 (any) */
+    uint8_t server; /**< "server", default 0 */
+    uint8_t tls;    /**< "tls", default 1 */
+    uint16_t port;  /**< default 443 with TLS, 80 without; a server may use 0 (any) */
     const wisp_policy_meta_t *metadata; /**< "metadata", in document order */
     size_t metadata_count;              /**< 0..WISP_POLICY_METADATA_MAX */
 
     /* -- client streams -- */
-    wisp_proto_t protocol;   /**< "protocol", default WISP_PROTO_H1 */
-    wisp_method_t method;    /**< "method", default WISP_METHOD_GET */
-    const char *endpoint;    /**< host name template ("${slot}" allowed), required */
-    const char *url;         /**< path template starting with '/', default "/" */
+    wisp_proto_t protocol; /**< "protocol", default WISP_PROTO_H1 */
+    wisp_method_t method;  /**< "method", default WISP_METHOD_GET */
+    const char *endpoint;  /**< host name template ("${slot}" allowed), required */
+    const char *url;       /**< path template starting with '/', default "/" */
     /** Trust store checking the server (required with TLS; may be the system one). */
     const wisp_policy_trust_store_t *trust_store;
     const wisp_policy_cert_t *client_cert; /**< mutual TLS, with client_key, or NULL */
     const wisp_policy_cert_t *client_key;
-    const wisp_policy_header_t *headers;   /**< "headers", in document order */
-    size_t header_count;                   /**< 0..WISP_POLICY_HEADERS_MAX */
-    const wisp_policy_retry_t *retry;      /**< NULL: no retry (the default) */
-    uint32_t timeout_ms;         /**< whole transaction, 0 = none; default 10000 */
-    uint32_t connect_timeout_ms; /**< DNS + TCP + TLS, 0 = none; default 5000 */
-    uint32_t keepalive_ms;       /**< idle connection kept this long; default 5000 */
-    uint16_t expect_status_min;  /**< success range, default 200 .. 299 */
+    const wisp_policy_header_t *headers; /**< "headers", in document order */
+    size_t header_count;                 /**< 0..WISP_POLICY_HEADERS_MAX */
+    const wisp_policy_retry_t *retry;    /**< NULL: no retry (the default) */
+    uint32_t timeout_ms;                 /**< whole transaction, 0 = none; default 10000 */
+    uint32_t connect_timeout_ms;         /**< DNS + TCP + TLS, 0 = none; default 5000 */
+    uint32_t keepalive_ms;               /**< idle connection kept this long; default 5000 */
+    uint16_t expect_status_min;          /**< success range, default 200 .. 299 */
     uint16_t expect_status_max;
-    uint16_t max_fragment_len;   /**< 0 (off), 512, 1024, 2048 or 4096; default 0 */
-    uint8_t reuse;               /**< queue on a leader connection (h1); default 1 */
-    uint8_t nailed_up;           /**< connect at create, reconnect on loss; default 0 */
+    uint16_t max_fragment_len; /**< 0 (off), 512, 1024, 2048 or 4096; default 0 */
+    uint8_t reuse;             /**< queue on a leader connection (h1); default 1 */
+    uint8_t nailed_up;         /**< connect at create, reconnect on loss; default 0 */
 
     /* -- server streams -- */
-    const char *bind;                          /**< listen address, default "0.0.0.0" */
-    const wisp_policy_cert_t *cert;            /**< server certificate (TLS: required) */
-    const wisp_policy_cert_t *key;             /**< its private key (TLS: required) */
+    const char *bind;                           /**< listen address, default "0.0.0.0" */
+    const wisp_policy_cert_t *cert;             /**< server certificate (TLS: required) */
+    const wisp_policy_cert_t *key;              /**< its private key (TLS: required) */
     const wisp_policy_trust_store_t *client_ca; /**< require client certs, or NULL */
-    uint32_t max_connections;      /**< 1..65535, default 32 */
-    uint32_t header_limit;         /**< 256..65536 bytes, default 4096 */
-    uint32_t body_limit;           /**< 0..1073741824 bytes, default 1048576 */
-    uint32_t handshake_timeout_ms; /**< default 5000 */
-    uint32_t idle_timeout_ms;      /**< default 10000 */
+    uint32_t max_connections;                   /**< 1..65535, default 32 */
+    uint32_t header_limit;                      /**< 256..65536 bytes, default 4096 */
+    uint32_t body_limit;                        /**< 0..1073741824 bytes, default 1048576 */
+    uint32_t handshake_timeout_ms;              /**< default 5000 */
+    uint32_t idle_timeout_ms;                   /**< default 10000 */
 } wisp_policy_stream_t;
 
 /** A whole policy. Arrays hold their entries in document order. */
@@ -192,8 +190,7 @@ WISP_API const wisp_policy_trust_store_t *wisp_policy_trust_store_find(const wis
                                                                        const char *name);
 WISP_API const wisp_policy_retry_t *wisp_policy_retry_find(const wisp_policy_t *p,
                                                            const char *name);
-WISP_API const wisp_policy_cert_t *wisp_policy_cert_find(const wisp_policy_t *p,
-                                                         const char *name);
+WISP_API const wisp_policy_cert_t *wisp_policy_cert_find(const wisp_policy_t *p, const char *name);
 /** The slot of a stream's metadata with this name, or NULL. */
 WISP_API const wisp_policy_meta_t *wisp_policy_meta_find(const wisp_policy_stream_t *s,
                                                          const char *name, size_t len);
@@ -244,8 +241,7 @@ typedef int (*wisp_policy_slot_cb)(void *user, const char *name, size_t name_len
  *         WISP_EHEADER (a header-bound value holds CR, LF or NUL),
  *         or the callback's own negative code.
  */
-WISP_API WISP_NODISCARD int wisp_policy_template_expand(const char *tmpl,
-                                                        wisp_template_mode_t mode,
+WISP_API WISP_NODISCARD int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,
                                                         wisp_policy_slot_cb get, void *user,
                                                         char *out, size_t out_size,
                                                         size_t *out_len);
@@ -288,8 +284,7 @@ typedef struct wisp_policy_loader wisp_policy_loader_t;
  * \param  out       receives the loader
  * \return 0, WISP_EINVAL, WISP_ENOMEM.
  */
-WISP_API WISP_NODISCARD int wisp_policy_loader_create(wisp_context_t *cx,
-                                                      const char *filename,
+WISP_API WISP_NODISCARD int wisp_policy_loader_create(wisp_context_t *cx, const char *filename,
                                                       wisp_policy_errors_t *errs,
                                                       wisp_policy_loader_t **out);
 
@@ -308,8 +303,7 @@ WISP_API WISP_NODISCARD int wisp_policy_loader_feed(wisp_policy_loader_t *l, con
  * \return 0, WISP_EPOLICY (errors: listed in errs and logged), WISP_ENOMEM,
  *         WISP_EINVAL, WISP_ESTATE (finished twice).
  */
-WISP_API WISP_NODISCARD int wisp_policy_loader_finish(wisp_policy_loader_t *l,
-                                                      wisp_policy_t **out);
+WISP_API WISP_NODISCARD int wisp_policy_loader_finish(wisp_policy_loader_t *l, wisp_policy_t **out);
 
 /** \brief Free a loader and whatever it built that was not handed over; *l = NULL. */
 WISP_API void wisp_policy_loader_destroy(wisp_policy_loader_t **l);
@@ -319,8 +313,7 @@ WISP_API void wisp_policy_loader_destroy(wisp_policy_loader_t **l);
  * \return as wisp_policy_loader_finish(), plus WISP_EINVAL for NULL cx/text/out.
  */
 WISP_API WISP_NODISCARD int wisp_policy_load_json(wisp_context_t *cx, const char *filename,
-                                                  const char *text, size_t len,
-                                                  wisp_policy_t **out,
+                                                  const char *text, size_t len, wisp_policy_t **out,
                                                   wisp_policy_errors_t *errs);
 
 #endif /* WISP_WITH_JSON_POLICY */

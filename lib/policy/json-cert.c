@@ -142,8 +142,7 @@ static int der_walk(const unsigned char *p, size_t n, int depth)
     return 0;
 }
 
-static int der_check(const unsigned char *der, size_t n, wisp_cert_kind_t *kind,
-                     const char **why)
+static int der_check(const unsigned char *der, size_t n, wisp_cert_kind_t *kind, const char **why)
 {
     size_t hdr, len;
 
@@ -213,8 +212,8 @@ static int pem_body(const char *s, size_t n, const char **body, size_t *body_len
     }
     /* The END line must repeat the label, and nothing may follow it. */
     e += sizeof(pem_end) - 1;
-    if ((size_t)(end - e) != label_len + sizeof(pem_dashes) - 1 ||
-        memcmp(e, label, label_len) || memcmp(e + label_len, pem_dashes, 5)) {
+    if ((size_t)(end - e) != label_len + sizeof(pem_dashes) - 1 || memcmp(e, label, label_len) ||
+        memcmp(e + label_len, pem_dashes, 5)) {
         if (find(e, (size_t)(end - e), pem_begin))
             *why = "more than one PEM block (one certificate or key per entry)";
         else
@@ -231,6 +230,10 @@ int wisp__cert_decode(char *buf, size_t *len, wisp_cert_kind_t *kind, const char
     wisp_cert_kind_t pem_kind = (wisp_cert_kind_t)0;
     int ret;
 
+    if (!buf || !n) {
+        *why = "empty certificate";
+        return WISP_ECERTPARSE;
+    }
     while (n && space(*s)) {
         s++;
         n--;

@@ -125,7 +125,8 @@ struct skey {
     uint16_t off, size;
 };
 
-#define FIELD(f) (uint16_t) offsetof(wisp_policy_stream_t, f), sizeof(((wisp_policy_stream_t *)0)->f)
+#define FIELD(f)                                                                                   \
+    (uint16_t) offsetof(wisp_policy_stream_t, f), sizeof(((wisp_policy_stream_t *)0)->f)
 #define MS WISP_POLICY_MS_MAX
 
 static const struct skey stream_keys[SK_COUNT] = {
@@ -147,8 +148,7 @@ static const struct skey stream_keys[SK_COUNT] = {
                             FIELD(connect_timeout_ms)},
     [SK_KEEPALIVE] = {"keepalive_ms", R_CLIENT, V_UINT, 0, MS, 5000, FIELD(keepalive_ms)},
     [SK_EXPECT_STATUS] = {"expect_status", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_MAX_FRAGMENT] = {"max_fragment_len", R_CLIENT, V_UINT, 0, 4096, 0,
-                         FIELD(max_fragment_len)},
+    [SK_MAX_FRAGMENT] = {"max_fragment_len", R_CLIENT, V_UINT, 0, 4096, 0, FIELD(max_fragment_len)},
     [SK_REUSE] = {"reuse", R_CLIENT, V_BOOL, 0, 1, 1, FIELD(reuse)},
     [SK_NAILED_UP] = {"nailed_up", R_CLIENT, V_BOOL, 0, 1, 0, FIELD(nailed_up)},
     [SK_BIND] = {"bind", R_SERVER, V_OTHER, 0, 0, 0, 0, 0},
@@ -157,14 +157,11 @@ static const struct skey stream_keys[SK_COUNT] = {
     [SK_CLIENT_CA] = {"client_ca", R_SERVER, V_OTHER, 0, 0, 0, 0, 0},
     [SK_MAX_CONNECTIONS] = {"max_connections", R_SERVER, V_UINT, 1, 65535, 32,
                             FIELD(max_connections)},
-    [SK_HEADER_LIMIT] = {"header_limit", R_SERVER, V_UINT, 256, 65536, 4096,
-                         FIELD(header_limit)},
-    [SK_BODY_LIMIT] = {"body_limit", R_SERVER, V_UINT, 0, 1073741824u, 1048576,
-                       FIELD(body_limit)},
+    [SK_HEADER_LIMIT] = {"header_limit", R_SERVER, V_UINT, 256, 65536, 4096, FIELD(header_limit)},
+    [SK_BODY_LIMIT] = {"body_limit", R_SERVER, V_UINT, 0, 1073741824u, 1048576, FIELD(body_limit)},
     [SK_HANDSHAKE_TIMEOUT] = {"handshake_timeout_ms", R_SERVER, V_UINT, 0, MS, 5000,
                               FIELD(handshake_timeout_ms)},
-    [SK_IDLE_TIMEOUT] = {"idle_timeout_ms", R_SERVER, V_UINT, 0, MS, 10000,
-                         FIELD(idle_timeout_ms)},
+    [SK_IDLE_TIMEOUT] = {"idle_timeout_ms", R_SERVER, V_UINT, 0, MS, 10000, FIELD(idle_timeout_ms)},
 };
 
 static const char *const protocols[] = {"h1"}; /* index + WISP_PROTO_H1 */
@@ -341,8 +338,8 @@ static unsigned distance(const char *a, size_t an, const char *b, size_t bn)
 
 /* " (did you mean "x"?)" for the closest of count named things (each starting with
  * its const char *name, stride bytes apart) within distance 2, or "". */
-static const char *suggest(char *out, size_t size, const char *word, size_t len,
-                           const void *base, size_t count, size_t stride)
+static const char *suggest(char *out, size_t size, const char *word, size_t len, const void *base,
+                           size_t count, size_t stride)
 {
     const char *best = NULL;
     unsigned best_d = 3, d;
@@ -473,8 +470,8 @@ static int get_uint(loader_t *l, tok_t *t, uint32_t min, uint32_t max, uint32_t 
     for (i = t->text[0] == '-'; i < t->len && v <= max; i++)
         v = v * 10 + (uint64_t)(t->text[i] - '0');
     if (t->text[0] == '-' || v < min || v > max) {
-        report(l, tok_pos(t), "must be %lu..%lu, got %s", (unsigned long)min,
-               (unsigned long)max, t->text);
+        report(l, tok_pos(t), "must be %lu..%lu, got %s", (unsigned long)min, (unsigned long)max,
+               t->text);
         return 0;
     }
     *out = (uint32_t)v;
@@ -515,8 +512,7 @@ static int dup_str(loader_t *l, tok_t *t, const char **out)
 }
 
 /* An index in names[] for the string t, or -1 (reported). */
-static int get_enum(loader_t *l, tok_t *t, const char *what, const char *const *names,
-                    size_t count)
+static int get_enum(loader_t *l, tok_t *t, const char *what, const char *const *names, size_t count)
 {
     char buf[80], hint[WISP_POLICY_NAME_MAX + 32], list[80];
     size_t i, o = 0;
@@ -763,8 +759,7 @@ static int cert_text(loader_t *l, tok_t *t)
     char *n;
 
     if (need > WISP_POLICY_CERT_TEXT_MAX) {
-        report(l, l->text_at, "certificate text longer than %d bytes",
-               WISP_POLICY_CERT_TEXT_MAX);
+        report(l, l->text_at, "certificate text longer than %d bytes", WISP_POLICY_CERT_TEXT_MAX);
         l->collecting = 0;
         return 0;
     }
@@ -782,7 +777,8 @@ static int cert_text(loader_t *l, tok_t *t)
         l->text = n;
         l->text_cap = ncap;
     }
-    memcpy(l->text + l->text_len, t->text, t->len);
+    if (t->len)
+        memcpy(l->text + l->text_len, t->text, t->len);
     l->text_len = need;
     return t->more ? 0 : cert_done(l);
 }
@@ -1036,8 +1032,7 @@ static int retry_value(loader_t *l, struct frame *f, tok_t *t)
                 r->conceal = WISP_POLICY_FOREVER;
             else
                 report(l, tok_pos(t), "expected an integer or \"forever\"%s",
-                       suggest(hint, sizeof(hint), t->text, t->len, forever, 1,
-                               sizeof(*forever)));
+                       suggest(hint, sizeof(hint), t->text, t->len, forever, 1, sizeof(*forever)));
             return 0;
         }
         if (t->type != WISP_JSON_NUMBER)
@@ -1381,10 +1376,10 @@ static void check_slots(loader_t *l, struct frame *f, const wisp_policy_stream_t
     while (tmpl && wisp__template_step(&tmpl, &lit, &lit_len, &slot, &slot_len) == 1) {
         if (!slot || wisp_policy_meta_find(s, slot, slot_len))
             continue;
-        key_report(l, f, stream_keys[key].name, l->vseen[key],
-                   "undeclared metadata slot \"%s\"%s", show(buf, sizeof(buf), slot, slot_len),
-                   suggest(hint, sizeof(hint), slot, slot_len, s->metadata,
-                           s->metadata_count, sizeof(*s->metadata)));
+        key_report(l, f, stream_keys[key].name, l->vseen[key], "undeclared metadata slot \"%s\"%s",
+                   show(buf, sizeof(buf), slot, slot_len),
+                   suggest(hint, sizeof(hint), slot, slot_len, s->metadata, s->metadata_count,
+                           sizeof(*s->metadata)));
     }
 }
 
@@ -1440,8 +1435,7 @@ static int stream_close(loader_t *l, struct frame *f)
                 key_report(l, f, stream_keys[k].name, l->kseen[k], "needs \"tls\": true");
         }
         if (s->max_fragment_len && !s->server)
-            key_report(l, f, "max_fragment_len", l->kseen[SK_MAX_FRAGMENT],
-                       "needs \"tls\": true");
+            key_report(l, f, "max_fragment_len", l->kseen[SK_MAX_FRAGMENT], "needs \"tls\": true");
     }
     if (s->server) {
         if (s->tls && !l->kseen[SK_CERT].line)
@@ -1522,8 +1516,7 @@ static void ref_report(loader_t *l, const struct ref *r, const char *what, const
 
     path_set(l, 0);
     path_append(l, r->path);
-    report(l, r->at, "%s\"%s\"%s", what, show(buf, sizeof(buf), r->text, strlen(r->text)),
-           why);
+    report(l, r->at, "%s\"%s\"%s", what, show(buf, sizeof(buf), r->text, strlen(r->text)), why);
 }
 
 static void ref_assign(loader_t *l, const struct ref *r, const void *target)
@@ -1585,8 +1578,8 @@ static int resolve_cert(loader_t *l, const struct ref *r, const wisp_policy_cert
 
     if (!c) {
         ref_report(l, r, "unknown certificate ",
-                   suggest(hint, sizeof(hint), r->text, strlen(r->text), l->certs,
-                           l->p->cert_count, sizeof(*l->certs)));
+                   suggest(hint, sizeof(hint), r->text, strlen(r->text), l->certs, l->p->cert_count,
+                           sizeof(*l->certs)));
         return 0;
     }
     if (c->der && c->kind != (wisp_cert_kind_t)r->what) {
@@ -1629,8 +1622,8 @@ static int resolve(loader_t *l)
         }
         if (r->what == REF_RETRY) {
             target = wisp_policy_retry_find(l->p, r->text);
-            suggest(hint, sizeof(hint), r->text, strlen(r->text), l->retries,
-                    l->p->retry_count, sizeof(*l->retries));
+            suggest(hint, sizeof(hint), r->text, strlen(r->text), l->retries, l->p->retry_count,
+                    sizeof(*l->retries));
         } else if (r->field == SK_CLIENT_CA && !strcmp(r->text, "system")) {
             ref_report(l, r, "the trust store ", " cannot check client certificates");
             continue;
@@ -1664,8 +1657,8 @@ static void json_error(loader_t *l, int ret)
     }
 }
 
-int wisp_policy_loader_create(wisp_context_t *cx, const char *filename,
-                              wisp_policy_errors_t *errs, wisp_policy_loader_t **out)
+int wisp_policy_loader_create(wisp_context_t *cx, const char *filename, wisp_policy_errors_t *errs,
+                              wisp_policy_loader_t **out)
 {
     loader_t *l;
 
@@ -1774,8 +1767,8 @@ void wisp_policy_loader_destroy(wisp_policy_loader_t **pl)
     wisp__free(l->cx, l);
 }
 
-int wisp_policy_load_json(wisp_context_t *cx, const char *filename, const char *text,
-                          size_t len, wisp_policy_t **out, wisp_policy_errors_t *errs)
+int wisp_policy_load_json(wisp_context_t *cx, const char *filename, const char *text, size_t len,
+                          wisp_policy_t **out, wisp_policy_errors_t *errs)
 {
     wisp_policy_loader_t *l;
     int ret;

@@ -13,8 +13,8 @@
  * no more memory here than a short name; a key must fit in one piece.
  *
  * Position: j->line/j->col is the byte being read. Columns count characters: the
- * continuation bytes of a UTF-8 sequence in a string do not advance them. Tokens carry the position of their first
- * byte; errors carry the position of the offending byte (end of input: one past the
+ * continuation bytes of a UTF-8 sequence in a string do not advance them. Tokens carry the position
+ * of their first byte; errors carry the position of the offending byte (end of input: one past the
  * last character).
  */
 #include <stdarg.h>
@@ -385,9 +385,10 @@ static int literal(wisp__json_t *j, unsigned char c)
         return 0;
     j->lex = L_NONE;
     value_done(j);
-    return emit(j, j->lit[0] == 't'   ? WISP_JSON_TRUE
-                   : j->lit[0] == 'f' ? WISP_JSON_FALSE
-                                      : WISP_JSON_NULL,
+    return emit(j,
+                j->lit[0] == 't'   ? WISP_JSON_TRUE
+                : j->lit[0] == 'f' ? WISP_JSON_FALSE
+                                   : WISP_JSON_NULL,
                 0, 0);
 }
 

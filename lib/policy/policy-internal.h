@@ -78,18 +78,18 @@ typedef struct wisp__json {
     uint32_t tok_line, tok_col; /* start of the token being read */
     uint32_t stack;             /* bit d set: the container at depth d+1 is an array */
     uint8_t depth;
-    uint8_t expect;  /* grammar state: what may come next */
-    uint8_t lex;     /* lexical state: inside a string, number, literal... */
-    uint8_t in_key;  /* the string being read is an object key */
-    uint8_t first;   /* no piece of the current string was delivered yet */
-    uint8_t lit_pos; /* literals: bytes of "true"/"false"/"null" matched */
-    uint8_t u_left;  /* UTF-8: continuation bytes still due */
-    uint8_t u_lo, u_hi;       /* UTF-8: allowed range of the next continuation byte */
-    uint8_t hex_left;         /* \uXXXX: hex digits still due */
-    uint32_t hex;             /* \uXXXX: value so far */
-    uint32_t high;            /* a high surrogate waiting for its low half, or 0 */
+    uint8_t expect;     /* grammar state: what may come next */
+    uint8_t lex;        /* lexical state: inside a string, number, literal... */
+    uint8_t in_key;     /* the string being read is an object key */
+    uint8_t first;      /* no piece of the current string was delivered yet */
+    uint8_t lit_pos;    /* literals: bytes of "true"/"false"/"null" matched */
+    uint8_t u_left;     /* UTF-8: continuation bytes still due */
+    uint8_t u_lo, u_hi; /* UTF-8: allowed range of the next continuation byte */
+    uint8_t hex_left;   /* \uXXXX: hex digits still due */
+    uint32_t hex;       /* \uXXXX: value so far */
+    uint32_t high;      /* a high surrogate waiting for its low half, or 0 */
     const char *lit;
-    int err;                  /* sticky: 0 or the code that stopped the tokenizer */
+    int err; /* sticky: 0 or the code that stopped the tokenizer */
     uint32_t err_line, err_col;
     char err_msg[96];
     size_t len;

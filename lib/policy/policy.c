@@ -15,8 +15,8 @@
 
 static int name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 int wisp__policy_name_ok(const char *s, size_t len)
@@ -114,8 +114,8 @@ const wisp_policy_cert_t *wisp_policy_cert_find(const wisp_policy_t *p, const ch
     return NULL;
 }
 
-const wisp_policy_meta_t *wisp_policy_meta_find(const wisp_policy_stream_t *s,
-                                                const char *name, size_t len)
+const wisp_policy_meta_t *wisp_policy_meta_find(const wisp_policy_stream_t *s, const char *name,
+                                                size_t len)
 {
     size_t i;
 
@@ -132,8 +132,7 @@ const wisp_policy_meta_t *wisp_policy_meta_find(const wisp_policy_stream_t *s,
 
 const char *wisp_policy_method_name(wisp_method_t m)
 {
-    static const char *const names[] = {"GET",   "HEAD",   "POST",   "PUT",
-                                        "PATCH", "DELETE", "OPTIONS"};
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 
     if (m < WISP_METHOD_GET || m > WISP_METHOD_OPTIONS)
         return NULL;
@@ -222,8 +221,8 @@ static int put(out_buf_t *o, const char *s, size_t n)
 
 static int unreserved(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int put_value(out_buf_t *o, wisp_template_mode_t mode, const char *v, size_t n)
@@ -258,8 +257,8 @@ static int put_value(out_buf_t *o, wisp_template_mode_t mode, const char *v, siz
 }
 
 int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,
-                                wisp_policy_slot_cb get, void *user, char *out,
-                                size_t out_size, size_t *out_len)
+                                wisp_policy_slot_cb get, void *user, char *out, size_t out_size,
+                                size_t *out_len)
 {
     out_buf_t o = {out, out_size, 0};
     const char *lit, *slot, *v;

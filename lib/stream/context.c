@@ -9,12 +9,15 @@
 #include "core/core-internal.h"
 #include "wisp/policy.h"
 
+#if WISP_WITH_JSON_POLICY
 static void policy_destroy(wisp_context_t *cx, void *p)
 {
     wisp_policy_t *policy = p;
 
     wisp_policy_free(cx, &policy);
 }
+
+#endif
 
 static int attach_json(wisp_context_t *cx, const wisp_context_info_t *info)
 {

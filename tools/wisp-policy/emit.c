@@ -1,0 +1,333 @@
+/*
+ * Writes a loaded policy model as const C initialisers: the static policy.
+ *
+ * The output is the model itself, field by field, with designated initialisers so
+ * that it reads like the header and survives field reordering. Everything is
+ * symbolic (WISP_METHOD_POST, WISP_CERT_X509, WISP_POLICY_FOREVER), certificates
+ * are byte arrays, and references between objects are addresses of array
+ * elements, so the C compiler lays out the same tree the loader builds on the heap.
+ * Helper arrays are static and prefixed with the policy name, so several policies
+ * can be linked into one program.
+ */
+#include <string.h>
+
+#include "emit.h"
+
+typedef struct out {
+    FILE *f;
+    const char *name; /* the policy's C name, prefix of every helper array */
+    const wisp_policy_t *p;
+} out_t;
+
+/* A C string literal. Bytes outside printable ASCII, and a '?' after a '?' (which
+ * could start a trigraph), become three-digit octal escapes: those never swallow a
+ * following digit. */
+static void str(out_t *o, const char *s)
+{
+    const unsigned char *c;
+
+    if (!s) {
+        fputs("NULL", o->f);
+        return;
+    }
+    fputc('"', o->f);
+    for (c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(o->f, "\\%c", *c);
+        else if (*c < 0x20 || *c >= 0x7f ||
+                 (*c == '?' && c > (const unsigned char *)s && c[-1] == '?'))
+            fprintf(o->f, "\\%03o", *c);
+        else
+            fputc(*c, o->f);
+    }
+    fputc('"', o->f);
+}
+
+static void field_str(out_t *o, const char *field, const char *s)
+{
+    fprintf(o->f, "        .%s = ", field);
+    str(o, s);
+    fputs(",\n", o->f);
+}
+
+static void field_uint(out_t *o, const char *field, unsigned long v)
+{
+    fprintf(o->f, "        .%s = %lu,\n", field, v);
+}
+
+/* A pointer into one of the policy's arrays, as &NAME_array[i], or NULL. */
+static void field_ref(out_t *o, const char *field, const char *array, const void *base,
+                      const void *elem, size_t size)
+{
+    fprintf(o->f, "        .%s = ", field);
+    if (elem)
+        fprintf(o->f, "&%s_%s[%lu],\n", o->name, array,
+                (unsigned long)(((const char *)elem - (const char *)base) / size));
+    else
+        fputs("NULL,\n", o->f);
+}
+
+/* .field = NAME_array_i, or NULL when the array is empty. */
+static void field_array(out_t *o, const char *field, const char *array, size_t i, size_t n)
+{
+    if (n)
+        fprintf(o->f, "        .%s = %s_%s_%lu,\n", field, o->name, array, (unsigned long)i);
+    else
+        fprintf(o->f, "        .%s = NULL,\n", field);
+}
+
+static const char *cert_kind(wisp_cert_kind_t k)
+{
+    return k == WISP_CERT_X509 ? "WISP_CERT_X509" : "WISP_CERT_KEY";
+}
+
+static void certs(out_t *o)
+{
+    const wisp_policy_t *p = o->p;
+    size_t i, k;
+
+    for (i = 0; i < p->cert_count; i++) {
+        const wisp_policy_cert_t *c = &p->certs[i];
+
+        fprintf(o->f, "/* %s: %s, %lu bytes of DER */\n", c->name,
+                c->kind == WISP_CERT_X509 ? "X.509 certificate" : "private key",
+                (unsigned long)c->len);
+        fprintf(o->f, "static const uint8_t %s_der_%lu[] = {", o->name, (unsigned long)i);
+        for (k = 0; k < c->len; k++)
+            fprintf(o->f, "%s0x%02x,", k % 12 ? " " : "\n    ", c->der[k]);
+        fputs("\n};\n\n", o->f);
+    }
+    if (!p->cert_count)
+        return;
+    fprintf(o->f, "static const wisp_policy_cert_t %s_certs[] = {\n", o->name);
+    for (i = 0; i < p->cert_count; i++) {
+        fputs("    {\n", o->f);
+        field_str(o, "name", p->certs[i].name);
+        fprintf(o->f, "        .kind = %s,\n", cert_kind(p->certs[i].kind));
+        fprintf(o->f, "        .der = %s_der_%lu,\n", o->name, (unsigned long)i);
+        fprintf(o->f, "        .len = sizeof(%s_der_%lu),\n", o->name, (unsigned long)i);
+        fputs("    },\n", o->f);
+    }
+    fputs("};\n\n", o->f);
+}
+
+static void retries(out_t *o)
+{
+    const wisp_policy_t *p = o->p;
+    size_t i, k;
+
+    for (i = 0; i < p->retry_count; i++) {
+        const wisp_policy_retry_t *r = &p->retries[i];
+
+        fprintf(o->f, "static const uint32_t %s_backoff_%lu[] = {", o->name, (unsigned long)i);
+        for (k = 0; k < r->backoff_count; k++)
+            fprintf(o->f, "%s%lu", k ? ", " : "", (unsigned long)r->backoff_ms[k]);
+        fputs("};\n", o->f);
+    }
+    if (!p->retry_count)
+        return;
+    fprintf(o->f, "\nstatic const wisp_policy_retry_t %s_retries[] = {\n", o->name);
+    for (i = 0; i < p->retry_count; i++) {
+        const wisp_policy_retry_t *r = &p->retries[i];
+
+        fputs("    {\n", o->f);
+        field_str(o, "name", r->name);
+        field_array(o, "backoff_ms", "backoff", i, r->backoff_count);
+        field_uint(o, "backoff_count", r->backoff_count);
+        field_uint(o, "jitter_pct", r->jitter_pct);
+        if (r->conceal == WISP_POLICY_FOREVER)
+            fputs("        .conceal = WISP_POLICY_FOREVER,\n", o->f);
+        else
+            field_uint(o, "conceal", r->conceal);
+        fputs("    },\n", o->f);
+    }
+    fputs("};\n\n", o->f);
+}
+
+static void trust_stores(out_t *o)
+{
+    const wisp_policy_t *p = o->p;
+    size_t i, k;
+
+    for (i = 0; i < p->trust_store_count; i++) {
+        const wisp_policy_trust_store_t *t = &p->trust_stores[i];
+
+        if (!t->cert_count)
+            continue;
+        fprintf(o->f, "static const wisp_policy_cert_t *const %s_trust_certs_%lu[] = {", o->name,
+                (unsigned long)i);
+        for (k = 0; k < t->cert_count; k++)
+            fprintf(o->f, "%s&%s_certs[%lu]", k ? ", " : "", o->name,
+                    (unsigned long)(t->certs[k] - p->certs));
+        fputs("};\n", o->f);
+    }
+    if (!p->trust_store_count)
+        return;
+    fprintf(o->f, "\nstatic const wisp_policy_trust_store_t %s_trust_stores[] = {\n", o->name);
+    for (i = 0; i < p->trust_store_count; i++) {
+        const wisp_policy_trust_store_t *t = &p->trust_stores[i];
+
+        fputs("    {\n", o->f);
+        field_str(o, "name", t->name);
+        field_array(o, "certs", "trust_certs", i, t->cert_count);
+        field_uint(o, "cert_count", t->cert_count);
+        field_uint(o, "linger_ms", t->linger_ms);
+        field_uint(o, "system", t->system);
+        fputs("    },\n", o->f);
+    }
+    fputs("};\n\n", o->f);
+}
+
+static void stream_arrays(out_t *o, size_t i)
+{
+    const wisp_policy_stream_t *s = &o->p->streams[i];
+    size_t k;
+
+    if (s->header_count) {
+        fprintf(o->f, "static const wisp_policy_header_t %s_headers_%lu[] = {\n", o->name,
+                (unsigned long)i);
+        for (k = 0; k < s->header_count; k++) {
+            fputs("    {.name = ", o->f);
+            str(o, s->headers[k].name);
+            fputs(", .value = ", o->f);
+            str(o, s->headers[k].value);
+            fputs("},\n", o->f);
+        }
+        fputs("};\n", o->f);
+    }
+    if (s->metadata_count) {
+        fprintf(o->f, "static const wisp_policy_meta_t %s_metadata_%lu[] = {\n", o->name,
+                (unsigned long)i);
+        for (k = 0; k < s->metadata_count; k++) {
+            fputs("    {.name = ", o->f);
+            str(o, s->metadata[k].name);
+            fputs(", .header = ", o->f);
+            str(o, s->metadata[k].header);
+            fputs("},\n", o->f);
+        }
+        fputs("};\n", o->f);
+    }
+}
+
+/* One stream. Fields of the other role are zero in the model and left out here. */
+static void stream(out_t *o, size_t i)
+{
+    const wisp_policy_t *p = o->p;
+    const wisp_policy_stream_t *s = &p->streams[i];
+    const char *method = wisp_policy_method_name(s->method);
+
+    fputs("    {\n", o->f);
+    field_str(o, "name", s->name);
+    field_uint(o, "server", s->server);
+    field_uint(o, "tls", s->tls);
+    field_uint(o, "port", s->port);
+    field_array(o, "metadata", "metadata", i, s->metadata_count);
+    field_uint(o, "metadata_count", s->metadata_count);
+    if (s->server) {
+        field_str(o, "bind", s->bind);
+        field_ref(o, "cert", "certs", p->certs, s->cert, sizeof(*p->certs));
+        field_ref(o, "key", "certs", p->certs, s->key, sizeof(*p->certs));
+        field_ref(o, "client_ca", "trust_stores", p->trust_stores, s->client_ca,
+                  sizeof(*p->trust_stores));
+        field_uint(o, "max_connections", s->max_connections);
+        field_uint(o, "header_limit", s->header_limit);
+        field_uint(o, "body_limit", s->body_limit);
+        field_uint(o, "handshake_timeout_ms", s->handshake_timeout_ms);
+        field_uint(o, "idle_timeout_ms", s->idle_timeout_ms);
+        fputs("    },\n", o->f);
+        return;
+    }
+    if (s->protocol == WISP_PROTO_H1)
+        fputs("        .protocol = WISP_PROTO_H1,\n", o->f);
+    if (method)
+        fprintf(o->f, "        .method = WISP_METHOD_%s,\n", method);
+    field_str(o, "endpoint", s->endpoint);
+    field_str(o, "url", s->url);
+    field_ref(o, "trust_store", "trust_stores", p->trust_stores, s->trust_store,
+              sizeof(*p->trust_stores));
+    field_ref(o, "client_cert", "certs", p->certs, s->client_cert, sizeof(*p->certs));
+    field_ref(o, "client_key", "certs", p->certs, s->client_key, sizeof(*p->certs));
+    field_array(o, "headers", "headers", i, s->header_count);
+    field_uint(o, "header_count", s->header_count);
+    field_ref(o, "retry", "retries", p->retries, s->retry, sizeof(*p->retries));
+    field_uint(o, "timeout_ms", s->timeout_ms);
+    field_uint(o, "connect_timeout_ms", s->connect_timeout_ms);
+    field_uint(o, "keepalive_ms", s->keepalive_ms);
+    field_uint(o, "expect_status_min", s->expect_status_min);
+    field_uint(o, "expect_status_max", s->expect_status_max);
+    field_uint(o, "max_fragment_len", s->max_fragment_len);
+    field_uint(o, "reuse", s->reuse);
+    field_uint(o, "nailed_up", s->nailed_up);
+    fputs("    },\n", o->f);
+}
+
+static void streams(out_t *o)
+{
+    size_t i;
+
+    for (i = 0; i < o->p->stream_count; i++)
+        stream_arrays(o, i);
+    if (!o->p->stream_count)
+        return;
+    fprintf(o->f, "\nstatic const wisp_policy_stream_t %s_streams[] = {\n", o->name);
+    for (i = 0; i < o->p->stream_count; i++)
+        stream(o, i);
+    fputs("};\n\n", o->f);
+}
+
+/* .field = NAME_array, .count_field = n (NULL and 0 when empty). */
+static void top_array(out_t *o, const char *field, const char *count_field, size_t n)
+{
+    if (n)
+        fprintf(o->f, "    .%s = %s_%s,\n", field, o->name, field);
+    else
+        fprintf(o->f, "    .%s = NULL,\n", field);
+    fprintf(o->f, "    .%s = %lu,\n", count_field, (unsigned long)n);
+}
+
+/* The "generated from" comment: the input path, with any end-of-comment broken. */
+static void banner(FILE *f, const char *input)
+{
+    const char *s;
+
+    fputs("/* Generated by wisp-policy compile. Do not edit: change the JSON policy\n"
+          " * instead; the build regenerates this file. Input:\n * ",
+          f);
+    for (s = input; *s; s++) {
+        fputc(*s, f);
+        if (s[0] == '*' && s[1] == '/')
+            fputc(' ', f);
+    }
+    fputs("\n */\n", f);
+}
+
+int emit_policy(FILE *c, FILE *h, const wisp_policy_t *p, const char *name, const char *input,
+                const char *header)
+{
+    out_t o = {c, name, p};
+
+    banner(h, input);
+    fprintf(h,
+            "#ifndef WISP_STATIC_POLICY_%s_H\n#define WISP_STATIC_POLICY_%s_H\n\n"
+            "#include <wisp/policy.h>\n\n"
+            "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+            "extern const wisp_policy_t %s;\n\n"
+            "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
+            name, name, name);
+    banner(c, input);
+    fprintf(c, "#include \"%s\"\n\n", header);
+    certs(&o);
+    retries(&o);
+    trust_stores(&o);
+    streams(&o);
+    fprintf(c, "const wisp_policy_t %s = {\n    .schema = %lu,\n    .release = ", name,
+            (unsigned long)p->schema);
+    str(&o, p->release);
+    fputs(",\n", c);
+    top_array(&o, "retries", "retry_count", p->retry_count);
+    top_array(&o, "certs", "cert_count", p->cert_count);
+    top_array(&o, "trust_stores", "trust_store_count", p->trust_store_count);
+    top_array(&o, "streams", "stream_count", p->stream_count);
+    fputs("    .allocated = 0,\n};\n", c);
+    return ferror(c) || ferror(h) ? -1 : 0;
+}

@@ -79,17 +79,17 @@ static void window_reset(void)
 /* The policy JSON for port, with the CA PEM of ca_path inlined; malloc'd, or NULL. */
 static char *make_policy(const char *ca_path, unsigned port, size_t *out_len)
 {
-    static const char *const fmt =
-        "{\"schema\":1,\"release\":\"wisp bench\",\n"
-        "\"certs\":{\"ca\":\"%s\"},\n"
-        "\"trust_stores\":{\"test\":{\"certs\":[\"ca\"],\"linger_ms\":0}},\n"
-        "\"streams\":{\n"
-        "\"get\":{\"endpoint\":\"localhost\",\"port\":%u,\"trust_store\":\"test\","
-        "\"method\":\"GET\",\"url\":\"/hello\",\"metadata\":{\"test\":\"x-wisp-test\"},"
-        "\"timeout_ms\":120000,\"keepalive_ms\":0},\n"
-        "\"get_ka\":{\"endpoint\":\"localhost\",\"port\":%u,\"trust_store\":\"test\","
-        "\"method\":\"GET\",\"url\":\"/hello\",\"metadata\":{\"test\":\"x-wisp-test\"},"
-        "\"timeout_ms\":120000,\"keepalive_ms\":300}}}\n";
+#define POLICY_FMT                                                                                 \
+    "{\"schema\":1,\"release\":\"wisp bench\",\n"                                                  \
+    "\"certs\":{\"ca\":\"%s\"},\n"                                                                 \
+    "\"trust_stores\":{\"test\":{\"certs\":[\"ca\"],\"linger_ms\":0}},\n"                          \
+    "\"streams\":{\n"                                                                              \
+    "\"get\":{\"endpoint\":\"localhost\",\"port\":%u,\"trust_store\":\"test\","                    \
+    "\"method\":\"GET\",\"url\":\"/hello\",\"metadata\":{\"test\":\"x-wisp-test\"},"               \
+    "\"timeout_ms\":120000,\"keepalive_ms\":0},\n"                                                 \
+    "\"get_ka\":{\"endpoint\":\"localhost\",\"port\":%u,\"trust_store\":\"test\","                 \
+    "\"method\":\"GET\",\"url\":\"/hello\",\"metadata\":{\"test\":\"x-wisp-test\"},"               \
+    "\"timeout_ms\":120000,\"keepalive_ms\":300}}}\n"
     FILE *f = fopen(ca_path, "rb");
     char pem[8192], esc[16384], *out;
     size_t n, i, j = 0;
@@ -117,10 +117,10 @@ static char *make_policy(const char *ca_path, unsigned port, size_t *out_len)
         }
     }
     esc[j] = '\0';
-    len = snprintf(NULL, 0, fmt, esc, port, port);
+    len = snprintf(NULL, 0, POLICY_FMT, esc, port, port);
     if (len < 0 || !(out = malloc((size_t)len + 1)))
         return NULL;
-    snprintf(out, (size_t)len + 1, fmt, esc, port, port);
+    snprintf(out, (size_t)len + 1, POLICY_FMT, esc, port, port);
     *out_len = (size_t)len;
     return out;
 }

@@ -437,7 +437,6 @@ struct wisp__h1_txn {
     uint32_t keepalive_ms;
     uint32_t connect_timeout_ms;
     uint8_t head_request; /* HEAD: the response has no body */
-    uint8_t idempotent;   /* may be resent transparently on a stale keep-alive */
     uint8_t reuse;        /* may share a connection */
 };
 

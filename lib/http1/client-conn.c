@@ -291,12 +291,41 @@ static int build_head(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
     return 0;
 }
 
+/*
+ * Before a kept-alive socket carries another request: nothing may be waiting on it.
+ * Bytes here were never asked for (a server answering twice) and would be taken for
+ * the next response; EOF or an error means the server closed it while idle. Either
+ * way the socket is dropped before the request is sent, so nothing is lost: the
+ * transaction goes out on a fresh connection. Returns nonzero if dropped.
+ */
+static int drop_if_dirty(wisp__h1_conn_t *c)
+{
+    uint8_t junk[64];
+    int n;
+
+    if (!c->served)
+        return 0;
+    n = raw_read(c, junk, sizeof(junk));
+    if (n == WISP_EAGAIN)
+        return 0;
+    WISP_LOGI(c->cx, "%s:%u: kept-alive connection %s; reconnecting", c->host, c->port,
+              n > 0 ? "had unsolicited bytes" : "was closed by the server");
+    sock_down(c, 0);
+    return 1;
+}
+
 static void begin(wisp__h1_conn_t *c)
 {
     wisp__h1_txn_t *t = c->active;
     wisp__h1_resp_cfg_t cfg;
     int ret;
 
+    if (drop_if_dirty(c)) {
+        c->active = NULL;
+        enqueue(c, t, 1);
+        schedule(c);
+        return;
+    }
     wisp__timer_stop(c->cx, &c->timer);
     memset(&cfg, 0, sizeof(cfg));
     cfg.cb = &resp_cbs;
@@ -410,7 +439,8 @@ static int pump_tx(wisp__h1_conn_t *c)
 static void complete(wisp__h1_conn_t *c)
 {
     wisp__h1_txn_t *t = c->active;
-    int keep = wisp__h1_resp_keepalive(&c->resp) && c->reuse && c->phase == TX_SENT;
+    int keep = wisp__h1_resp_keepalive(&c->resp) && c->reuse && c->phase == TX_SENT &&
+               !(c->tls && wisp__tls_pending(c->tls));
 
     c->active = NULL;
     c->phase = TX_IDLE;
@@ -472,7 +502,7 @@ static int pump_rx(wisp__h1_conn_t *c)
 
 static void pump(wisp__h1_conn_t *c)
 {
-    int ret, sent, stale;
+    int ret;
 
     if (c->state != C_READY)
         return;
@@ -488,28 +518,11 @@ static void pump(wisp__h1_conn_t *c)
     }
     if (!ret)
         return;
-    /* A kept-alive connection the server had already closed: no byte of the
-     * response came. An idempotent request goes again on a fresh connection. */
-    sent = c->phase != TX_IDLE;
-    stale = c->active && c->served && !c->resp_seen && c->active->idempotent &&
-            (ret == WISP_ECLOSED || ret == WISP_ERESET);
-    if (stale) {
-        wisp__h1_txn_t *t = c->active;
-
-        WISP_LOGD(c->cx, "%s:%u: kept-alive connection was closed; resending", c->host,
-                  c->port);
-        c->active = NULL;
-        sock_down(c, 0);
-        enqueue(c, t, 1);
-        schedule(c);
-        return;
-    }
     if (!c->active) {
         sock_down(c, 0); /* idle connection closed by the server: normal */
         schedule(c);
         return;
     }
-    (void)sent;
     conn_error(c, ret);
 }
 

@@ -369,8 +369,12 @@ static void t_failed(wisp__h1_txn_t *t, int err, int sent)
     end_txn(s);
     if (s->destroying)
         return;
-    if (err == WISP_ECANCELED)
-        return; /* our own callback asked for it and was told */
+    if (err == WISP_ECANCELED) {
+        /* The app's rx or tx callback asked to disconnect: tell it, never retry. */
+        if (!notify(s, sent ? WISP_STATE_DISCONNECTED : WISP_STATE_CONNECTION_FAILED, err))
+            serve_pending(s);
+        return;
+    }
     if (!sent) {
         if (!notify(s, WISP_STATE_CONNECTION_FAILED, err))
             after_failure(s, err, 1);
@@ -407,7 +411,6 @@ static void start_txn(wisp_stream_t *s)
     s->txn.keepalive_ms = ps->keepalive_ms;
     s->txn.connect_timeout_ms = ps->connect_timeout_ms;
     s->txn.head_request = ps->method == WISP_METHOD_HEAD;
-    s->txn.idempotent = (uint8_t)idempotent(ps);
     s->txn.reuse = ps->reuse;
     key.vhost = s->vhost;
     key.host = host;

@@ -438,6 +438,7 @@ struct wisp__h1_txn {
     uint32_t connect_timeout_ms;
     uint8_t head_request; /* HEAD: the response has no body */
     uint8_t reuse;        /* may share a connection */
+    uint8_t told_connecting; /* submit returned 2: the owner reported CONNECTING */
 };
 
 typedef struct wisp__h1_key {
@@ -451,8 +452,10 @@ typedef struct wisp__h1_key {
  * \brief  Submit a txn for key. It joins the queue of a live connection with the same
  *         key (when both allow reuse) or gets a connection of its own. Nothing is
  *         called back from inside this function.
- * \return 1 when it queued behind a leader (QUEUED), 0 when it will lead
- *         (on_connecting or on_connected follows), or WISP_ENOMEM / WISP_EINVAL.
+ * \return 1 when it queued behind a leader (QUEUED); 2 when it leads a connection
+ *         that must be set up (the caller reports CONNECTING; on_connecting is not
+ *         called); 0 when it will run on a connection that is up or being set up
+ *         (on_connecting or on_connected follows); or WISP_ENOMEM / WISP_EINVAL.
  */
 WISP_NODISCARD int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t,
                                    const wisp__h1_key_t *key);

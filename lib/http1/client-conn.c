@@ -475,6 +475,9 @@ static int pump_rx(wisp__h1_conn_t *c)
                 complete(c); /* close-delimited body: keepalive() says no */
                 return 0;
             }
+            /* Cut short by the peer closing: say that, not "malformed". */
+            if (ret == WISP_EPROTO && (n == 0 || n == WISP_ECLOSED))
+                ret = WISP_ECLOSED;
             return ret ? ret : WISP_ECLOSED;
         }
         c->resp_seen = 1;
@@ -690,7 +693,9 @@ static void kick(wisp__defer_t *d)
         begin(c);
         return;
     }
-    c->active->ops->on_connecting(c->active);
+    if (!c->active->told_connecting)
+        c->active->ops->on_connecting(c->active);
+    c->active->told_connecting = 0;
     if (c->active && c->state == C_DOWN)
         start_socket(c, c->active);
 }
@@ -763,13 +768,16 @@ int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t, const wisp__h1_key_t 
         if (!c)
             return WISP_ENOMEM;
     }
-    /* Queued means: someone else leads this connection, or is ahead of us. */
+    /* Queued means: someone else leads this connection, or is ahead of us. A
+     * transaction first in line on a connection that must be set up leads it: the
+     * caller reports CONNECTING now, so the states come in order. */
     queued = c->active != NULL || c->qhead != NULL;
+    t->told_connecting = !queued && c->state == C_DOWN;
     enqueue(c, t, 0);
     if (c->state == C_READY && !c->active)
         wisp__timer_stop(cx, &c->timer);
     schedule(c);
-    return queued;
+    return queued ? 1 : (t->told_connecting ? 2 : 0);
 }
 
 void wisp__h1_cancel(wisp__h1_txn_t *t)

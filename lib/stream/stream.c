@@ -428,6 +428,8 @@ static void start_txn(wisp_stream_t *s)
     }
     if (ret == 1)
         (void)notify(s, WISP_STATE_QUEUED, 0);
+    else if (ret == 2)
+        (void)notify(s, WISP_STATE_CONNECTING, 0);
 }
 
 static int begin_cycle(wisp_stream_t *s, int64_t len)

@@ -48,8 +48,8 @@ typedef void (*wisp_post_cb)(wisp_context_t *cx, void *arg);
 
 /** Context statistics. Counters only grow; *_live and heap_* are current values. */
 typedef struct wisp_stats {
-    size_t heap_in_use;        /**< bytes wisp holds now (accounted allocator) */
-    size_t heap_peak;          /**< most bytes held at once */
+    size_t heap_in_use; /**< bytes wisp holds now (accounted allocator) */
+    size_t heap_peak;   /**< most bytes held at once */
     uint32_t vhosts_live;
     uint32_t vhosts_created;
     uint32_t vhosts_destroyed;
@@ -59,11 +59,11 @@ typedef struct wisp_stats {
     uint32_t handshakes_resumed;
     uint32_t streams_live;
     uint32_t transactions;
-    uint32_t reuses;           /**< transactions on an inherited or kept-alive conn */
+    uint32_t reuses; /**< transactions on an inherited or kept-alive conn */
     uint32_t retries;
-    uint64_t bytes_in;         /**< bytes read from sockets */
-    uint64_t bytes_out;        /**< bytes written to sockets */
-    uint32_t conns_refused;    /**< server: connections over max_connections */
+    uint64_t bytes_in;      /**< bytes read from sockets */
+    uint64_t bytes_out;     /**< bytes written to sockets */
+    uint32_t conns_refused; /**< server: connections over max_connections */
 } wisp_stats_t;
 
 typedef struct wisp_context_info {
@@ -154,7 +154,6 @@ WISP_API const struct wisp_policy *wisp_context_policy(const wisp_context_t *cx)
 
 /** \brief The mbedTLS version the library was built against ("2.28.3"). */
 WISP_API const char *wisp_tls_version(void);
-
 
 /* ==== Library-internal interface ==============================================
  * Used by the other wisp modules; visible only when WISP_LIBRARY is defined (the
@@ -270,19 +269,19 @@ void wisp__defer_cancel(wisp_context_t *cx, wisp__defer_t *d);
  * for it are dropped.
  */
 enum wisp__sock_event {
-    WISP_SOCK_CONNECTED,   /**< async connect finished (err: 0 or the failure) */
-    WISP_SOCK_READABLE,    /**< data or EOF waiting; call wisp__sock_read */
-    WISP_SOCK_WRITABLE,    /**< room in the output buffer again after WISP_EAGAIN */
-    WISP_SOCK_ERROR        /**< flushing failed (err); the owner must close */
+    WISP_SOCK_CONNECTED, /**< async connect finished (err: 0 or the failure) */
+    WISP_SOCK_READABLE,  /**< data or EOF waiting; call wisp__sock_read */
+    WISP_SOCK_WRITABLE,  /**< room in the output buffer again after WISP_EAGAIN */
+    WISP_SOCK_ERROR      /**< flushing failed (err); the owner must close */
 };
 typedef struct wisp__sock wisp__sock_t;
 typedef void (*wisp__sock_cb)(wisp__sock_t *s, int event, int err);
 struct wisp__sock {
     wisp_context_t *cx;
-    int fd;               /**< -1 when closed */
-    uint8_t want;         /**< WISP_POLL* currently registered */
+    int fd;       /**< -1 when closed */
+    uint8_t want; /**< WISP_POLL* currently registered */
     uint8_t flags;
-    int io_slot;          /**< index in the loop's registration table, -1 if none */
+    int io_slot; /**< index in the loop's registration table, -1 if none */
     wisp__defer_t flush;
     uint8_t *out;
     size_t out_len, out_cap;

@@ -15,37 +15,37 @@ extern "C" {
 #endif
 
 /* X(name, value, text) */
-#define WISP_ERRORS(X)                                                                   \
-    X(WISP_OK, 0, "success")                                                             \
-    X(WISP_EINTERNAL, -1, "internal error")                                              \
-    X(WISP_EINVAL, -2, "invalid argument")                                               \
-    X(WISP_ENOMEM, -3, "out of memory or heap limit reached")                           \
-    X(WISP_ETOOBIG, -4, "value exceeds a fixed limit")                                   \
-    X(WISP_EAGAIN, -5, "operation would block")                                          \
-    X(WISP_EWANTREAD, -6, "TLS wants to read")                                           \
-    X(WISP_EWANTWRITE, -7, "TLS wants to write")                                         \
-    X(WISP_EINPROGRESS, -8, "operation in progress")                                     \
-    X(WISP_ENOTFOUND, -9, "not found")                                                   \
-    X(WISP_ESTATE, -10, "operation not valid in this state")                             \
-    X(WISP_EBUSY, -11, "queue full, try again")                                          \
-    X(WISP_ECLOSED, -12, "connection closed by peer")                                    \
-    X(WISP_ERESET, -13, "connection reset by peer")                                      \
-    X(WISP_EREFUSED, -14, "connection refused")                                          \
-    X(WISP_EUNREACH, -15, "host or network unreachable")                                 \
-    X(WISP_ETIMEDOUT, -16, "timed out")                                                  \
-    X(WISP_EDNS, -17, "name resolution failed")                                          \
-    X(WISP_ESOCKET, -18, "socket error")                                                 \
-    X(WISP_ETLS, -19, "TLS protocol error")                                              \
-    X(WISP_ETLSALERT, -20, "TLS alert received from peer")                               \
-    X(WISP_ECERT, -21, "certificate verification failed")                                \
-    X(WISP_ECERTPARSE, -22, "certificate or key could not be parsed")                    \
-    X(WISP_EPROTO, -23, "malformed protocol data")                                       \
-    X(WISP_EPOLICY, -24, "policy is invalid")                                            \
-    X(WISP_ESYNTAX, -25, "syntax error")                                                 \
-    X(WISP_EUNSUPPORTED, -26, "not supported by this build")                             \
-    X(WISP_ECANCELED, -27, "operation canceled")                                         \
-    X(WISP_EHEADER, -28, "header value refused (CR, LF or NUL)")                         \
-    X(WISP_ERANGE, -29, "value out of range")                                            \
+#define WISP_ERRORS(X)                                                                             \
+    X(WISP_OK, 0, "success")                                                                       \
+    X(WISP_EINTERNAL, -1, "internal error")                                                        \
+    X(WISP_EINVAL, -2, "invalid argument")                                                         \
+    X(WISP_ENOMEM, -3, "out of memory or heap limit reached")                                      \
+    X(WISP_ETOOBIG, -4, "value exceeds a fixed limit")                                             \
+    X(WISP_EAGAIN, -5, "operation would block")                                                    \
+    X(WISP_EWANTREAD, -6, "TLS wants to read")                                                     \
+    X(WISP_EWANTWRITE, -7, "TLS wants to write")                                                   \
+    X(WISP_EINPROGRESS, -8, "operation in progress")                                               \
+    X(WISP_ENOTFOUND, -9, "not found")                                                             \
+    X(WISP_ESTATE, -10, "operation not valid in this state")                                       \
+    X(WISP_EBUSY, -11, "queue full, try again")                                                    \
+    X(WISP_ECLOSED, -12, "connection closed by peer")                                              \
+    X(WISP_ERESET, -13, "connection reset by peer")                                                \
+    X(WISP_EREFUSED, -14, "connection refused")                                                    \
+    X(WISP_EUNREACH, -15, "host or network unreachable")                                           \
+    X(WISP_ETIMEDOUT, -16, "timed out")                                                            \
+    X(WISP_EDNS, -17, "name resolution failed")                                                    \
+    X(WISP_ESOCKET, -18, "socket error")                                                           \
+    X(WISP_ETLS, -19, "TLS protocol error")                                                        \
+    X(WISP_ETLSALERT, -20, "TLS alert received from peer")                                         \
+    X(WISP_ECERT, -21, "certificate verification failed")                                          \
+    X(WISP_ECERTPARSE, -22, "certificate or key could not be parsed")                              \
+    X(WISP_EPROTO, -23, "malformed protocol data")                                                 \
+    X(WISP_EPOLICY, -24, "policy is invalid")                                                      \
+    X(WISP_ESYNTAX, -25, "syntax error")                                                           \
+    X(WISP_EUNSUPPORTED, -26, "not supported by this build")                                       \
+    X(WISP_ECANCELED, -27, "operation canceled")                                                   \
+    X(WISP_EHEADER, -28, "header value refused (CR, LF or NUL)")                                   \
+    X(WISP_ERANGE, -29, "value out of range")                                                      \
     X(WISP_EEXIST, -30, "already exists")
 
 enum wisp_error {

@@ -436,8 +436,8 @@ struct wisp__h1_txn {
     int64_t body_len;      /* -1: chunked; 0: no body; else Content-Length */
     uint32_t keepalive_ms;
     uint32_t connect_timeout_ms;
-    uint8_t head_request; /* HEAD: the response has no body */
-    uint8_t reuse;        /* may share a connection */
+    uint8_t head_request;    /* HEAD: the response has no body */
+    uint8_t reuse;           /* may share a connection */
     uint8_t told_connecting; /* submit returned 2: the owner reported CONNECTING */
 };
 

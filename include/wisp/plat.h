@@ -52,10 +52,10 @@ typedef struct wisp_pollfd {
  */
 typedef struct wisp_resolve_job wisp_resolve_job_t;
 struct wisp_resolve_job {
-    const char *host;  /**< set by the core; valid until done() returns 0 */
+    const char *host; /**< set by the core; valid until done() returns 0 */
     uint16_t port;
-    int status;        /**< set by the port: 0 or WISP_EDNS */
-    size_t count;      /**< set by the port: addresses in addrs */
+    int status;   /**< set by the port: 0 or WISP_EDNS */
+    size_t count; /**< set by the port: addresses in addrs */
     wisp_addr_t addrs[WISP_RESOLVE_MAX_ADDRS];
     int (*done)(wisp_resolve_job_t *job);
 };
@@ -74,8 +74,7 @@ typedef struct wisp_plat_ops {
     int (*tcp_connect)(void *user, const wisp_addr_t *to, int *fd);
     /** Bind and listen, non-blocking, SO_REUSEADDR. A port of 0 picks one; the
      *  bound address comes back in *bound when it is not NULL. */
-    int (*tcp_listen)(void *user, const wisp_addr_t *at, int backlog, int *fd,
-                      wisp_addr_t *bound);
+    int (*tcp_listen)(void *user, const wisp_addr_t *at, int backlog, int *fd, wisp_addr_t *bound);
     /** Accept one connection (non-blocking, TCP_NODELAY). WISP_EAGAIN when none. */
     int (*tcp_accept)(void *user, int lfd, int *fd, wisp_addr_t *peer);
     /** Bytes sent (> 0), WISP_EAGAIN, or an error (WISP_ERESET, WISP_ESOCKET...). */

@@ -33,15 +33,15 @@ typedef struct wisp_tls_blob {
 } wisp_tls_blob_t;
 
 typedef struct wisp_tls_conf_info {
-    uint8_t server;              /**< 0: client config, 1: server config */
-    const wisp_tls_blob_t *ca;   /**< trust anchors: client = server CAs; server =
-                                      client CAs (then client certs are required) */
+    uint8_t server;            /**< 0: client config, 1: server config */
+    const wisp_tls_blob_t *ca; /**< trust anchors: client = server CAs; server =
+                                    client CAs (then client certs are required) */
     size_t ca_count;
-    uint8_t ca_nocopy;           /**< DER that outlives the config (flash): no copy */
-    uint8_t system_ca;           /**< client: also load the OS CA bundle (POSIX) */
-    wisp_tls_blob_t cert;        /**< own certificate chain (server: required) */
-    wisp_tls_blob_t key;         /**< own private key */
-    uint16_t max_fragment_len;   /**< client: 0, 512, 1024, 2048 or 4096 (RFC 6066) */
+    uint8_t ca_nocopy;         /**< DER that outlives the config (flash): no copy */
+    uint8_t system_ca;         /**< client: also load the OS CA bundle (POSIX) */
+    wisp_tls_blob_t cert;      /**< own certificate chain (server: required) */
+    wisp_tls_blob_t key;       /**< own private key */
+    uint16_t max_fragment_len; /**< client: 0, 512, 1024, 2048 or 4096 (RFC 6066) */
 } wisp_tls_conf_info_t;
 
 /** Transport callbacks given by the owner: bytes or WISP_EAGAIN or an error;
@@ -64,9 +64,8 @@ void wisp__tls_conf_destroy(wisp_tls_conf_t **c);
  *         A numeric peer is verified against the certificate's IP SANs.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ETLS.
  */
-WISP_NODISCARD int wisp__tls_create(wisp_tls_conf_t *conf, const char *peer,
-                                    wisp_tls_send_cb send, wisp_tls_recv_cb recv, void *io,
-                                    wisp_tls_t **out);
+WISP_NODISCARD int wisp__tls_create(wisp_tls_conf_t *conf, const char *peer, wisp_tls_send_cb send,
+                                    wisp_tls_recv_cb recv, void *io, wisp_tls_t **out);
 /** Offer a saved session for resumption (client, before the handshake). */
 WISP_NODISCARD int wisp__tls_set_session(wisp_tls_t *t, const wisp_tls_session_t *s);
 

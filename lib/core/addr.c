@@ -159,8 +159,7 @@ const char *wisp_addr_str(const wisp_addr_t *a, char *buf, size_t len)
             w = snprintf(buf + off, len - off, "::");
             i += bestlen - 1;
         } else {
-            w = snprintf(buf + off, len - off, "%s%x",
-                         (i && i != best + bestlen) ? ":" : "",
+            w = snprintf(buf + off, len - off, "%s%x", (i && i != best + bestlen) ? ":" : "",
                          (unsigned)(a->ip[2 * i] << 8 | a->ip[2 * i + 1]));
         }
         if (w < 0)

@@ -56,8 +56,7 @@ int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out)
     cx->heap_limit = info->heap_limit;
     cx->log = info->log ? info->log : wisp__log_stderr;
     cx->log_user = info->log ? info->log_user : NULL;
-    cx->log_level = (info->log_level || info->log_level_set) ? info->log_level
-                                                             : WISP_LOG_NOTICE;
+    cx->log_level = (info->log_level || info->log_level_set) ? info->log_level : WISP_LOG_NOTICE;
     cx->plat = info->plat ? info->plat : wisp_plat_posix();
     cx->wake_fd = -1;
     if (!cx->plat || !cx->plat->now_ms || !cx->plat->poll) {

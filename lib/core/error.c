@@ -6,8 +6,8 @@
 const char *wisp_strerror(int err)
 {
     switch (err) {
-#define WISP_X_TEXT(name, value, text)                                                   \
-    case value:                                                                          \
+#define WISP_X_TEXT(name, value, text)                                                             \
+    case value:                                                                                    \
         return text;
         WISP_ERRORS(WISP_X_TEXT)
 #undef WISP_X_TEXT
@@ -19,8 +19,8 @@ const char *wisp_strerror(int err)
 const char *wisp_errname(int err)
 {
     switch (err) {
-#define WISP_X_NAME(name, value, text)                                                   \
-    case value:                                                                          \
+#define WISP_X_NAME(name, value, text)                                                             \
+    case value:                                                                                    \
         return #name;
         WISP_ERRORS(WISP_X_NAME)
 #undef WISP_X_NAME

@@ -26,9 +26,8 @@ int wisp__io_add(wisp_context_t *cx, wisp__sock_t *s)
         size_t ncap = cx->io_cap ? cx->io_cap * 2 : 8;
         wisp__sock_t **nios = wisp__alloc(cx, ncap * sizeof(*nios));
         wisp_pollfd_t *npfds = wisp__alloc(cx, ncap * sizeof(*npfds));
-        void *nscratch = cx->plat->poll_scratch
-                             ? wisp__alloc(cx, ncap * cx->plat->poll_scratch)
-                             : NULL;
+        void *nscratch =
+            cx->plat->poll_scratch ? wisp__alloc(cx, ncap * cx->plat->poll_scratch) : NULL;
 
         if (!nios || !npfds || (cx->plat->poll_scratch && !nscratch)) {
             wisp__free(cx, nios);

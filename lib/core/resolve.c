@@ -57,8 +57,8 @@ static int job_done(wisp_resolve_job_t *job)
     return wisp_post(r->cx, posted_done, r);
 }
 
-int wisp__resolve_start(wisp_context_t *cx, const char *host, uint16_t port,
-                        wisp__resolve_cb cb, void *arg, wisp__resolve_t **h)
+int wisp__resolve_start(wisp_context_t *cx, const char *host, uint16_t port, wisp__resolve_cb cb,
+                        void *arg, wisp__resolve_t **h)
 {
     wisp__resolve_t *r;
     size_t hlen;

@@ -21,10 +21,9 @@ int wisp_stats_json(const wisp_stats_t *st, char *buf, size_t len)
                  (unsigned)st->vhosts_created, (unsigned)st->vhosts_destroyed,
                  (unsigned)st->conns_live, (unsigned)st->conns_opened,
                  (unsigned)st->handshakes_full, (unsigned)st->handshakes_resumed,
-                 (unsigned)st->streams_live, (unsigned)st->transactions,
-                 (unsigned)st->reuses, (unsigned)st->retries,
-                 (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
-                 (unsigned)st->conns_refused);
+                 (unsigned)st->streams_live, (unsigned)st->transactions, (unsigned)st->reuses,
+                 (unsigned)st->retries, (unsigned long long)st->bytes_in,
+                 (unsigned long long)st->bytes_out, (unsigned)st->conns_refused);
     if (n < 0 || (size_t)n >= len)
         return WISP_ETOOBIG;
     return n;

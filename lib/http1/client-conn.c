@@ -38,14 +38,14 @@ struct wisp__h1_conn {
     uint8_t tls_on, reuse;
     uint8_t state;
     uint8_t phase;
-    uint8_t in_io;       /* inside pump: cancel defers the close to the pump */
-    uint8_t kill;        /* close requested while in_io */
-    uint8_t resp_seen;   /* a byte of the current response arrived */
+    uint8_t in_io;     /* inside pump: cancel defers the close to the pump */
+    uint8_t kill;      /* close requested while in_io */
+    uint8_t resp_seen; /* a byte of the current response arrived */
     uint8_t body_eom;
     uint8_t naddr, addr_i;
-    uint32_t served;     /* transactions completed on the current socket */
+    uint32_t served;       /* transactions completed on the current socket */
     uint32_t keepalive_ms; /* of the last transaction: how long to keep it idle */
-    uint64_t body_left;  /* Content-Length bytes still to come from the app */
+    uint64_t body_left;    /* Content-Length bytes still to come from the app */
     wisp__sock_t sock;
     wisp_tls_t *tls;
     wisp__resolve_t *res;
@@ -264,8 +264,8 @@ static int p_complete(void *u)
     return 0; /* completion is read from the parser after feed returns */
 }
 
-static const wisp__h1_cbs_t resp_cbs = {p_status, NULL, p_header, p_headers_done, p_body,
-                                        p_complete};
+static const wisp__h1_cbs_t resp_cbs = {p_status,       NULL,   p_header,
+                                        p_headers_done, p_body, p_complete};
 
 /* ---- One transaction ---- */
 
@@ -606,8 +606,8 @@ static int connect_next(wisp__h1_conn_t *c)
     c->state = C_CONNECTING;
     if (!c->tls_on)
         return 0;
-    ret = wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock,
-                           &c->tls);
+    ret =
+        wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock, &c->tls);
     sess = ret ? NULL : wisp__vhost_session(c->vhost, c->host, c->port);
     if (sess && wisp__tls_set_session(c->tls, sess))
         wisp__vhost_session_drop(c->vhost, c->host, c->port);

@@ -44,22 +44,31 @@ struct wisp_stream {
     int64_t req_len;     /* body length of the current request: -1 chunked */
     int64_t pending_len; /* of a request_tx remembered while active */
     uint16_t status;
-    uint16_t failures;   /* in this cycle, against the retry policy's conceal */
+    uint16_t failures; /* in this cycle, against the retry policy's conceal */
     uint8_t destroying, in_txn, pending_tx, rx_started, cert_failed;
-    meta_val_t meta[];   /* one per ps->metadata slot */
+    meta_val_t meta[]; /* one per ps->metadata slot */
 };
 
-static const char *const state_names[] = {
-    "?",     "CREATED", "QUEUED",            "CONNECTING", "CONNECTED",
-    "ACK",   "NACK",    "DONE",              "CONNECTION_FAILED",
-    "RETRYING", "ALL_RETRIES_FAILED", "TIMEOUT", "DISCONNECTED", "DESTROYING",
-    "SERVER_REQUEST"};
+static const char *const state_names[] = {"?",
+                                          "CREATED",
+                                          "QUEUED",
+                                          "CONNECTING",
+                                          "CONNECTED",
+                                          "ACK",
+                                          "NACK",
+                                          "DONE",
+                                          "CONNECTION_FAILED",
+                                          "RETRYING",
+                                          "ALL_RETRIES_FAILED",
+                                          "TIMEOUT",
+                                          "DISCONNECTED",
+                                          "DESTROYING",
+                                          "SERVER_REQUEST"};
 
 const char *wisp_state_name(wisp_state_t st)
 {
-    return (st > 0 && (size_t)st < sizeof(state_names) / sizeof(state_names[0]))
-               ? state_names[st]
-               : "?";
+    return (st > 0 && (size_t)st < sizeof(state_names) / sizeof(state_names[0])) ? state_names[st]
+                                                                                 : "?";
 }
 
 static wisp_stream_t **streams(wisp_context_t *cx)
@@ -185,8 +194,7 @@ static int meta_index(const wisp_stream_t *s, const char *name, size_t len)
     return -1;
 }
 
-static int slot_get(void *user, const char *name, size_t name_len, const char **value,
-                    size_t *len)
+static int slot_get(void *user, const char *name, size_t name_len, const char **value, size_t *len)
 {
     const wisp_stream_t *s = user;
     int i = meta_index(s, name, name_len);
@@ -239,11 +247,11 @@ static int t_head(wisp__h1_txn_t *t, wisp__h1_out_t *w)
     size_t ulen = 0, hlen = 0, i;
     int ret;
 
-    ret = wisp_policy_template_expand(ps->url, WISP_TEMPLATE_URL, slot_get, s, url,
-                                      sizeof(url), &ulen);
+    ret = wisp_policy_template_expand(ps->url, WISP_TEMPLATE_URL, slot_get, s, url, sizeof(url),
+                                      &ulen);
     if (!ret)
-        ret = wisp_policy_template_expand(ps->endpoint, WISP_TEMPLATE_HEADER, slot_get, s,
-                                          host, sizeof(host), &hlen);
+        ret = wisp_policy_template_expand(ps->endpoint, WISP_TEMPLATE_HEADER, slot_get, s, host,
+                                          sizeof(host), &hlen);
     if (ret)
         return ret;
     (void)wisp__h1_out_request_line(w, wisp_policy_method_name(ps->method), url, ulen);
@@ -312,8 +320,8 @@ static int t_header(wisp__h1_txn_t *t, const char *name, size_t nlen, const char
             int ret = meta_store(s, (int)i, value, vlen);
 
             if (ret == WISP_ETOOBIG)
-                WISP_LOGW(s->cx, "stream '%s': header %s over %d bytes ignored",
-                          s->ps->name, h, WISP_STREAM_META_MAX);
+                WISP_LOGW(s->cx, "stream '%s': header %s over %d bytes ignored", s->ps->name, h,
+                          WISP_STREAM_META_MAX);
             else if (ret)
                 return ret;
         }
@@ -389,10 +397,8 @@ static void t_failed(wisp__h1_txn_t *t, int err, int sent)
         serve_pending(s);
 }
 
-static const wisp__h1_txn_ops_t txn_ops = {t_connecting, t_connected, t_head,
-                                           t_body,       t_status,    t_header,
-                                           t_headers_done, t_data,    t_done,
-                                           t_failed};
+static const wisp__h1_txn_ops_t txn_ops = {t_connecting, t_connected,    t_head, t_body, t_status,
+                                           t_header,     t_headers_done, t_data, t_done, t_failed};
 
 static void start_txn(wisp_stream_t *s)
 {

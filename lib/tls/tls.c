@@ -44,10 +44,9 @@
 #if MBEDTLS_VERSION_MAJOR >= 3
 #define SSL_STATE(ssl) ((ssl)->MBEDTLS_PRIVATE(state))
 #define PK_PARSE_KEY(pk, k, kl, rng, prng) mbedtls_pk_parse_key(pk, k, kl, NULL, 0, rng, prng)
-static const uint16_t tls_groups[] = {MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
-                                      MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
-                                      MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
-                                      MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
+static const uint16_t tls_groups[] = {
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
 #define CONF_GROUPS(conf) mbedtls_ssl_conf_groups(conf, tls_groups)
 #else
 #define SSL_STATE(ssl) ((ssl)->state)
@@ -92,9 +91,9 @@ struct wisp_tls {
     wisp_tls_send_cb send;
     wisp_tls_recv_cb recv;
     void *io;
-    int io_err;        /* transport error behind a BIO failure */
-    uint8_t peer_ip;   /* peer is numeric: verify iPAddress SANs ourselves */
-    uint8_t full;      /* a certificate was exchanged: not a resumption */
+    int io_err;      /* transport error behind a BIO failure */
+    uint8_t peer_ip; /* peer is numeric: verify iPAddress SANs ourselves */
+    uint8_t full;    /* a certificate was exchanged: not a resumption */
     uint8_t done;
     wisp_addr_t ip;
 };
@@ -181,8 +180,8 @@ static int is_pem(const wisp_tls_blob_t *b)
     static const char tag[] = "-----BEGIN ";
     size_t i = 0;
 
-    while (i < b->len && (b->data[i] == ' ' || b->data[i] == '\n' || b->data[i] == '\r' ||
-                          b->data[i] == '\t'))
+    while (i < b->len &&
+           (b->data[i] == ' ' || b->data[i] == '\n' || b->data[i] == '\r' || b->data[i] == '\t'))
         i++;
     return b->len - i > sizeof(tag) - 1 && !memcmp(b->data + i, tag, sizeof(tag) - 1);
 }
@@ -314,8 +313,7 @@ static int conf_server_resumption(wisp_tls_conf_t *c)
 #if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
     {
         int ret = mbedtls_ssl_ticket_setup(&c->ticket, mbedtls_ctr_drbg_random, &c->rng->drbg,
-                                           MBEDTLS_CIPHER_AES_256_GCM,
-                                           WISP_TLS_SESSION_LIFETIME_S);
+                                           MBEDTLS_CIPHER_AES_256_GCM, WISP_TLS_SESSION_LIFETIME_S);
 
         if (ret) {
             log_mbedtls(c->cx, WISP_LOG_ERROR, "session ticket key", ret);
@@ -371,7 +369,7 @@ static int conf_setup(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
         mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     else
         mbedtls_ssl_conf_authmode(&c->conf, info->ca_count ? MBEDTLS_SSL_VERIFY_REQUIRED
-                                                            : MBEDTLS_SSL_VERIFY_NONE);
+                                                           : MBEDTLS_SSL_VERIFY_NONE);
     if (mfl_code(info->max_fragment_len, &mfl))
         return WISP_ERANGE;
 #if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
@@ -574,8 +572,8 @@ static int map_err(wisp_tls_t *t, int ret, const char *what)
         while (n-- > 0)
             if (info[n] == '\n')
                 info[n] = ';';
-        WISP_LOGN(t->cx, "%s: certificate verification failed (0x%x): %s", what,
-                  (unsigned)flags, info);
+        WISP_LOGN(t->cx, "%s: certificate verification failed (0x%x): %s", what, (unsigned)flags,
+                  info);
         return WISP_ECERT;
     }
     default:

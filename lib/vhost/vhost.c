@@ -96,8 +96,7 @@ static void vhosts_destroy_all(wisp_context_t *cx, void *head)
     (void)head;
     while ((v = *list_head(cx)) != NULL) {
         if (v->refs)
-            WISP_LOGE(cx, "vhost '%s' freed with %u references left", v->store->name,
-                      v->refs);
+            WISP_LOGE(cx, "vhost '%s' freed with %u references left", v->store->name, v->refs);
         vhost_free(v);
     }
 }
@@ -174,8 +173,8 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
     wisp__stats(cx)->vhosts_live++;
     wisp__stats(cx)->vhosts_created++;
-    WISP_LOGI(cx, "vhost '%s' created (%zu CA certs%s)", v->store->name,
-              v->store->cert_count, v->store->system ? ", system bundle" : "");
+    WISP_LOGI(cx, "vhost '%s' created (%zu CA certs%s)", v->store->name, v->store->cert_count,
+              v->store->system ? ", system bundle" : "");
     *out = v;
     return 0;
 }

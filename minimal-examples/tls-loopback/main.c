@@ -63,8 +63,8 @@ static int one_connection(wisp_context_t *cx, wisp_tls_conf_t *sconf, wisp_tls_c
     tlslistener_close(&l);
     if (!ret)
         ret = cli.err ? cli.err : srv.err;
-    printf("connection: %s handshake, %zu bytes each way: %s\n",
-           cli.resumed ? "resumed" : "full", bytes, ret ? wisp_strerror(ret) : "ok");
+    printf("connection: %s handshake, %zu bytes each way: %s\n", cli.resumed ? "resumed" : "full",
+           bytes, ret ? wisp_strerror(ret) : "ok");
     wisp_get_stats(cx, &st);
     if (cli.resumed)
         wisp__stats(cx)->handshakes_resumed++;

@@ -207,8 +207,7 @@ static void test_resumption(void **state)
     f->cli[0].tx_total = 10;
     f->cli[0].save_session = 1;
     f->l.rx_total = 10;
-    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound,
-                                     NULL),
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
                      0);
     {
         tlspeer_t *first[2] = {&f->cli[0], &f->srv[0]};
@@ -221,8 +220,7 @@ static void test_resumption(void **state)
     assert_non_null(sess);
     /* Second connection offers the session: both sides see a resumption. */
     f->cli[1].tx_total = 10;
-    assert_int_equal(tlspeer_connect(&f->cli[1], f->cx, f->client, "localhost", &f->l.bound,
-                                     sess),
+    assert_int_equal(tlspeer_connect(&f->cli[1], f->cx, f->client, "localhost", &f->l.bound, sess),
                      0);
     assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
     assert_int_equal(f->cli[1].err, 0);
@@ -267,8 +265,7 @@ static void test_flights_coalesced_nodelay(void **state)
     f->l.rx_total = 1;
     f->cli[0].on_handshake = record_sends;
     f->srv[0].on_handshake = record_sends;
-    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound,
-                                     NULL),
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
                      0);
     assert_int_equal(getsockopt(f->cli[0].sock.fd, IPPROTO_TCP, TCP_NODELAY, &one, &sl), 0);
     assert_int_equal(one, 1);
@@ -292,8 +289,8 @@ static void test_flights_coalesced_nodelay(void **state)
 
 /* Trap 3 and verification failures: each case is a server certificate and the
  * name the client dials; the handshake must fail with WISP_ECERT. */
-static void expect_cert_failure(fixture_t *f, const char *cert, const char *key,
-                                const char *host, const char *ip)
+static void expect_cert_failure(fixture_t *f, const char *cert, const char *key, const char *host,
+                                const char *ip)
 {
     tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
 
@@ -302,8 +299,7 @@ static void expect_cert_failure(fixture_t *f, const char *cert, const char *key,
     assert_int_equal(tlslistener_open(&f->l, f->cx, f->server, ip, f->srv, 1), 0);
     f->cli[0].tx_total = 1;
     f->l.rx_total = 1;
-    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, host, &f->l.bound, NULL),
-                     0);
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, host, &f->l.bound, NULL), 0);
     assert_int_equal(tlspeer_run(f->cx, all, 1, 10000), 0);
     assert_int_equal(f->cli[0].err, WISP_ECERT);
     assert_false(f->cli[0].hs_done);
@@ -343,8 +339,7 @@ static void test_wrong_host_name(void **state)
 
 static void test_unknown_ca(void **state)
 {
-    expect_cert_failure(*state, "other-server.pem", "other-server.key", "localhost",
-                        "127.0.0.1");
+    expect_cert_failure(*state, "other-server.pem", "other-server.key", "localhost", "127.0.0.1");
 }
 
 static void test_expired(void **state)
@@ -383,8 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_mib_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_and_rsa, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resumption, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flights_coalesced_nodelay, setup_counting,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_flights_coalesced_nodelay, setup_counting, teardown),
         cmocka_unit_test_setup_teardown(test_ip_endpoint_never_matches_cn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ip_endpoint_needs_ip_san, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ip_endpoint_matches_ip_san, setup, teardown),

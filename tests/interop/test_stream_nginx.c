@@ -120,8 +120,7 @@ static void finish(void **state)
 
 /* The last access.log line for METHOD URI (fields: port method uri status reqlen
  * bytes "te" "cl" conn reqs reused), polled briefly: nginx logs after it answered. */
-static int access_line(const char *method, const char *uri, const char *want, char *out,
-                       size_t len)
+static int access_line(const char *method, const char *uri, const char *want, char *out, size_t len)
 {
     char path[512], needle[256];
     int tries, found = 0;

@@ -146,8 +146,8 @@ static int page_state(void *user, wisp_state_t st, int arg)
 
     if (st == WISP_STATE_ACK || st == WISP_STATE_NACK)
         p->status = arg;
-    if (st == WISP_STATE_DONE || st == WISP_STATE_ALL_RETRIES_FAILED ||
-        st == WISP_STATE_TIMEOUT || st == WISP_STATE_DISCONNECTED)
+    if (st == WISP_STATE_DONE || st == WISP_STATE_ALL_RETRIES_FAILED || st == WISP_STATE_TIMEOUT ||
+        st == WISP_STATE_DISCONNECTED)
         p->finished = 1;
     return 0;
 }

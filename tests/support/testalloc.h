@@ -11,11 +11,11 @@
 #include "wisp/core.h"
 
 typedef struct testalloc {
-    wisp_allocator_t a;   /* give &ta.a to wisp_context_info_t.allocator */
+    wisp_allocator_t a; /* give &ta.a to wisp_context_info_t.allocator */
     size_t live_blocks;
-    size_t calls;         /* allocation attempts so far */
-    size_t fail_at;       /* 1-based attempt to fail; 0 = never */
-    size_t failed;        /* attempts refused */
+    size_t calls;   /* allocation attempts so far */
+    size_t fail_at; /* 1-based attempt to fail; 0 = never */
+    size_t failed;  /* attempts refused */
 } testalloc_t;
 
 void testalloc_init(testalloc_t *ta, size_t fail_at);

@@ -232,8 +232,8 @@ static void listen_cb(wisp__sock_t *s, int ev, int err)
     }
 }
 
-int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf,
-                     const char *ip, tlspeer_t *peers, size_t npeers)
+int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf, const char *ip,
+                     tlspeer_t *peers, size_t npeers)
 {
     wisp_addr_t at;
     int ret = wisp_addr_parse(ip, 0, &at);

@@ -15,13 +15,13 @@ typedef struct tlspeer {
     wisp_tls_t *tls;
     const char *name;
     uint8_t server, hs_done, finished, closed;
-    int err;               /* first failure, 0 if none */
+    int err; /* first failure, 0 if none */
     size_t tx_total, tx_done, rx_total, rx_done;
     uint8_t tx_seed, rx_seed;
-    uint32_t rng;          /* write sizes */
-    size_t max_write;      /* largest single write; 0 = 16384 */
-    size_t tx_pending;     /* length of a write TLS asked to repeat */
-    int resumed;           /* handshake outcome */
+    uint32_t rng;      /* write sizes */
+    size_t max_write;  /* largest single write; 0 = 16384 */
+    size_t tx_pending; /* length of a write TLS asked to repeat */
+    int resumed;       /* handshake outcome */
     /* Called once when the handshake completes (before any application data). */
     void (*on_handshake)(struct tlspeer *p);
     void *user;
@@ -49,8 +49,8 @@ typedef struct tlslistener {
     size_t tx_total, rx_total;
 } tlslistener_t;
 
-int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf,
-                     const char *ip, tlspeer_t *peers, size_t npeers);
+int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf, const char *ip,
+                     tlspeer_t *peers, size_t npeers);
 void tlslistener_close(tlslistener_t *l);
 
 /** Read a whole file into a NUL-terminated buffer (malloc'd by the caller's libc). */

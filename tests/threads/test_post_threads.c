@@ -71,7 +71,7 @@ int main(void)
     for (i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     wisp_context_destroy(cx);
-    printf("posts run: %lu of %d, on loop thread: %s, run returned %d\n", ran,
-           THREADS * PER_THREAD, wrong_thread ? "NO" : "yes", ret);
+    printf("posts run: %lu of %d, on loop thread: %s, run returned %d\n", ran, THREADS * PER_THREAD,
+           wrong_thread ? "NO" : "yes", ret);
     return (ret == 0 && !wrong_thread && ran == (unsigned long)THREADS * PER_THREAD) ? 0 : 1;
 }

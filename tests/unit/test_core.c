@@ -195,13 +195,18 @@ static void test_addr_parse_and_format(void **state)
     static const struct {
         const char *in, *out;
     } ok[] = {
-        {"127.0.0.1", "127.0.0.1"}, {"::1", "::1"},       {"[::1]", "::1"},
-        {"2001:db8::1", "2001:db8::1"}, {"::", "::"},     {"fe80::1:2", "fe80::1:2"},
-        {"::ffff:10.0.0.1", "::ffff:a00:1"}, {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"},
+        {"127.0.0.1", "127.0.0.1"},
+        {"::1", "::1"},
+        {"[::1]", "::1"},
+        {"2001:db8::1", "2001:db8::1"},
+        {"::", "::"},
+        {"fe80::1:2", "fe80::1:2"},
+        {"::ffff:10.0.0.1", "::ffff:a00:1"},
+        {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"},
     };
-    static const char *const bad[] = {"", "1.2.3", "1.2.3.4.5", "256.0.0.1", "1..2.3",
-                                      "localhost", ":::", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9",
-                                      "[::1", "01.2.3.4x", "1:", ":1"};
+    static const char *const bad[] = {
+        "",        "1.2.3",   "1.2.3.4.5",         "256.0.0.1", "1..2.3",    "localhost", ":::",
+        "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "[::1",      "01.2.3.4x", "1:",        ":1"};
     wisp_addr_t a;
     char buf[64];
     size_t i;
@@ -220,9 +225,10 @@ static void test_addr_parse_and_format(void **state)
 static void test_stats_json_has_exactly_the_spec_keys(void **state)
 {
     static const char *const keys[] = {
-        "heap_in_use", "heap_peak", "vhosts_live", "vhosts_created", "vhosts_destroyed",
-        "conns_live", "conns_opened", "handshakes_full", "handshakes_resumed", "streams_live",
-        "transactions", "reuses", "retries", "bytes_in", "bytes_out", "conns_refused"};
+        "heap_in_use",  "heap_peak",    "vhosts_live",     "vhosts_created",     "vhosts_destroyed",
+        "conns_live",   "conns_opened", "handshakes_full", "handshakes_resumed", "streams_live",
+        "transactions", "reuses",       "retries",         "bytes_in",           "bytes_out",
+        "conns_refused"};
     wisp_stats_t st;
     char buf[600], key[40];
     size_t i;
@@ -286,8 +292,7 @@ static void test_resolve(void **state)
     assert_int_equal(wisp__resolve_start(cx, "localhost", 1, on_resolved, &gone, &h2), 0);
     wisp__resolve_cancel(&h2);
     assert_null(h2);
-    assert_int_equal(wisp__resolve_start(cx, "no-such-host.invalid", 1, on_resolved, &bad, &h),
-                     0);
+    assert_int_equal(wisp__resolve_start(cx, "no-such-host.invalid", 1, on_resolved, &bad, &h), 0);
     while ((!name.done || !bad.done) && spins++ < 200)
         assert_int_equal(wisp_service(cx, 50), 0);
     assert_true(name.done);

@@ -292,10 +292,10 @@ static int px_poll(void *user, wisp_pollfd_t *fds, size_t n, int timeout_ms, voi
         for (i = 0; i < n; i++) {
             short r = p[i].revents;
 
-            fds[i].revents = (uint8_t)(((r & POLLIN) ? WISP_POLLIN : 0) |
-                                       ((r & POLLOUT) ? WISP_POLLOUT : 0) |
-                                       ((r & (POLLERR | POLLNVAL)) ? WISP_POLLERR : 0) |
-                                       ((r & POLLHUP) ? WISP_POLLHUP : 0));
+            fds[i].revents =
+                (uint8_t)(((r & POLLIN) ? WISP_POLLIN : 0) | ((r & POLLOUT) ? WISP_POLLOUT : 0) |
+                          ((r & (POLLERR | POLLNVAL)) ? WISP_POLLERR : 0) |
+                          ((r & POLLHUP) ? WISP_POLLHUP : 0));
         }
     }
     return ret;
@@ -442,26 +442,11 @@ static int px_resolve(void *user, wisp_resolve_job_t *job)
 }
 
 static const wisp_plat_ops_t px_ops = {
-    NULL,
-    px_now_ms,
-    px_entropy,
-    px_tcp_connect,
-    px_tcp_listen,
-    px_tcp_accept,
-    px_send,
-    px_recv,
-    px_sock_error,
-    px_close,
-    px_poll,
-    sizeof(struct pollfd),
-    px_wake_open,
-    px_wake_signal,
-    px_wake_drain,
-    px_wake_close,
-    px_lock_create,
-    px_lock,
-    px_unlock,
-    px_lock_destroy,
+    NULL,           px_now_ms,      px_entropy,    px_tcp_connect,
+    px_tcp_listen,  px_tcp_accept,  px_send,       px_recv,
+    px_sock_error,  px_close,       px_poll,       sizeof(struct pollfd),
+    px_wake_open,   px_wake_signal, px_wake_drain, px_wake_close,
+    px_lock_create, px_lock,        px_unlock,     px_lock_destroy,
     px_resolve,
 };
 

@@ -17,8 +17,7 @@ int main(void)
         return 1;
     }
     ret = wisp_service(cx, 0);
-    printf("consumer: wisp with mbedTLS %s, service: %s\n", wisp_tls_version(),
-           wisp_strerror(ret));
+    printf("consumer: wisp with mbedTLS %s, service: %s\n", wisp_tls_version(), wisp_strerror(ret));
     wisp_context_destroy(cx);
     return ret ? 1 : 0;
 }

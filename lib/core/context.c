@@ -100,12 +100,7 @@ void wisp__context_free(wisp_context_t *cx)
     while (cx->resolves_in_flight)
         (void)wisp_service(cx, 100);
     wisp__defer_run(cx);
-    wisp__free(cx, cx->ios);
-    wisp__free(cx, cx->pfds);
-    wisp__free(cx, cx->poll_scratch);
-    cx->ios = NULL;
-    cx->pfds = NULL;
-    cx->poll_scratch = NULL;
+    wisp__io_release(cx);
     if (cx->stats.heap_in_use)
         WISP_LOGE(cx, "context destroyed with %zu bytes still in use (leak)",
                   cx->stats.heap_in_use);

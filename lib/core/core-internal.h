@@ -67,6 +67,8 @@ void wisp__context_set_policy(wisp_context_t *cx, const struct wisp_policy *p);
 WISP_NODISCARD int wisp__io_add(wisp_context_t *cx, wisp__sock_t *s);
 void wisp__io_update(wisp_context_t *cx, wisp__sock_t *s);
 void wisp__io_del(wisp_context_t *cx, wisp__sock_t *s);
+/** Free the registration tables (context teardown). */
+void wisp__io_release(wisp_context_t *cx);
 void wisp__sock_dispatch(wisp__sock_t *s, unsigned revents);
 /** Run queued deferred items (including socket flushes) until none remain. */
 void wisp__defer_run(wisp_context_t *cx);

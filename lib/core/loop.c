@@ -19,6 +19,25 @@
 
 /* ---- Poll registrations ---- */
 
+/* Replace the three parallel tables (NULLs to drop them). */
+static void io_tables_set(wisp_context_t *cx, wisp__sock_t **ios, wisp_pollfd_t *pfds,
+                          void *scratch, size_t cap)
+{
+    wisp__free(cx, cx->ios);
+    wisp__free(cx, cx->pfds);
+    wisp__free(cx, cx->poll_scratch);
+    cx->ios = ios;
+    cx->pfds = pfds;
+    cx->poll_scratch = scratch;
+    cx->io_cap = cap;
+}
+
+void wisp__io_release(wisp_context_t *cx)
+{
+    io_tables_set(cx, NULL, NULL, NULL, 0);
+    cx->io_count = 0;
+}
+
 int wisp__io_add(wisp_context_t *cx, wisp__sock_t *s)
 {
     /* Keep one spare pfds entry past the last socket for the wake fd. */
@@ -39,13 +58,7 @@ int wisp__io_add(wisp_context_t *cx, wisp__sock_t *s)
             memcpy(nios, cx->ios, cx->io_count * sizeof(*nios));
             memcpy(npfds, cx->pfds, cx->io_count * sizeof(*npfds));
         }
-        wisp__free(cx, cx->ios);
-        wisp__free(cx, cx->pfds);
-        wisp__free(cx, cx->poll_scratch);
-        cx->ios = nios;
-        cx->pfds = npfds;
-        cx->poll_scratch = nscratch;
-        cx->io_cap = ncap;
+        io_tables_set(cx, nios, npfds, nscratch, ncap);
     }
     s->io_slot = (int)cx->io_count;
     cx->ios[cx->io_count] = s;
@@ -76,16 +89,8 @@ static void io_compact(wisp_context_t *cx)
     }
     cx->io_count = j;
     cx->io_dirty = 0;
-    if (!j && cx->io_cap) {
-        /* Idle heap is zero: drop the tables with the last socket. */
-        wisp__free(cx, cx->ios);
-        wisp__free(cx, cx->pfds);
-        wisp__free(cx, cx->poll_scratch);
-        cx->ios = NULL;
-        cx->pfds = NULL;
-        cx->poll_scratch = NULL;
-        cx->io_cap = 0;
-    }
+    if (!j && cx->io_cap)
+        io_tables_set(cx, NULL, NULL, NULL, 0); /* idle heap is zero */
 }
 
 void wisp__io_del(wisp_context_t *cx, wisp__sock_t *s)

@@ -465,6 +465,18 @@ void wisp__h1_cancel(wisp__h1_txn_t *t);
 /** A body source that returned WISP_EAGAIN has data now. */
 void wisp__h1_resume(wisp__h1_txn_t *t);
 
+/**
+ * \brief  Hold a connection for key up (nailed_up): connect now, reconnect when lost
+ *         (after retry_ms when a connect fails and nobody is queued), never close it
+ *         for idleness. Transactions submitted for the same key use it.
+ * \return 0 with *out set, WISP_EINVAL, WISP_ENOMEM.
+ */
+WISP_NODISCARD int wisp__h1_nail(wisp_context_t *cx, const wisp__h1_key_t *key, uint8_t reuse,
+                                 uint32_t connect_timeout_ms, uint32_t retry_ms,
+                                 wisp__h1_conn_t **out);
+/** Let go of a nailed connection (the last one lets it idle out); *c = NULL. */
+void wisp__h1_unnail(wisp__h1_conn_t **c);
+
 #endif /* WISP_LIBRARY */
 
 #ifdef __cplusplus

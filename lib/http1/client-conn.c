@@ -43,7 +43,10 @@ struct wisp__h1_conn {
     uint8_t resp_seen; /* a byte of the current response arrived */
     uint8_t body_eom;
     uint8_t naddr, addr_i;
-    uint32_t served;       /* transactions completed on the current socket */
+    uint32_t served; /* transactions completed on the current socket */
+    uint16_t nailed; /* nailed_up streams holding the connection up */
+    uint8_t waiting; /* nailed and down: the timer is the reconnect delay */
+    uint32_t nail_connect_ms, nail_retry_ms;
     uint32_t keepalive_ms; /* of the last transaction: how long to keep it idle */
     uint64_t body_left;    /* Content-Length bytes still to come from the app */
     wisp__sock_t sock;
@@ -196,6 +199,11 @@ static void conn_error(wisp__h1_conn_t *c, int err)
     } else {
         sock_down(c, 0);
         fail_active(c, err, sent);
+    }
+    if (c->nailed && !c->qhead && !c->active) {
+        /* Nobody waits: reconnect after a delay, not in a tight loop. */
+        c->waiting = 1;
+        wisp__timer_start(c->cx, &c->timer, c->nail_retry_ms);
     }
     schedule(c);
 }
@@ -639,6 +647,11 @@ static void timer_fired(wisp__timer_t *t)
 {
     wisp__h1_conn_t *c = (wisp__h1_conn_t *)((char *)t - offsetof(wisp__h1_conn_t, timer));
 
+    if (c->waiting) {
+        c->waiting = 0; /* a nailed connection's reconnect delay is over */
+        schedule(c);
+        return;
+    }
     if (c->state != C_READY) {
         conn_error(c, WISP_ETIMEDOUT);
         return;
@@ -650,13 +663,15 @@ static void timer_fired(wisp__timer_t *t)
     }
 }
 
-static void start_socket(wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
+static void start_socket(wisp__h1_conn_t *c, uint32_t connect_timeout_ms)
 {
     int ret;
 
     c->state = C_RESOLVING;
-    if (t->connect_timeout_ms)
-        wisp__timer_start(c->cx, &c->timer, t->connect_timeout_ms);
+    c->waiting = 0;
+    wisp__timer_stop(c->cx, &c->timer);
+    if (connect_timeout_ms)
+        wisp__timer_start(c->cx, &c->timer, connect_timeout_ms);
     ret = wisp__resolve_start(c->cx, c->host, c->port, resolved, c, &c->res);
     if (ret)
         conn_error(c, ret);
@@ -674,6 +689,12 @@ static void kick(wisp__defer_t *d)
         return;
     }
     if (!c->qhead) {
+        if (c->nailed) {
+            /* Held up by nailed_up streams: connected or reconnecting, never idle. */
+            if (c->state == C_DOWN && !c->waiting)
+                start_socket(c, c->nail_connect_ms);
+            return;
+        }
         if (c->state == C_READY && c->reuse && c->sock.fd >= 0) {
             /* Idle: keep the socket (and the vhost) for keepalive_ms. */
             if (!c->keepalive_ms) {
@@ -697,7 +718,7 @@ static void kick(wisp__defer_t *d)
         c->active->ops->on_connecting(c->active);
     c->active->told_connecting = 0;
     if (c->active && c->state == C_DOWN)
-        start_socket(c, c->active);
+        start_socket(c, c->active->connect_timeout_ms);
 }
 
 /* ---- Public entry points ---- */
@@ -726,8 +747,7 @@ static int same_key(const wisp__h1_conn_t *c, const wisp__h1_key_t *k)
            !strcmp(c->host, k->host);
 }
 
-static wisp__h1_conn_t *conn_new(wisp_context_t *cx, const wisp__h1_txn_t *t,
-                                 const wisp__h1_key_t *k)
+static wisp__h1_conn_t *conn_new(wisp_context_t *cx, uint8_t reuse, const wisp__h1_key_t *k)
 {
     wisp__h1_conn_t *c = wisp__zalloc(cx, sizeof(*c));
 
@@ -741,7 +761,7 @@ static wisp__h1_conn_t *conn_new(wisp_context_t *cx, const wisp__h1_txn_t *t,
     c->cx = cx;
     c->port = k->port;
     c->tls_on = k->tls;
-    c->reuse = t->reuse;
+    c->reuse = reuse;
     c->vhost = k->vhost;
     wisp__vhost_ref(c->vhost);
     wisp__sock_init(cx, &c->sock, sock_event, c);
@@ -764,7 +784,7 @@ int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t, const wisp__h1_key_t 
         for (c = *conns(cx); c && !same_key(c, key); c = c->next)
             ;
     if (!c) {
-        c = conn_new(cx, t, key);
+        c = conn_new(cx, t->reuse, key);
         if (!c)
             return WISP_ENOMEM;
     }
@@ -809,4 +829,46 @@ void wisp__h1_resume(wisp__h1_txn_t *t)
 {
     if (t && t->conn && t->conn->active == t && t->conn->state == C_READY)
         schedule(t->conn);
+}
+
+int wisp__h1_nail(wisp_context_t *cx, const wisp__h1_key_t *key, uint8_t reuse,
+                  uint32_t connect_timeout_ms, uint32_t retry_ms, wisp__h1_conn_t **out)
+{
+    wisp__h1_conn_t *c = NULL;
+
+    if (!out)
+        return WISP_EINVAL;
+    *out = NULL;
+    if (!cx || !key || !key->host || (key->tls && !key->vhost))
+        return WISP_EINVAL;
+    if (reuse)
+        for (c = *conns(cx); c && !same_key(c, key); c = c->next)
+            ;
+    if (!c && !(c = conn_new(cx, reuse, key)))
+        return WISP_ENOMEM;
+    c->nailed++;
+    c->nail_connect_ms = connect_timeout_ms;
+    c->nail_retry_ms = retry_ms ? retry_ms : 1000;
+    if (c->state == C_READY && !c->active)
+        wisp__timer_stop(cx, &c->timer); /* no idle timeout while nailed */
+    schedule(c);
+    *out = c;
+    return 0;
+}
+
+void wisp__h1_unnail(wisp__h1_conn_t **cp)
+{
+    wisp__h1_conn_t *c;
+
+    if (!cp || !*cp)
+        return;
+    c = *cp;
+    *cp = NULL;
+    if (c->nailed && !--c->nailed) {
+        if (c->waiting) {
+            c->waiting = 0;
+            wisp__timer_stop(c->cx, &c->timer);
+        }
+        schedule(c); /* back to the ordinary keep-alive rules */
+    }
 }

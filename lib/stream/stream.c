@@ -37,6 +37,7 @@ struct wisp_stream {
     void *user;
     const wisp_policy_stream_t *ps;
     wisp_vhost_t *vhost;
+    wisp__h1_conn_t *nail; /* nailed_up: the connection this stream holds up */
     wisp__h1_txn_t txn;
     wisp__timer_t timeout, backoff;
     wisp__defer_t reap;
@@ -400,6 +401,21 @@ static void t_failed(wisp__h1_txn_t *t, int err, int sent)
 static const wisp__h1_txn_ops_t txn_ops = {t_connecting, t_connected,    t_head, t_body, t_status,
                                            t_header,     t_headers_done, t_data, t_done, t_failed};
 
+/* The connection key of the stream's type, its host expanded into host[]. */
+static int stream_key(wisp_stream_t *s, char *host, size_t len, wisp__h1_key_t *key)
+{
+    int ret = wisp_policy_template_expand(s->ps->endpoint, WISP_TEMPLATE_HEADER, slot_get, s, host,
+                                          len, NULL);
+
+    if (!ret && !host[0])
+        ret = WISP_EINVAL;
+    key->vhost = s->vhost;
+    key->host = host;
+    key->port = s->ps->port;
+    key->tls = s->ps->tls;
+    return ret;
+}
+
 static void start_txn(wisp_stream_t *s)
 {
     const wisp_policy_stream_t *ps = s->ps;
@@ -407,10 +423,7 @@ static void start_txn(wisp_stream_t *s)
     wisp__h1_key_t key;
     int ret;
 
-    ret = wisp_policy_template_expand(ps->endpoint, WISP_TEMPLATE_HEADER, slot_get, s, host,
-                                      sizeof(host), NULL);
-    if (!ret && !host[0])
-        ret = WISP_EINVAL;
+    ret = stream_key(s, host, sizeof(host), &key);
     memset(&s->txn, 0, sizeof(s->txn));
     s->txn.ops = &txn_ops;
     s->txn.body_len = s->req_len;
@@ -418,10 +431,6 @@ static void start_txn(wisp_stream_t *s)
     s->txn.connect_timeout_ms = ps->connect_timeout_ms;
     s->txn.head_request = ps->method == WISP_METHOD_HEAD;
     s->txn.reuse = ps->reuse;
-    key.vhost = s->vhost;
-    key.host = host;
-    key.port = ps->port;
-    key.tls = ps->tls;
     s->in_txn = 1;
     if (!ret)
         ret = wisp__h1_submit(s->cx, &s->txn, &key);
@@ -464,6 +473,7 @@ static void reap(wisp__defer_t *d)
     }
     for (i = 0; i < s->ps->metadata_count; i++)
         wisp__free(s->cx, s->meta[i].v);
+    wisp__h1_unnail(&s->nail);
     wisp__vhost_unref(&s->vhost);
     wisp__stats(s->cx)->streams_live--;
     wisp__free(s->cx, s);
@@ -479,6 +489,23 @@ static void streams_destroy_all(wisp_context_t *cx, void *head)
         wisp__defer_cancel(cx, &s->reap);
         reap(&s->reap);
     }
+}
+
+/* nailed_up: connect at create and stay connected (lib/http1 reconnects). With
+ * ${slot}s in the endpoint they expand as they are now (unset: empty). */
+static int nail_up(wisp_stream_t *s)
+{
+    char host[WISP_HOSTNAME_MAX];
+    wisp__h1_key_t key;
+    uint32_t retry_ms = s->ps->retry ? s->ps->retry->backoff_ms[0] : 0;
+    int ret = stream_key(s, host, sizeof(host), &key);
+
+    if (!ret)
+        ret =
+            wisp__h1_nail(s->cx, &key, s->ps->reuse, s->ps->connect_timeout_ms, retry_ms, &s->nail);
+    if (ret)
+        WISP_LOGE(s->cx, "stream '%s': nailed_up: %s", s->ps->name, wisp_strerror(ret));
+    return ret;
 }
 
 int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *user,
@@ -515,6 +542,14 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
     wisp__timer_init(&s->timeout, timeout_fired);
     wisp__timer_init(&s->backoff, backoff_done);
     wisp__defer_init(&s->reap, reap);
+    if (ps->nailed_up) {
+        ret = nail_up(s);
+        if (ret) {
+            wisp__vhost_unref(&s->vhost);
+            wisp__free(cx, s);
+            return ret;
+        }
+    }
     s->state = WISP_STATE_CREATED;
     s->next = *streams(cx);
     *streams(cx) = s;

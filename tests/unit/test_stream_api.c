@@ -284,6 +284,78 @@ static void test_allocation_failure_sweep_create(void **state)
     assert_true(n > 10 && n < 2000);
 }
 
+/* nailed_up: connected at create without a request, reconnected when the server
+ * drops it, retried at the policy's pace (not in a tight loop) while the server is
+ * gone, and let go when the stream is destroyed. */
+static int accept_one(int lfd)
+{
+    int fd = -1;
+
+    return wisp_plat_posix()->tcp_accept(NULL, lfd, &fd, NULL) == 0 ? fd : -1;
+}
+
+static int serve_until_accept(wisp_context_t *cx, int lfd)
+{
+    int fd = -1, spins = 0;
+
+    while ((fd = accept_one(lfd)) < 0 && spins++ < 200)
+        assert_int_equal(wisp_service(cx, 10), 0);
+    return fd;
+}
+
+static void test_nailed_up(void **state)
+{
+    static const wisp_stream_ops_t ops = {"nail", NULL, NULL, NULL};
+    const wisp_plat_ops_t *px = wisp_plat_posix();
+    wisp_addr_t at, bound;
+    testalloc_t ta;
+    wisp_context_t *cx;
+    wisp_stream_t *s;
+    char json[512];
+    int lfd = -1, fd, spins = 0;
+    size_t before;
+
+    (void)state;
+    assert_int_equal(wisp_addr_parse("127.0.0.1", 0, &at), 0);
+    assert_int_equal(px->tcp_listen(NULL, &at, 4, &lfd, &bound), 0);
+    snprintf(json, sizeof(json),
+             "{\"schema\": 1, \"retry\": {\"r\": {\"backoff_ms\": [50]}},"
+             " \"streams\": {\"nail\": {\"endpoint\": \"127.0.0.1\", \"port\": %u,"
+             " \"tls\": false, \"nailed_up\": true, \"retry\": \"r\","
+             " \"keepalive_ms\": 0}}}",
+             bound.port);
+    testalloc_init(&ta, 0);
+    assert_int_equal(testalloc_context(&ta, json, &cx), 0);
+    before = stats(cx).heap_in_use;
+    assert_int_equal(wisp_stream_create(cx, &ops, NULL, &s), 0);
+    fd = serve_until_accept(cx, lfd);
+    assert_true(fd >= 0);
+    while (stats(cx).conns_live != 1 && spins++ < 100)
+        assert_int_equal(wisp_service(cx, 10), 0);
+    assert_int_equal(stats(cx).conns_opened, 1);
+    assert_int_equal(stats(cx).transactions, 0);
+    /* The server drops it: wisp connects again by itself. */
+    px->sock_close(NULL, fd);
+    fd = serve_until_accept(cx, lfd);
+    assert_true(fd >= 0);
+    assert_int_equal(stats(cx).conns_opened, 2);
+    /* The server goes away: refused, retried every 50 ms, not in a tight loop. */
+    px->sock_close(NULL, lfd);
+    px->sock_close(NULL, fd);
+    for (spins = 0; spins < 30; spins++)
+        assert_int_equal(wisp_service(cx, 10), 0);
+    assert_true(stats(cx).conns_opened >= 3);
+    assert_true(stats(cx).conns_opened < 20);
+    /* Destroyed: the connection is let go (keepalive_ms 0: freed at once). */
+    wisp_stream_destroy(s);
+    for (spins = 0; spins < 10; spins++)
+        assert_int_equal(wisp_service(cx, 10), 0);
+    assert_int_equal(stats(cx).conns_live, 0);
+    assert_int_equal(stats(cx).heap_in_use, before);
+    wisp_context_destroy(cx);
+    assert_int_equal(ta.live_blocks, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metadata_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_from_own_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failure_sweep_create, setup, teardown),
+        cmocka_unit_test(test_nailed_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,6 @@
 #   make demo    build and run the examples on loopback, printing what happened
 #   make test    normal build + ASan/UBSan build, every ctest in both
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
-#   make firmware  cross-build for Cortex-M (arm-none-eabi)
 
 BUILD ?= build
 ASAN  ?= build-asan

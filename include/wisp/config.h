@@ -55,9 +55,11 @@
 #define WISP_LOG_LEVEL 4
 #endif
 
-/** Longest formatted log line, bytes on the stack of the logging call. */
+/** Longest formatted log line, bytes on the stack of the logging call. The default
+ *  holds a whole policy error line (WISP_POLICY_ERROR_LEN); firmware that logs less
+ *  may shrink it. */
 #ifndef WISP_LOG_LINE_MAX
-#define WISP_LOG_LINE_MAX 256
+#define WISP_LOG_LINE_MAX 400
 #endif
 
 /* ---- Loop and platform -------------------------------------------------------- */

@@ -356,6 +356,114 @@ static void test_nailed_up(void **state)
     assert_int_equal(ta.live_blocks, 0);
 }
 
+/* A kept-alive connection with bytes nobody asked for waiting on it must not carry
+ * the next request: those bytes would be read as its response. The first response
+ * is exactly 2048 bytes (the client's read size), so the unsolicited one stays in
+ * the socket after it and is found by the check before reuse. */
+typedef struct body {
+    char text[64]; /* the first bytes */
+    size_t len;    /* all bytes */
+    int done;
+} body_t;
+
+static int body_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
+{
+    body_t *b = user;
+
+    (void)flags;
+    if (len && b->len + len < sizeof(b->text))
+        memcpy(b->text + b->len, buf, len);
+    b->len += len;
+    return 0;
+}
+
+static int body_state(void *user, wisp_state_t st, int arg)
+{
+    (void)arg;
+    if (st == WISP_STATE_DONE || st == WISP_STATE_ALL_RETRIES_FAILED ||
+        st == WISP_STATE_DISCONNECTED || st == WISP_STATE_TIMEOUT)
+        ((body_t *)user)->done = 1;
+    return 0;
+}
+
+/* Read one request head from fd (blocking briefly via the loop), then answer. */
+static void answer(wisp_context_t *cx, int fd, const char *resp, size_t len)
+{
+    char req[1024];
+    size_t got = 0;
+    int spins = 0, n;
+
+    while (!strstr(req, "\r\n\r\n") && spins++ < 200) {
+        n = wisp_plat_posix()->sock_recv(NULL, fd, req + got, sizeof(req) - 1 - got);
+        if (n > 0)
+            got += (size_t)n;
+        req[got] = '\0';
+        if (n <= 0)
+            assert_int_equal(wisp_service(cx, 5), 0);
+    }
+    assert_non_null(strstr(req, "\r\n\r\n"));
+    assert_int_equal(wisp_plat_posix()->sock_send(NULL, fd, resp, len), (int)len);
+}
+
+static void test_unsolicited_bytes_forbid_reuse(void **state)
+{
+    static const wisp_stream_ops_t ops = {"kq", body_rx, NULL, body_state};
+    static const char extra[] = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nunsolicited";
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    const wisp_plat_ops_t *px = wisp_plat_posix();
+    char json[512], first[2048 + sizeof(extra)];
+    wisp_addr_t at, bound;
+    testalloc_t ta;
+    wisp_context_t *cx;
+    wisp_stream_t *a, *b;
+    body_t ba, bb;
+    int lfd = -1, fd1, fd2, head, spins = 0;
+
+    (void)state;
+    assert_int_equal(wisp_addr_parse("127.0.0.1", 0, &at), 0);
+    assert_int_equal(px->tcp_listen(NULL, &at, 4, &lfd, &bound), 0);
+    snprintf(json, sizeof(json),
+             "{\"schema\": 1, \"streams\": {\"kq\": {\"endpoint\": \"127.0.0.1\","
+             " \"port\": %u, \"tls\": false, \"keepalive_ms\": 0}}}",
+             bound.port);
+    testalloc_init(&ta, 0);
+    assert_int_equal(testalloc_context(&ta, json, &cx), 0);
+    memset(&ba, 0, sizeof(ba));
+    memset(&bb, 0, sizeof(bb));
+    assert_int_equal(wisp_stream_create(cx, &ops, &ba, &a), 0);
+    assert_int_equal(wisp_stream_create(cx, &ops, &bb, &b), 0);
+    assert_int_equal(wisp_stream_request_tx(a), 0);
+    assert_int_equal(wisp_stream_request_tx(b), 0); /* queued behind a */
+    fd1 = serve_until_accept(cx, lfd);
+    assert_true(fd1 >= 0);
+    /* A 2048-byte response ("x" padding in the body), then the unsolicited one. */
+    head =
+        snprintf(first, sizeof(first), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 2048 - 41);
+    assert_int_equal(head, 41);
+    memset(first + head, 'x', (size_t)(2048 - head));
+    memcpy(first + 2048, extra, sizeof(extra) - 1);
+    answer(cx, fd1, first, 2048 + sizeof(extra) - 1);
+    /* b must come on a fresh connection and get its own answer. */
+    fd2 = serve_until_accept(cx, lfd);
+    assert_true(fd2 >= 0);
+    answer(cx, fd2, ok, sizeof(ok) - 1);
+    while ((!ba.done || !bb.done) && spins++ < 200)
+        assert_int_equal(wisp_service(cx, 10), 0);
+    assert_int_equal(ba.len, 2048 - 41);
+    assert_int_equal(bb.len, 2);
+    assert_memory_equal(bb.text, "ok", 2);
+    assert_int_equal(stats(cx).conns_opened, 2);
+    assert_int_equal(stats(cx).transactions, 2);
+    assert_int_equal(stats(cx).reuses, 0);
+    wisp_stream_destroy(a);
+    wisp_stream_destroy(b);
+    px->sock_close(NULL, fd1);
+    px->sock_close(NULL, fd2);
+    px->sock_close(NULL, lfd);
+    wisp_context_destroy(cx);
+    assert_int_equal(ta.live_blocks, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_destroy_from_own_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failure_sweep_create, setup, teardown),
         cmocka_unit_test(test_nailed_up),
+        cmocka_unit_test(test_unsolicited_bytes_forbid_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,13 +4,16 @@
 #   make demo    build and run the examples on loopback, printing what happened
 #   make test    normal build + ASan/UBSan build, every ctest in both
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
+#   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
 
 BUILD ?= build
 ASAN  ?= build-asan
+FUZZ  ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan test demo bench clean format
+.PHONY: all deps build asan test demo bench fuzz clean format
 
 all: build
 
@@ -36,9 +39,19 @@ demo: build
 bench: build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
 
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DWISP_FUZZ=ON \
+		-DWISP_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link $(CMAKE_FLAGS)
+	cmake --build $(FUZZ) -j$(JOBS) --target fuzz_policy fuzz_h1_response fuzz_h1_request
+	for t in policy h1_response h1_request; do \
+		mkdir -p $(FUZZ)/corpus/$$t && \
+		$(FUZZ)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			$(FUZZ)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
 format:
 	find include lib tools minimal-examples tests bench -name '*.[ch]' -print0 | \
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

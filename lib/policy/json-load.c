@@ -1155,8 +1155,11 @@ static int stream_value(loader_t *l, struct frame *f, tok_t *t)
             store(s, k, v);
         return 0;
     case V_UINT:
-        if (!get_uint(l, t, k->min, k->max, &v))
+        if (!get_uint(l, t, k->min, k->max, &v)) {
+            /* Reported: later checks of this value must not report it again. */
+            l->vseen[f->key].line = 0;
             return 0;
+        }
         if (f->key == SK_MAX_FRAGMENT && v != 0 && v != 512 && v != 1024 && v != 2048 &&
             v != 4096) {
             report(l, tok_pos(t), "must be 0, 512, 1024, 2048 or 4096, got %s", t->text);
@@ -1395,7 +1398,7 @@ static void client_close(loader_t *l, struct frame *f, wisp_policy_stream_t *s)
         s->expect_status_min = 200;
         s->expect_status_max = 299;
     }
-    if (seen[SK_PORT].line && !s->port)
+    if (seen[SK_PORT].line && l->vseen[SK_PORT].line && !s->port)
         key_report(l, f, "port", l->vseen[SK_PORT], "must be 1..65535 for a client stream");
     if (!seen[SK_ENDPOINT].line)
         missing(l, f, "endpoint");

@@ -15,20 +15,6 @@
 
 #include "tlspeer.h"
 
-static wisp_tls_blob_t load(const char *dir, const char *name)
-{
-    char path[512];
-    wisp_tls_blob_t b = {NULL, 0};
-    size_t len = 0;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    b.data = (const uint8_t *)tlspeer_read_file(path, &len);
-    b.len = len;
-    if (!b.data)
-        fprintf(stderr, "cannot read %s\n", path);
-    return b;
-}
-
 static void print_stats(wisp_context_t *cx, const char *when)
 {
     char json[512];
@@ -79,8 +65,9 @@ int main(int argc, char **argv)
 {
     const char *certs = argc > 1 ? argv[1] : WISP_TEST_CERTS;
     size_t bytes = argc > 2 ? (size_t)strtoul(argv[2], NULL, 0) : 1u << 20;
-    wisp_tls_blob_t ca = load(certs, "ca.pem"), crt = load(certs, "server.pem"),
-                    key = load(certs, "server.key");
+    wisp_tls_blob_t ca = tlspeer_cert_blob(certs, "ca.pem"),
+                    crt = tlspeer_cert_blob(certs, "server.pem"),
+                    key = tlspeer_cert_blob(certs, "server.key");
     wisp_context_info_t info;
     wisp_tls_conf_info_t ci, si;
     wisp_tls_conf_t *cconf = NULL, *sconf = NULL;
@@ -89,8 +76,10 @@ int main(int argc, char **argv)
     wisp_stats_t st;
     int ret;
 
-    if (!ca.data || !crt.data || !key.data)
+    if (!ca.data || !crt.data || !key.data) {
+        fprintf(stderr, "cannot read the certificates in %s\n", certs);
         return 2;
+    }
     memset(&info, 0, sizeof(info));
     info.log_level = WISP_LOG_WARN;
     ret = wisp_context_create(&info, &cx);
@@ -121,9 +110,9 @@ int main(int argc, char **argv)
     wisp_get_stats(cx, &st);
     print_stats(cx, "configs freed:");
     wisp_context_destroy(cx);
-    free((void *)(uintptr_t)ca.data);
-    free((void *)(uintptr_t)crt.data);
-    free((void *)(uintptr_t)key.data);
+    tlspeer_blob_free(&ca);
+    tlspeer_blob_free(&crt);
+    tlspeer_blob_free(&key);
     if (ret)
         fprintf(stderr, "tls-loopback failed: %s\n", wisp_strerror(ret));
     /* With the last TLS config gone the context holds no heap at all. */

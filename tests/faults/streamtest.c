@@ -491,55 +491,6 @@ void stfx_abort(stfx_t **pf)
 
 /* ---- Policy text ---- */
 
-char *st_read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (!fp)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        if (buf) {
-            buf[n] = '\0';
-            if (len)
-                *len = (size_t)n;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
-
-char *st_cert_json(const char *name)
-{
-    char path[512], *text, *out, *o;
-    const char *p;
-    size_t len = 0;
-
-    snprintf(path, sizeof(path), "%s/%s", WISP_TEST_CERTS, name);
-    text = st_read_file(path, &len);
-    if (!text)
-        fail_msg("cannot read %s", path);
-    out = malloc(len * 2 + 1);
-    assert_non_null(out);
-    for (p = text, o = out; *p; p++) {
-        if (*p == '\n') {
-            *o++ = '\\';
-            *o++ = 'n';
-        } else if (*p != '\r') {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-    free(text);
-    return out;
-}
-
 char *st_subst(const char *tmpl, const char *const *pairs)
 {
     char *out = strdup(tmpl);
@@ -685,7 +636,7 @@ void badserver_stop(badserver_t *b)
 
 size_t badserver_count(const badserver_t *b, const char *prefix)
 {
-    char *text = st_read_file(b->log, NULL), *line, *save = NULL;
+    char *text = test_read_file(b->log, NULL), *line, *save = NULL;
     size_t n = 0, plen = strlen(prefix);
 
     if (!text)

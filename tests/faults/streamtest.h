@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "testalloc.h"
+#include "testfiles.h"
 #include "wisp/stream.h"
 
 #define ST_MAX_STATES 96
@@ -140,15 +141,11 @@ void st_adler(uint32_t *a, uint32_t *b, const uint8_t *buf, size_t len);
 
 /* ---- Policy text ---- */
 
-/** A file from tests/certs as the body of a JSON string (newlines escaped); malloc'd. */
-char *st_cert_json(const char *name);
 /** tmpl with every occurrence of pairs[0] replaced by pairs[1], pairs[2] by pairs[3]...
  *  (NULL-terminated list); malloc'd. */
 char *st_subst(const char *tmpl, const char *const *pairs);
 /** Append to a malloc'd string (printf style); returns the new string. */
 char *st_append(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Read a whole file (malloc'd, NUL-terminated), NULL if unreadable. */
-char *st_read_file(const char *path, size_t *len);
 
 /* ---- badserver.py ---- */
 

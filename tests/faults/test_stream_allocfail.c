@@ -44,7 +44,7 @@ static badserver_t bs = {.stdin_fd = -1};
 
 static char *make_policy(int port)
 {
-    char *ca = st_cert_json("ca.pem");
+    char *ca = test_cert_json("ca.pem");
     char *p = st_append(NULL,
                         "{\"schema\": 1,\n"
                         " \"certs\": {\"ca\": \"%s\"},\n"

@@ -112,7 +112,7 @@ static char *add_type(char *p, const ftype_t *t, int port, int tls, int first)
 
 static char *fault_policy(int port, int refused_port, int tls)
 {
-    char *ca = st_cert_json("ca.pem");
+    char *ca = test_cert_json("ca.pem");
     char *p;
     size_t i;
 

@@ -43,21 +43,10 @@ static int counting_send(void *user, int fd, const void *buf, size_t len)
 
 static wisp_tls_blob_t file_blob(const char *name)
 {
-    char path[512];
-    wisp_tls_blob_t b;
-    size_t len = 0;
+    wisp_tls_blob_t b = tlspeer_cert_blob(WISP_TEST_CERTS, name);
 
-    snprintf(path, sizeof(path), "%s/%s", WISP_TEST_CERTS, name);
-    b.data = (const uint8_t *)tlspeer_read_file(path, &len);
-    b.len = len;
     assert_non_null(b.data);
     return b;
-}
-
-static void free_blob(wisp_tls_blob_t *b)
-{
-    free((void *)(uintptr_t)b->data);
-    b->data = NULL;
 }
 
 static int make_server(fixture_t *f, const char *cert, const char *key)
@@ -71,8 +60,8 @@ static int make_server(fixture_t *f, const char *cert, const char *key)
     in.cert = c;
     in.key = k;
     ret = wisp__tls_conf_create(f->cx, &in, &f->server);
-    free_blob(&c);
-    free_blob(&k);
+    tlspeer_blob_free(&c);
+    tlspeer_blob_free(&k);
     return ret;
 }
 
@@ -86,7 +75,7 @@ static int make_client(fixture_t *f, const char *ca)
     in.ca = &c;
     in.ca_count = 1;
     ret = wisp__tls_conf_create(f->cx, &in, &f->client);
-    free_blob(&c);
+    tlspeer_blob_free(&c);
     return ret;
 }
 

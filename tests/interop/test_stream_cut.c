@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "testalloc.h"
-#include "tlspeer.h"
+#include "testfiles.h"
 #include "wisp/stream.h"
 
 static unsigned port;
@@ -111,30 +111,19 @@ static int on_state(void *user, wisp_state_t st, int arg)
 
 static char *policy_text(void)
 {
-    size_t len = 0, i, o = 0;
-    char path[512], *ca, *pem, *json;
+    char *pem = test_cert_json("ca.pem"), *json;
+    size_t len;
 
-    snprintf(path, sizeof(path), "%s/ca.pem", WISP_TEST_CERTS);
-    ca = tlspeer_read_file(path, &len);
-    assert_non_null(ca);
-    pem = calloc(1, 2 * len + 1);
-    for (i = 0; i < len; i++) {
-        if (ca[i] == '\n') {
-            pem[o++] = '\\';
-            pem[o++] = 'n';
-        } else {
-            pem[o++] = ca[i];
-        }
-    }
-    json = calloc(1, o + 512);
-    snprintf(json, o + 512,
+    assert_non_null(pem);
+    len = strlen(pem) + 512;
+    json = malloc(len);
+    snprintf(json, len,
              "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"
              " \"trust_stores\": {\"t\": {\"certs\": [\"ca\"]}},"
              " \"streams\": {\"get\": {\"endpoint\": \"127.0.0.1\", \"port\": %u,"
              " \"trust_store\": \"t\", \"url\": \"/hello\", \"timeout_ms\": 5000,"
              " \"connect_timeout_ms\": 5000, \"keepalive_ms\": 0}}}",
              pem, port);
-    free(ca);
     free(pem);
     return json;
 }

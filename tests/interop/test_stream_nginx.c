@@ -46,7 +46,7 @@ static const char *dir;
 
 static char *make_policy(void)
 {
-    char *ca = st_cert_json("ca.pem");
+    char *ca = test_cert_json("ca.pem");
     char *p = st_append(NULL,
                         "{\n  \"schema\": 1,\n"
                         "  \"certs\": {\"ca\": \"%s\"},\n"
@@ -128,7 +128,7 @@ static int access_line(const char *method, const char *uri, const char *want, ch
     snprintf(path, sizeof(path), "%s/access.log", dir);
     snprintf(needle, sizeof(needle), "%d %s %s ", port, method, uri);
     for (tries = 0; tries < 50; tries++) {
-        char *text = st_read_file(path, NULL), *line, *save = NULL;
+        char *text = test_read_file(path, NULL), *line, *save = NULL;
 
         if (text) {
             for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))

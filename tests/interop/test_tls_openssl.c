@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "testalloc.h"
+#include "testfiles.h"
 #include "tlspeer.h"
 #include "wisp/stream.h"
 
@@ -58,13 +59,8 @@ static void *run_job(void *arg)
 
 static wisp_tls_blob_t file_blob(const char *name)
 {
-    char path[512];
-    wisp_tls_blob_t b;
-    size_t len = 0;
+    wisp_tls_blob_t b = tlspeer_cert_blob(WISP_TEST_CERTS, name);
 
-    snprintf(path, sizeof(path), "%s/%s", WISP_TEST_CERTS, name);
-    b.data = (const uint8_t *)tlspeer_read_file(path, &len);
-    b.len = len;
     assert_non_null(b.data);
     return b;
 }
@@ -107,8 +103,8 @@ static void test_openssl_client_gets_x25519(void **state)
     tlslistener_close(&l);
     wisp__tls_conf_destroy(&conf);
     wisp_context_destroy(cx);
-    free((void *)(uintptr_t)crt.data);
-    free((void *)(uintptr_t)key.data);
+    tlspeer_blob_free(&crt);
+    tlspeer_blob_free(&key);
     if (!strstr(job.out, "Server Temp Key: X25519"))
         print_error("openssl said:\n%s\n", job.out);
     assert_non_null(strstr(job.out, "Verify return code: 0 (ok)"));
@@ -165,29 +161,18 @@ static unsigned free_port(void)
 
 static char *policy_for(unsigned port)
 {
-    size_t len = 0, i, o = 0;
-    char path[512], *ca, *pem, *json;
+    char *pem = test_cert_json("ca.pem"), *json;
+    size_t len;
 
-    snprintf(path, sizeof(path), "%s/ca.pem", WISP_TEST_CERTS);
-    ca = tlspeer_read_file(path, &len);
-    assert_non_null(ca);
-    pem = calloc(1, 2 * len + 1);
-    for (i = 0; i < len; i++) {
-        if (ca[i] == '\n') {
-            pem[o++] = '\\';
-            pem[o++] = 'n';
-        } else {
-            pem[o++] = ca[i];
-        }
-    }
-    json = calloc(1, o + 512);
-    snprintf(json, o + 512,
+    assert_non_null(pem);
+    len = strlen(pem) + 512;
+    json = malloc(len);
+    snprintf(json, len,
              "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"
              " \"trust_stores\": {\"local\": {\"certs\": [\"ca\"]}},"
              " \"streams\": {\"status\": {\"endpoint\": \"127.0.0.1\", \"port\": %u,"
              " \"trust_store\": \"local\", \"url\": \"/\", \"timeout_ms\": 10000}}}",
              pem, port);
-    free(ca);
     free(pem);
     return json;
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "testfiles.h"
 #include "policy-compare.h"
 #include "static-policies.h" /* WISP_STATIC_POLICIES(X): X(name, "path.json") */
 
@@ -31,24 +32,6 @@ static void quiet(void *user, int level, const char *line)
     (void)user;
     (void)level;
     (void)line;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
 }
 
 static void test_static_equals_json(void **state)
@@ -70,7 +53,8 @@ static void test_static_equals_json(void **state)
     for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
         const wisp_policy_t *s = entries[i].policy;
 
-        text = read_file(entries[i].path, &len);
+        text = test_read_file(entries[i].path, &len);
+        assert_non_null(text);
         if (wisp_policy_load_json(cx, entries[i].path, text, len, &loaded, &errs))
             fail_msg("%s: %s", entries[i].path, errs.count ? errs.e[0].text : "load failed");
         free(text);

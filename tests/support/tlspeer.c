@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testfiles.h"
 #include "tlspeer.h"
 
 static uint8_t pattern(uint8_t seed, size_t i)
@@ -253,27 +254,23 @@ void tlslistener_close(tlslistener_t *l)
         wisp__sock_close(&l->sock);
 }
 
-char *tlspeer_read_file(const char *path, size_t *len)
+wisp_tls_blob_t tlspeer_cert_blob(const char *dir, const char *name)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
+    wisp_tls_blob_t b = {NULL, 0};
+    char path[512];
+    size_t len = 0;
 
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        } else if (buf) {
-            buf[n] = '\0';
-            if (len)
-                *len = (size_t)n;
-        }
-    }
-    fclose(f);
-    return buf;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    b.data = (const uint8_t *)test_read_file(path, &len);
+    b.len = len;
+    return b;
+}
+
+void tlspeer_blob_free(wisp_tls_blob_t *b)
+{
+    free((void *)(uintptr_t)b->data);
+    b->data = NULL;
+    b->len = 0;
 }
 
 int tlspeer_run(wisp_context_t *cx, tlspeer_t **peers, size_t n, int ms)

@@ -53,8 +53,10 @@ int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf
                      tlspeer_t *peers, size_t npeers);
 void tlslistener_close(tlslistener_t *l);
 
-/** Read a whole file into a NUL-terminated buffer (malloc'd by the caller's libc). */
-char *tlspeer_read_file(const char *path, size_t *len);
+/** DIR/NAME as a blob (data from malloc; NULL if unreadable); free with
+ *  tlspeer_blob_free(). */
+wisp_tls_blob_t tlspeer_cert_blob(const char *dir, const char *name);
+void tlspeer_blob_free(wisp_tls_blob_t *b);
 
 /** Run the loop until every peer in the array is finished or failed, or ms pass. */
 int tlspeer_run(wisp_context_t *cx, tlspeer_t **peers, size_t n, int ms);

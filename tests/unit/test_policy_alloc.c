@@ -20,7 +20,7 @@
 
 #include <wisp/policy.h>
 
-#if WISP_WITH_JSON_POLICY
+#include "testfiles.h"
 
 typedef struct failing {
     unsigned long calls;   /* allocations since the last reset */
@@ -132,24 +132,6 @@ static void sweep(const char *name, const char *text, size_t len, size_t step, i
     assert_int_equal(fa.live, 0);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void test_examples(void **state)
 {
     static const char *const names[] = {"minimal.json", "client.json", "server.json",
@@ -161,7 +143,8 @@ static void test_examples(void **state)
     (void)state;
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(path, sizeof(path), "%s/policies/%s", WISP_SOURCE_DIR, names[i]);
-        text = read_file(path, &len);
+        text = test_read_file(path, &len);
+        assert_non_null(text);
         sweep(names[i], text, len, 0, 0);
         sweep(names[i], text, len, 97, 0);
         free(text);
@@ -191,20 +174,3 @@ int main(void)
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else /* !WISP_WITH_JSON_POLICY */
-
-static void test_no_json(void **state)
-{
-    (void)state;
-    skip();
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_json)};
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
-
-#endif

@@ -16,8 +16,6 @@
 
 #include "policy/policy-internal.h"
 
-#if WISP_WITH_JSON_POLICY
-
 /* Tokens as text: { } [ ] K:key S:string N:number T F 0, space separated; bytes
  * outside printable ASCII as \xNN. Pieces of one string are joined. */
 typedef struct sink {
@@ -400,20 +398,3 @@ int main(void)
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else /* !WISP_WITH_JSON_POLICY */
-
-static void test_no_json(void **state)
-{
-    (void)state;
-    skip();
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_json)};
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
-
-#endif

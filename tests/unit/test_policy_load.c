@@ -20,10 +20,9 @@
 
 #include <cmocka.h>
 
+#include "testfiles.h"
 #include "../policy/policy-compare.h"
 #include "policy/policy-internal.h"
-
-#if WISP_WITH_JSON_POLICY
 
 /* ---- Fixture: a context whose log lines are counted ---- */
 
@@ -79,26 +78,6 @@ static int teardown(void **state)
 }
 
 /* ---- Helpers ---- */
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (!fp)
-        fail_msg("cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* A deterministic generator for the random splits, the same on every run. */
 static unsigned long rng_state = 12345;
@@ -161,9 +140,10 @@ static void check_example(fixture_t *f, const char *path)
     wisp_policy_t *whole = NULL, *piece = NULL;
     char why[256];
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     int i;
 
+    assert_non_null(text);
     if (wisp_policy_load_json(f->cx, "policy.json", text, len, &whole, &f->errs))
         fail_msg("%s: %s", path, f->errs.count ? f->errs.e[0].text : "load failed");
     assert_int_equal(f->errs.count, 0);
@@ -728,9 +708,10 @@ static void test_lookups(void **state)
     fixture_t *f = *state;
     wisp_policy_t *p;
     size_t len;
-    char *text = read_file(WISP_SOURCE_DIR "/policies/client.json", &len);
+    char *text = test_read_file(WISP_SOURCE_DIR "/policies/client.json", &len);
     const wisp_policy_stream_t *s;
 
+    assert_non_null(text);
     assert_int_equal(wisp_policy_load_json(f->cx, NULL, text, len, &p, NULL), 0);
     free(text);
     assert_string_equal(p->release, "2026-11-21a");
@@ -946,20 +927,3 @@ int main(void)
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else /* !WISP_WITH_JSON_POLICY */
-
-static void test_no_json(void **state)
-{
-    (void)state;
-    skip();
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_json)};
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
-
-#endif

@@ -14,34 +14,16 @@
 #include <cmocka.h>
 
 #include "testalloc.h"
-#include "tlspeer.h"
+#include "testfiles.h"
 #include "wisp/stream.h"
-
-static char *ca_json(void)
-{
-    size_t len = 0, i, o = 0;
-    char path[512], *ca, *out;
-
-    snprintf(path, sizeof(path), "%s/ca.pem", WISP_TEST_CERTS);
-    ca = tlspeer_read_file(path, &len);
-    assert_non_null(ca);
-    out = calloc(1, 2 * len + 1);
-    for (i = 0; i < len; i++) {
-        if (ca[i] == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else {
-            out[o++] = ca[i];
-        }
-    }
-    free(ca);
-    return out;
-}
 
 /* Three trust stores (one lingers 50 ms), a plaintext type and a server type. */
 static char *policy(void)
 {
-    char *ca = ca_json(), *json = malloc(strlen(ca) + 2048);
+    char *ca = test_cert_json("ca.pem"), *json;
+
+    assert_non_null(ca);
+    json = malloc(strlen(ca) + 2048);
 
     sprintf(json,
             "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"

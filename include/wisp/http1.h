@@ -411,8 +411,9 @@ typedef struct wisp__h1_txn_ops {
     void (*on_connecting)(wisp__h1_txn_t *t);
     /** The connection is ready for this txn (fresh, handed over, or kept alive). */
     void (*on_connected)(wisp__h1_txn_t *t);
-    /** Write the request line, Host and headers into w (no framing, no end). */
-    int (*on_head)(wisp__h1_txn_t *t, wisp__h1_out_t *w);
+    /** Write the request line, Host and headers into w (no framing, no end). host
+     *  is the one the connection was opened for: the Host header's value. */
+    int (*on_head)(wisp__h1_txn_t *t, wisp__h1_out_t *w, const char *host);
     /** Pull up to *len body bytes into buf; set *len and *eom. WISP_EAGAIN: nothing
      *  yet (wisp__h1_txn_resume() later). Another negative code aborts. */
     int (*on_body)(wisp__h1_txn_t *t, uint8_t *buf, size_t *len, int *eom);

@@ -38,9 +38,8 @@ struct wisp__h1_conn {
     uint8_t tls_on, reuse;
     uint8_t state;
     uint8_t phase;
-    uint8_t in_io;     /* inside pump: cancel defers the close to the pump */
-    uint8_t kill;      /* close requested while in_io */
-    uint8_t resp_seen; /* a byte of the current response arrived */
+    uint8_t in_io; /* inside pump: cancel defers the close to the pump */
+    uint8_t kill;  /* close requested while in_io */
     uint8_t body_eom;
     uint8_t naddr, addr_i;
     uint32_t served; /* transactions completed on the current socket */
@@ -142,7 +141,6 @@ static void sock_down(wisp__h1_conn_t *c, int orderly)
         wisp__sock_close(&c->sock);
         st->conns_live--;
     }
-    wisp__tls_destroy(&c->tls);
     c->state = C_DOWN;
     c->phase = TX_IDLE;
     c->served = 0;
@@ -284,7 +282,7 @@ static int build_head(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
     int ret;
 
     wisp__h1_out_init(&w, c->out, sizeof(c->out));
-    ret = t->ops->on_head(t, &w);
+    ret = t->ops->on_head(t, &w, c->host);
     if (ret)
         return ret;
     if (t->body_len > 0)
@@ -340,7 +338,6 @@ static void begin(wisp__h1_conn_t *c)
     cfg.user = c;
     cfg.head_request = t->head_request;
     wisp__h1_resp_init(&c->resp, &cfg);
-    c->resp_seen = 0;
     c->body_eom = 0;
     if (c->served)
         wisp__stats(c->cx)->reuses++;
@@ -488,7 +485,6 @@ static int pump_rx(wisp__h1_conn_t *c)
                 ret = WISP_ECLOSED;
             return ret ? ret : WISP_ECLOSED;
         }
-        c->resp_seen = 1;
         while (off < (size_t)n) {
             size_t used = 0;
             int ret = wisp__h1_resp_feed(&c->resp, buf + off, (size_t)n - off, &used);

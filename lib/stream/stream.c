@@ -240,23 +240,20 @@ static void t_connected(wisp__h1_txn_t *t)
     (void)notify(s, WISP_STATE_CONNECTED, 0);
 }
 
-static int t_head(wisp__h1_txn_t *t, wisp__h1_out_t *w)
+static int t_head(wisp__h1_txn_t *t, wisp__h1_out_t *w, const char *host)
 {
     wisp_stream_t *s = of_txn(t);
     const wisp_policy_stream_t *ps = s->ps;
-    char url[URL_MAX], host[WISP_HOSTNAME_MAX];
-    size_t ulen = 0, hlen = 0, i;
+    char url[URL_MAX];
+    size_t ulen = 0, i;
     int ret;
 
     ret = wisp_policy_template_expand(ps->url, WISP_TEMPLATE_URL, slot_get, s, url, sizeof(url),
                                       &ulen);
-    if (!ret)
-        ret = wisp_policy_template_expand(ps->endpoint, WISP_TEMPLATE_HEADER, slot_get, s, host,
-                                          sizeof(host), &hlen);
     if (ret)
         return ret;
     (void)wisp__h1_out_request_line(w, wisp_policy_method_name(ps->method), url, ulen);
-    (void)wisp__h1_out_host(w, host, hlen, ps->port, ps->tls);
+    (void)wisp__h1_out_host(w, host, strlen(host), ps->port, ps->tls);
     for (i = 0; i < ps->header_count; i++)
         (void)wisp__h1_out_header(w, ps->headers[i].name, strlen(ps->headers[i].name),
                                   ps->headers[i].value, strlen(ps->headers[i].value));

@@ -9,71 +9,13 @@
  * the splits aborts, because where a request ends must never depend on how its
  * bytes arrived.
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-
-#include "wisp/http1.h"
-
-typedef struct rec {
-    uint64_t h;
-    int in_body;
-} rec_t;
-
-static void mix(rec_t *r, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        r->h = (r->h ^ b[i]) * 0x100000001b3ull;
-}
-
-static void tag(rec_t *r, char t, int v)
-{
-    r->in_body = 0;
-    mix(r, &t, 1);
-    mix(r, &v, sizeof(v));
-}
+#include "h1_record.h"
 
 static int on_request(void *u, const char *m, size_t ml, const char *t, size_t tl)
 {
     tag(u, 'R', (int)ml);
     mix(u, m, ml + 1); /* the NUL is promised too */
     mix(u, t, tl + 1);
-    return 0;
-}
-
-static int on_header(void *u, const char *n, size_t nl, const char *v, size_t vl)
-{
-    tag(u, 'H', (int)nl);
-    mix(u, n, nl + 1);
-    mix(u, v, vl + 1);
-    return 0;
-}
-
-static int on_headers_done(void *u)
-{
-    tag(u, 'D', 0);
-    return 0;
-}
-
-static int on_body(void *u, const uint8_t *data, size_t len)
-{
-    rec_t *r = u;
-
-    if (len == 0)
-        abort();
-    if (!r->in_body)
-        tag(r, 'B', 0);
-    r->in_body = 1;
-    mix(r, data, len);
-    return 0;
-}
-
-static int on_complete(void *u)
-{
-    tag(u, 'C', 0);
     return 0;
 }
 

@@ -2,6 +2,8 @@
 #ifndef WISP_CONFIG_CHECK_H
 #define WISP_CONFIG_CHECK_H
 
+#include "wisp/config.h"
+
 #if !WISP_WITH_CLIENT && !WISP_WITH_SERVER
 #error "wisp: at least one of WISP_WITH_CLIENT and WISP_WITH_SERVER must be 1"
 #endif

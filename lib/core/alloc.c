@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core-internal.h"
+#include "core/context-private.h"
 
 typedef union wisp__blk {
     size_t size;

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "core/core-internal.h"
+#include "core/context-private.h"
 
 void wisp__alloc_default(wisp_allocator_t *a);
 void wisp__log_stderr(void *user, int level, const char *line);

@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "core/core-internal.h"
+#include "core/context-private.h"
 
 int wisp__log_enabled(const wisp_context_t *cx, int level)
 {

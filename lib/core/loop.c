@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "core/core-internal.h"
+#include "core/context-private.h"
 
 /* ---- Poll registrations ---- */
 

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "core/core-internal.h"
+#include "core/context-private.h"
 
 struct wisp__resolve {
     wisp_resolve_job_t job; /* first: the platform hands back &job */

@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "core/core-internal.h"
+#include "core/context-private.h"
 
 enum {
     SOCK_CONNECTING = 1, /* async connect not finished */

@@ -21,8 +21,8 @@
  */
 #include <string.h>
 
-#include "wisp/http1.h"
-#include "wisp/vhost.h"
+#include "http1/http1-internal.h"
+#include "vhost/vhost-internal.h"
 
 #define REQ_BUF 2048 /* request head, or one body chunk with its framing */
 
@@ -32,7 +32,7 @@ enum tx_phase { TX_IDLE, TX_SENDING, TX_BODY, TX_SENT };
 struct wisp__h1_conn {
     wisp__h1_conn_t *next;
     wisp_context_t *cx;
-    struct wisp_vhost *vhost; /* own reference, NULL for plaintext */
+    struct wisp__vhost *vhost; /* own reference, NULL for plaintext */
     char *host;
     uint16_t port;
     uint8_t tls_on, reuse;
@@ -49,7 +49,7 @@ struct wisp__h1_conn {
     uint32_t keepalive_ms; /* of the last transaction: how long to keep it idle */
     uint64_t body_left;    /* Content-Length bytes still to come from the app */
     wisp__sock_t sock;
-    wisp_tls_t *tls;
+    wisp__tls_t *tls;
     wisp__resolve_t *res;
     wisp_addr_t addr[WISP_RESOLVE_MAX_ADDRS];
     wisp__timer_t timer; /* connect timeout, then keep-alive idle */
@@ -538,7 +538,7 @@ static void pump(wisp__h1_conn_t *c)
 static void handshake(wisp__h1_conn_t *c)
 {
     wisp_stats_t *st = wisp__stats(c->cx);
-    wisp_tls_session_t *sess = NULL;
+    wisp__tls_session_t *sess = NULL;
     int ret = wisp__tls_handshake(c->tls);
 
     if (ret == WISP_EWANTREAD || ret == WISP_EWANTWRITE)
@@ -598,7 +598,7 @@ static void sock_event(wisp__sock_t *s, int ev, int err)
 
 static int connect_next(wisp__h1_conn_t *c)
 {
-    const wisp_tls_session_t *sess;
+    const wisp__tls_session_t *sess;
     int ret;
 
     wisp__sock_init(c->cx, &c->sock, sock_event, c);

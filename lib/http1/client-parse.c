@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "http1-internal.h"
+#include "http1/engine.h"
 
 static int is_digit(int c)
 {

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "http1-internal.h"
+#include "http1/engine.h"
 
 /* WISP_EHEADER for bytes that would end the line, WISP_EINVAL for the rest of what
  * cannot appear unencoded: space, controls, DEL and non-ASCII. */

@@ -21,7 +21,7 @@
  */
 #include <string.h>
 
-#include "http1-internal.h"
+#include "http1/engine.h"
 
 static int lower(int c)
 {

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "http1-internal.h"
+#include "http1/engine.h"
 
 /* A token method, a target of visible ASCII, "HTTP/1.x": exactly one SP between.
  * No version at all would be HTTP/0.9, which is refused. */

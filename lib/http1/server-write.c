@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "http1-internal.h"
+#include "http1/engine.h"
 
 /* HTTP/1.1 allows an empty reason phrase, and clients ignore it; the phrases kept
  * here are those a person reading a trace would miss. Everything else goes out

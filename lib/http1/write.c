@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "http1-internal.h"
+#include "http1/engine.h"
 
 void wisp__h1_out_init(wisp__h1_out_t *w, void *buf, size_t cap)
 {

@@ -7,6 +7,7 @@
 #define WISP_POLICY_INTERNAL_H
 
 #include "wisp/policy.h"
+#include "core/core-internal.h"
 
 /* ---- Shared by the model and the loader (policy.c) ------------------------------ */
 

@@ -19,9 +19,9 @@
  */
 #include <string.h>
 
-#include "wisp/http1.h"
+#include "http1/http1-internal.h"
 #include "wisp/stream.h"
-#include "wisp/vhost.h"
+#include "vhost/vhost-internal.h"
 
 #define URL_MAX 1024
 
@@ -36,7 +36,7 @@ struct wisp_stream {
     const wisp_stream_ops_t *ops;
     void *user;
     const wisp_policy_stream_t *ps;
-    wisp_vhost_t *vhost;
+    wisp__vhost_t *vhost;
     wisp__h1_conn_t *nail; /* nailed_up: the connection this stream holds up */
     wisp__h1_txn_t txn;
     wisp__timer_t timeout, backoff;

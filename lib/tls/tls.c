@@ -4,10 +4,10 @@
  * Objects:
  *   context slot WISP_SLOT_TLS  one CTR_DRBG per context, seeded from the platform
  *                               entropy source, created on first use.
- *   wisp_tls_conf_t             one mbedtls_ssl_config with its trust anchors, own
+ *   wisp__tls_conf_t             one mbedtls_ssl_config with its trust anchors, own
  *                               certificate and key, and (server) a session cache and
  *                               ticket key. Shared by every session made from it.
- *   wisp_tls_t                  one mbedtls_ssl_context, driven non-blocking.
+ *   wisp__tls_t                  one mbedtls_ssl_context, driven non-blocking.
  *
  * Three traps measured with mbedTLS 2.28 shape this file:
  *   1. Each handshake message leaves through its own f_send call. The BIO callbacks
@@ -37,7 +37,7 @@
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
-#include "wisp/tls.h"
+#include "tls/tls-internal.h"
 
 /* ---- TLS_COMPAT: the only version-dependent code ---- */
 
@@ -57,7 +57,7 @@ static const mbedtls_ecp_group_id tls_groups[] = {MBEDTLS_ECP_DP_CURVE25519,
 #define CONF_GROUPS(conf) mbedtls_ssl_conf_curves(conf, tls_groups)
 #endif
 
-/* Private BIO failure codes: the real transport error is kept in wisp_tls_t. */
+/* Private BIO failure codes: the real transport error is kept in wisp__tls_t. */
 #define BIO_SEND_FAILED (-0x004E)
 #define BIO_RECV_FAILED (-0x004C)
 
@@ -68,7 +68,7 @@ typedef struct tls_rng {
     unsigned users;
 } tls_rng_t;
 
-struct wisp_tls_conf {
+struct wisp__tls_conf {
     wisp_context_t *cx;
     tls_rng_t *rng;
     mbedtls_ssl_config conf;
@@ -84,12 +84,12 @@ struct wisp_tls_conf {
     uint8_t server;
 };
 
-struct wisp_tls {
+struct wisp__tls {
     wisp_context_t *cx;
-    wisp_tls_conf_t *conf;
+    wisp__tls_conf_t *conf;
     mbedtls_ssl_context ssl;
-    wisp_tls_send_cb send;
-    wisp_tls_recv_cb recv;
+    wisp__tls_send_cb send;
+    wisp__tls_recv_cb recv;
     void *io;
     int io_err;      /* transport error behind a BIO failure */
     uint8_t peer_ip; /* peer is numeric: verify iPAddress SANs ourselves */
@@ -98,7 +98,7 @@ struct wisp_tls {
     wisp_addr_t ip;
 };
 
-struct wisp_tls_session {
+struct wisp__tls_session {
     mbedtls_ssl_session s;
 };
 
@@ -175,7 +175,7 @@ static void rng_put(wisp_context_t *cx, tls_rng_t *r)
 
 /* ---- Certificates and keys ---- */
 
-static int is_pem(const wisp_tls_blob_t *b)
+static int is_pem(const wisp__tls_blob_t *b)
 {
     static const char tag[] = "-----BEGIN ";
     size_t i = 0;
@@ -187,7 +187,7 @@ static int is_pem(const wisp_tls_blob_t *b)
 }
 
 /* PEM parsers want the terminating NUL counted in the length. */
-static int with_nul(wisp_context_t *cx, const wisp_tls_blob_t *b, const uint8_t **p, size_t *len,
+static int with_nul(wisp_context_t *cx, const wisp__tls_blob_t *b, const uint8_t **p, size_t *len,
                     uint8_t **owned)
 {
     *owned = NULL;
@@ -204,7 +204,7 @@ static int with_nul(wisp_context_t *cx, const wisp_tls_blob_t *b, const uint8_t 
     return 0;
 }
 
-static int parse_crt(wisp_context_t *cx, mbedtls_x509_crt *crt, const wisp_tls_blob_t *b,
+static int parse_crt(wisp_context_t *cx, mbedtls_x509_crt *crt, const wisp__tls_blob_t *b,
                      int nocopy)
 {
     const uint8_t *p;
@@ -231,7 +231,7 @@ static int parse_crt(wisp_context_t *cx, mbedtls_x509_crt *crt, const wisp_tls_b
     return 0;
 }
 
-static int parse_key(wisp_tls_conf_t *c, const wisp_tls_blob_t *b)
+static int parse_key(wisp__tls_conf_t *c, const wisp__tls_blob_t *b)
 {
     const uint8_t *p = b->data;
     uint8_t *owned = NULL;
@@ -259,7 +259,7 @@ static int parse_key(wisp_tls_conf_t *c, const wisp_tls_blob_t *b)
 
 /* ---- Configurations ---- */
 
-static int conf_trust(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
+static int conf_trust(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
 {
     size_t i;
     int ret;
@@ -286,7 +286,7 @@ static int conf_trust(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
     return 0;
 }
 
-static int conf_identity(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
+static int conf_identity(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
 {
     int ret;
 
@@ -302,7 +302,7 @@ static int conf_identity(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
     return ret;
 }
 
-static int conf_server_resumption(wisp_tls_conf_t *c)
+static int conf_server_resumption(wisp__tls_conf_t *c)
 {
 #if defined(MBEDTLS_SSL_CACHE_C)
     mbedtls_ssl_cache_set_max_entries(&c->cache, WISP_TLS_SERVER_CACHE_SIZE);
@@ -349,7 +349,7 @@ static int mfl_code(uint16_t len, unsigned char *code)
     }
 }
 
-static int conf_setup(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
+static int conf_setup(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
 {
     unsigned char mfl;
     int ret;
@@ -385,10 +385,10 @@ static int conf_setup(wisp_tls_conf_t *c, const wisp_tls_conf_info_t *info)
     return ret;
 }
 
-int wisp__tls_conf_create(wisp_context_t *cx, const wisp_tls_conf_info_t *info,
-                          wisp_tls_conf_t **out)
+int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
+                          wisp__tls_conf_t **out)
 {
-    wisp_tls_conf_t *c;
+    wisp__tls_conf_t *c;
     int ret;
 
     if (!out)
@@ -425,9 +425,9 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp_tls_conf_info_t *info,
     return 0;
 }
 
-void wisp__tls_conf_destroy(wisp_tls_conf_t **cp)
+void wisp__tls_conf_destroy(wisp__tls_conf_t **cp)
 {
-    wisp_tls_conf_t *c;
+    wisp__tls_conf_t *c;
 
     if (!cp || !*cp)
         return;
@@ -505,7 +505,7 @@ static int san_has_ip(const mbedtls_x509_crt *crt, const wisp_addr_t *ip)
 
 static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
-    wisp_tls_t *t = arg;
+    wisp__tls_t *t = arg;
 
     if (depth == 0 && t->peer_ip && !san_has_ip(crt, &t->ip))
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
@@ -516,7 +516,7 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
 
 static int bio_send(void *p, const unsigned char *buf, size_t len)
 {
-    wisp_tls_t *t = p;
+    wisp__tls_t *t = p;
     int n = t->send(t->io, buf, len);
 
     if (n >= 0)
@@ -529,7 +529,7 @@ static int bio_send(void *p, const unsigned char *buf, size_t len)
 
 static int bio_recv(void *p, unsigned char *buf, size_t len)
 {
-    wisp_tls_t *t = p;
+    wisp__tls_t *t = p;
     int n = t->recv(t->io, buf, len);
 
     if (n >= 0)
@@ -540,7 +540,7 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
     return BIO_RECV_FAILED;
 }
 
-static int map_err(wisp_tls_t *t, int ret, const char *what)
+static int map_err(wisp__tls_t *t, int ret, const char *what)
 {
     if (ret >= 0)
         return ret;
@@ -582,10 +582,10 @@ static int map_err(wisp_tls_t *t, int ret, const char *what)
     }
 }
 
-int wisp__tls_create(wisp_tls_conf_t *conf, const char *peer, wisp_tls_send_cb send,
-                     wisp_tls_recv_cb recv, void *io, wisp_tls_t **out)
+int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb send,
+                     wisp__tls_recv_cb recv, void *io, wisp__tls_t **out)
 {
-    wisp_tls_t *t;
+    wisp__tls_t *t;
     int ret;
 
     if (!out)
@@ -625,7 +625,7 @@ fail:
     return ret;
 }
 
-int wisp__tls_set_session(wisp_tls_t *t, const wisp_tls_session_t *s)
+int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s)
 {
     int ret;
 
@@ -635,7 +635,7 @@ int wisp__tls_set_session(wisp_tls_t *t, const wisp_tls_session_t *s)
     return ret ? map_err(t, ret, "set_session") : 0;
 }
 
-int wisp__tls_handshake(wisp_tls_t *t)
+int wisp__tls_handshake(wisp__tls_t *t)
 {
     int ret = 0;
 
@@ -658,12 +658,12 @@ int wisp__tls_handshake(wisp_tls_t *t)
     return 0;
 }
 
-int wisp__tls_resumed(const wisp_tls_t *t)
+int wisp__tls_resumed(const wisp__tls_t *t)
 {
     return t && t->done && !t->full;
 }
 
-int wisp__tls_read(wisp_tls_t *t, void *buf, size_t len)
+int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len)
 {
     int ret;
 
@@ -675,19 +675,19 @@ int wisp__tls_read(wisp_tls_t *t, void *buf, size_t len)
     return map_err(t, ret, "read");
 }
 
-int wisp__tls_write(wisp_tls_t *t, const void *buf, size_t len)
+int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len)
 {
     if (!t || (!buf && len))
         return WISP_EINVAL;
     return map_err(t, mbedtls_ssl_write(&t->ssl, buf, len), "write");
 }
 
-size_t wisp__tls_pending(const wisp_tls_t *t)
+size_t wisp__tls_pending(const wisp__tls_t *t)
 {
     return t ? mbedtls_ssl_get_bytes_avail(&t->ssl) : 0;
 }
 
-int wisp__tls_close_notify(wisp_tls_t *t)
+int wisp__tls_close_notify(wisp__tls_t *t)
 {
     int ret;
 
@@ -697,9 +697,9 @@ int wisp__tls_close_notify(wisp_tls_t *t)
     return ret ? map_err(t, ret, "close_notify") : 0;
 }
 
-int wisp__tls_session_save(wisp_tls_t *t, wisp_tls_session_t **out)
+int wisp__tls_session_save(wisp__tls_t *t, wisp__tls_session_t **out)
 {
-    wisp_tls_session_t *s;
+    wisp__tls_session_t *s;
     int ret;
 
     if (!out)
@@ -720,7 +720,7 @@ int wisp__tls_session_save(wisp_tls_t *t, wisp_tls_session_t **out)
     return 0;
 }
 
-void wisp__tls_session_free(wisp_context_t *cx, wisp_tls_session_t **sp)
+void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **sp)
 {
     if (!sp || !*sp)
         return;
@@ -729,17 +729,17 @@ void wisp__tls_session_free(wisp_context_t *cx, wisp_tls_session_t **sp)
     *sp = NULL;
 }
 
-const char *wisp__tls_ciphersuite(const wisp_tls_t *t)
+const char *wisp__tls_ciphersuite(const wisp__tls_t *t)
 {
     const char *cs = t && t->done ? mbedtls_ssl_get_ciphersuite(&t->ssl) : NULL;
 
     return cs ? cs : "";
 }
 
-void wisp__tls_destroy(wisp_tls_t **tp)
+void wisp__tls_destroy(wisp__tls_t **tp)
 {
     wisp_context_t *cx;
-    wisp_tls_t *t;
+    wisp__tls_t *t;
 
     if (!tp || !*tp)
         return;

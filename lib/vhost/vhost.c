@@ -21,34 +21,34 @@
  */
 #include <string.h>
 
-#include "wisp/vhost.h"
+#include "vhost/vhost-internal.h"
 
 typedef struct vh_session {
     struct vh_session *next;
-    wisp_tls_session_t *sess;
+    wisp__tls_session_t *sess;
     uint16_t port;
     char host[];
 } vh_session_t;
 
-struct wisp_vhost {
-    wisp_vhost_t *next;
+struct wisp__vhost {
+    wisp__vhost_t *next;
     wisp_context_t *cx;
     const wisp_policy_trust_store_t *store;
     const wisp_policy_cert_t *client_cert, *client_key;
     uint16_t mfl;
     unsigned refs;
-    wisp_tls_conf_t *tls;
+    wisp__tls_conf_t *tls;
     wisp__timer_t linger;
     vh_session_t *sessions;
 };
 
-static wisp_vhost_t **list_head(wisp_context_t *cx)
+static wisp__vhost_t **list_head(wisp_context_t *cx)
 {
     /* The slot holds the list head itself; see the file comment. */
-    return (wisp_vhost_t **)wisp__slot_ptr(cx, WISP_SLOT_VHOST);
+    return (wisp__vhost_t **)wisp__slot_ptr(cx, WISP_SLOT_VHOST);
 }
 
-static void sessions_free(wisp_vhost_t *v)
+static void sessions_free(wisp__vhost_t *v)
 {
     while (v->sessions) {
         vh_session_t *s = v->sessions;
@@ -59,10 +59,10 @@ static void sessions_free(wisp_vhost_t *v)
     }
 }
 
-static void vhost_free(wisp_vhost_t *v)
+static void vhost_free(wisp__vhost_t *v)
 {
     wisp_context_t *cx = v->cx;
-    wisp_vhost_t **pp;
+    wisp__vhost_t **pp;
     wisp_stats_t *st = wisp__stats(cx);
 
     for (pp = list_head(cx); *pp; pp = &(*pp)->next) {
@@ -82,7 +82,7 @@ static void vhost_free(wisp_vhost_t *v)
 
 static void linger_expired(wisp__timer_t *t)
 {
-    wisp_vhost_t *v = (wisp_vhost_t *)((char *)t - offsetof(wisp_vhost_t, linger));
+    wisp__vhost_t *v = (wisp__vhost_t *)((char *)t - offsetof(wisp__vhost_t, linger));
 
     if (!v->refs)
         vhost_free(v);
@@ -91,7 +91,7 @@ static void linger_expired(wisp__timer_t *t)
 /* Context teardown: streams and connections are gone; free what lingers. */
 static void vhosts_destroy_all(wisp_context_t *cx, void *head)
 {
-    wisp_vhost_t *v;
+    wisp__vhost_t *v;
 
     (void)head;
     while ((v = *list_head(cx)) != NULL) {
@@ -101,11 +101,11 @@ static void vhosts_destroy_all(wisp_context_t *cx, void *head)
     }
 }
 
-static int vhost_setup_tls(wisp_vhost_t *v)
+static int vhost_setup_tls(wisp__vhost_t *v)
 {
     const wisp_policy_trust_store_t *ts = v->store;
-    wisp_tls_blob_t ca[WISP_POLICY_TRUST_CERTS_MAX];
-    wisp_tls_conf_info_t info;
+    wisp__tls_blob_t ca[WISP_POLICY_TRUST_CERTS_MAX];
+    wisp__tls_conf_info_t info;
     size_t i;
 
     if (ts->cert_count > WISP_POLICY_TRUST_CERTS_MAX)
@@ -129,9 +129,9 @@ static int vhost_setup_tls(wisp_vhost_t *v)
     return wisp__tls_conf_create(v->cx, &info, &v->tls);
 }
 
-int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp_vhost_t **out)
+int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp__vhost_t **out)
 {
-    wisp_vhost_t *v;
+    wisp__vhost_t *v;
     int ret;
 
     if (!out)
@@ -179,15 +179,15 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     return 0;
 }
 
-void wisp__vhost_ref(wisp_vhost_t *v)
+void wisp__vhost_ref(wisp__vhost_t *v)
 {
     if (v)
         v->refs++;
 }
 
-void wisp__vhost_unref(wisp_vhost_t **vp)
+void wisp__vhost_unref(wisp__vhost_t **vp)
 {
-    wisp_vhost_t *v;
+    wisp__vhost_t *v;
 
     if (!vp || !*vp)
         return;
@@ -206,17 +206,17 @@ void wisp__vhost_unref(wisp_vhost_t **vp)
         vhost_free(v);
 }
 
-wisp_tls_conf_t *wisp__vhost_tls(const wisp_vhost_t *v)
+wisp__tls_conf_t *wisp__vhost_tls(const wisp__vhost_t *v)
 {
     return v ? v->tls : NULL;
 }
 
-const char *wisp__vhost_name(const wisp_vhost_t *v)
+const char *wisp__vhost_name(const wisp__vhost_t *v)
 {
     return v ? v->store->name : "";
 }
 
-static vh_session_t **session_find(wisp_vhost_t *v, const char *host, uint16_t port)
+static vh_session_t **session_find(wisp__vhost_t *v, const char *host, uint16_t port)
 {
     vh_session_t **pp;
 
@@ -226,18 +226,18 @@ static vh_session_t **session_find(wisp_vhost_t *v, const char *host, uint16_t p
     return NULL;
 }
 
-const wisp_tls_session_t *wisp__vhost_session(const wisp_vhost_t *v, const char *host,
+const wisp__tls_session_t *wisp__vhost_session(const wisp__vhost_t *v, const char *host,
                                               uint16_t port)
 {
     vh_session_t **pp;
 
     if (!v || !host)
         return NULL;
-    pp = session_find((wisp_vhost_t *)(uintptr_t)v, host, port);
+    pp = session_find((wisp__vhost_t *)(uintptr_t)v, host, port);
     return pp ? (*pp)->sess : NULL;
 }
 
-void wisp__vhost_session_drop(wisp_vhost_t *v, const char *host, uint16_t port)
+void wisp__vhost_session_drop(wisp__vhost_t *v, const char *host, uint16_t port)
 {
     vh_session_t **pp, *s;
 
@@ -249,8 +249,8 @@ void wisp__vhost_session_drop(wisp_vhost_t *v, const char *host, uint16_t port)
     wisp__free(v->cx, s);
 }
 
-void wisp__vhost_session_put(wisp_vhost_t *v, const char *host, uint16_t port,
-                             wisp_tls_session_t *sess)
+void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
+                             wisp__tls_session_t *sess)
 {
     vh_session_t **pp, *s;
     size_t hlen;

@@ -25,8 +25,8 @@ static void print_stats(wisp_context_t *cx, const char *when)
         printf("%-18s %s\n", when, json);
 }
 
-static int one_connection(wisp_context_t *cx, wisp_tls_conf_t *sconf, wisp_tls_conf_t *cconf,
-                          size_t bytes, wisp_tls_session_t **session)
+static int one_connection(wisp_context_t *cx, wisp__tls_conf_t *sconf, wisp__tls_conf_t *cconf,
+                          size_t bytes, wisp__tls_session_t **session)
 {
     tlspeer_t srv, cli;
     tlspeer_t *both[2] = {&cli, &srv};
@@ -65,13 +65,13 @@ int main(int argc, char **argv)
 {
     const char *certs = argc > 1 ? argv[1] : WISP_TEST_CERTS;
     size_t bytes = argc > 2 ? (size_t)strtoul(argv[2], NULL, 0) : 1u << 20;
-    wisp_tls_blob_t ca = tlspeer_cert_blob(certs, "ca.pem"),
+    wisp__tls_blob_t ca = tlspeer_cert_blob(certs, "ca.pem"),
                     crt = tlspeer_cert_blob(certs, "server.pem"),
                     key = tlspeer_cert_blob(certs, "server.key");
     wisp_context_info_t info;
-    wisp_tls_conf_info_t ci, si;
-    wisp_tls_conf_t *cconf = NULL, *sconf = NULL;
-    wisp_tls_session_t *session = NULL;
+    wisp__tls_conf_info_t ci, si;
+    wisp__tls_conf_t *cconf = NULL, *sconf = NULL;
+    wisp__tls_session_t *session = NULL;
     wisp_context_t *cx = NULL;
     wisp_stats_t st;
     int ret;

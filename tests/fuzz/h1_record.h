@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "wisp/http1.h"
+#include "http1/http1-internal.h"
 
 typedef struct rec {
     uint64_t h;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the built tree into a scratch prefix, then build a consumer project
 # against it twice: with find_package(wisp) (CMake) and with pkg-config, and run both.
+# First the installed headers: only the public API (no wisp__ name, no WISP_LIBRARY
+# section), and each header compiles on its own as C99 and as C++.
 # Usage: check-install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -9,6 +11,23 @@ work="$build/install-check"
 rm -rf "$work"
 mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+
+echo "== installed headers =="
+inc="$work/prefix/include"
+cflags=$(PKG_CONFIG_PATH="$(find "$work/prefix" -name wisp.pc -exec dirname {} \;)" pkg-config --cflags wisp)
+if grep -rn 'wisp__\|WISP_LIBRARY' "$inc"; then
+    echo "installed headers expose library internals (above)" >&2
+    exit 1
+fi
+n=0
+for h in $(cd "$inc" && find . -name '*.h' | sed 's|^\./||' | sort); do
+    printf '#include "%s"\nint wisp_header_check_%s;\n' "$h" "$n" > "$work/hdr.c"
+    cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only $cflags "$work/hdr.c"
+    c++ -x c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only $cflags "$work/hdr.c"
+    n=$((n + 1))
+done
+[ "$n" -gt 0 ] || { echo "no headers installed" >&2; exit 1; }
+echo "$n headers: each compiles alone as C99 and C++"
 
 echo "== find_package(wisp) =="
 cmake -S "$src/tests/install/consumer" -B "$work/cmake" \

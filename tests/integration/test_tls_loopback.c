@@ -24,7 +24,7 @@
 typedef struct fixture {
     testalloc_t ta;
     wisp_context_t *cx;
-    wisp_tls_conf_t *server, *client;
+    wisp__tls_conf_t *server, *client;
     tlslistener_t l;
     tlspeer_t srv[2], cli[2];
 } fixture_t;
@@ -41,9 +41,9 @@ static int counting_send(void *user, int fd, const void *buf, size_t len)
     return wisp_plat_posix()->sock_send(user, fd, buf, len);
 }
 
-static wisp_tls_blob_t file_blob(const char *name)
+static wisp__tls_blob_t file_blob(const char *name)
 {
-    wisp_tls_blob_t b = tlspeer_cert_blob(WISP_TEST_CERTS, name);
+    wisp__tls_blob_t b = tlspeer_cert_blob(WISP_TEST_CERTS, name);
 
     assert_non_null(b.data);
     return b;
@@ -51,8 +51,8 @@ static wisp_tls_blob_t file_blob(const char *name)
 
 static int make_server(fixture_t *f, const char *cert, const char *key)
 {
-    wisp_tls_conf_info_t in;
-    wisp_tls_blob_t c = file_blob(cert), k = file_blob(key);
+    wisp__tls_conf_info_t in;
+    wisp__tls_blob_t c = file_blob(cert), k = file_blob(key);
     int ret;
 
     memset(&in, 0, sizeof(in));
@@ -67,8 +67,8 @@ static int make_server(fixture_t *f, const char *cert, const char *key)
 
 static int make_client(fixture_t *f, const char *ca)
 {
-    wisp_tls_conf_info_t in;
-    wisp_tls_blob_t c = file_blob(ca);
+    wisp__tls_conf_info_t in;
+    wisp__tls_blob_t c = file_blob(ca);
     int ret;
 
     memset(&in, 0, sizeof(in));
@@ -118,7 +118,7 @@ static int teardown(void **state)
 
 /* Connect one client to the listener and run both sides to completion. */
 static void run_pair(fixture_t *f, const char *host, const char *ip, size_t c2s, size_t s2c,
-                     const wisp_tls_session_t *resume)
+                     const wisp__tls_session_t *resume)
 {
     tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
     wisp_addr_t to;
@@ -186,7 +186,7 @@ static void test_ipv6_and_rsa(void **state)
 static void test_resumption(void **state)
 {
     fixture_t *f = *state;
-    wisp_tls_session_t *sess = NULL;
+    wisp__tls_session_t *sess = NULL;
     tlspeer_t *all[2] = {&f->cli[1], &f->srv[1]};
 
     assert_int_equal(make_server(f, "server.pem", "server.key"), 0);
@@ -339,9 +339,9 @@ static void test_expired(void **state)
 static void test_bad_inputs(void **state)
 {
     fixture_t *f = *state;
-    wisp_tls_conf_info_t in;
-    wisp_tls_blob_t junk = {(const uint8_t *)"-----BEGIN CERTIFICATE-----\nAAAA\n", 33};
-    wisp_tls_t *t = (wisp_tls_t *)1;
+    wisp__tls_conf_info_t in;
+    wisp__tls_blob_t junk = {(const uint8_t *)"-----BEGIN CERTIFICATE-----\nAAAA\n", 33};
+    wisp__tls_t *t = (wisp__tls_t *)1;
 
     memset(&in, 0, sizeof(in));
     /* A client without trust anchors is refused: verification is always required. */

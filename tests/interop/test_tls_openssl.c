@@ -57,9 +57,9 @@ static void *run_job(void *arg)
     return NULL;
 }
 
-static wisp_tls_blob_t file_blob(const char *name)
+static wisp__tls_blob_t file_blob(const char *name)
 {
-    wisp_tls_blob_t b = tlspeer_cert_blob(WISP_TEST_CERTS, name);
+    wisp__tls_blob_t b = tlspeer_cert_blob(WISP_TEST_CERTS, name);
 
     assert_non_null(b.data);
     return b;
@@ -69,9 +69,9 @@ static void test_openssl_client_gets_x25519(void **state)
 {
     testalloc_t ta;
     wisp_context_t *cx;
-    wisp_tls_conf_info_t in;
-    wisp_tls_conf_t *conf = NULL;
-    wisp_tls_blob_t crt = file_blob("server.pem"), key = file_blob("server.key");
+    wisp__tls_conf_info_t in;
+    wisp__tls_conf_t *conf = NULL;
+    wisp__tls_blob_t crt = file_blob("server.pem"), key = file_blob("server.key");
     tlspeer_t peer;
     tlslistener_t l;
     pthread_t th;

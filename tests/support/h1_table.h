@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wisp/http1.h"
+#include "http1/http1-internal.h"
 
 enum { H1T_RESP, H1T_REQ };
 

@@ -156,8 +156,8 @@ static void init(tlspeer_t *p, wisp_context_t *cx)
     wisp__sock_init(cx, &p->sock, sock_cb, p);
 }
 
-int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp_tls_conf_t *conf, const char *host,
-                    const wisp_addr_t *addr, const wisp_tls_session_t *resume)
+int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, const char *host,
+                    const wisp_addr_t *addr, const wisp__tls_session_t *resume)
 {
     int ret;
 
@@ -174,7 +174,7 @@ int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp_tls_conf_t *conf, con
     return ret;
 }
 
-int tlspeer_accept(tlspeer_t *p, wisp_context_t *cx, wisp_tls_conf_t *conf, int fd)
+int tlspeer_accept(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, int fd)
 {
     int ret;
 
@@ -233,7 +233,7 @@ static void listen_cb(wisp__sock_t *s, int ev, int err)
     }
 }
 
-int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf, const char *ip,
+int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp__tls_conf_t *conf, const char *ip,
                      tlspeer_t *peers, size_t npeers)
 {
     wisp_addr_t at;
@@ -254,9 +254,9 @@ void tlslistener_close(tlslistener_t *l)
         wisp__sock_close(&l->sock);
 }
 
-wisp_tls_blob_t tlspeer_cert_blob(const char *dir, const char *name)
+wisp__tls_blob_t tlspeer_cert_blob(const char *dir, const char *name)
 {
-    wisp_tls_blob_t b = {NULL, 0};
+    wisp__tls_blob_t b = {NULL, 0};
     char path[512];
     size_t len = 0;
 
@@ -266,7 +266,7 @@ wisp_tls_blob_t tlspeer_cert_blob(const char *dir, const char *name)
     return b;
 }
 
-void tlspeer_blob_free(wisp_tls_blob_t *b)
+void tlspeer_blob_free(wisp__tls_blob_t *b)
 {
     free((void *)(uintptr_t)b->data);
     b->data = NULL;

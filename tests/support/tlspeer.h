@@ -6,13 +6,13 @@
 #ifndef WISP_TEST_TLSPEER_H
 #define WISP_TEST_TLSPEER_H
 
-#include "wisp/core.h"
-#include "wisp/tls.h"
+#include "core/core-internal.h"
+#include "tls/tls-internal.h"
 
 typedef struct tlspeer {
     wisp_context_t *cx;
     wisp__sock_t sock;
-    wisp_tls_t *tls;
+    wisp__tls_t *tls;
     const char *name;
     uint8_t server, hs_done, finished, closed;
     int err; /* first failure, 0 if none */
@@ -27,21 +27,21 @@ typedef struct tlspeer {
     void *user;
     /* Nonzero: save the session at handshake time into *session (client). */
     int save_session;
-    wisp_tls_session_t *session;
+    wisp__tls_session_t *session;
 } tlspeer_t;
 
 /** Start a client: connect to addr, TLS with peer name host. */
-int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp_tls_conf_t *conf, const char *host,
-                    const wisp_addr_t *addr, const wisp_tls_session_t *resume);
+int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, const char *host,
+                    const wisp_addr_t *addr, const wisp__tls_session_t *resume);
 /** Start a server side on an accepted fd. */
-int tlspeer_accept(tlspeer_t *p, wisp_context_t *cx, wisp_tls_conf_t *conf, int fd);
+int tlspeer_accept(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, int fd);
 /** Close (close_notify if established) and free the TLS session. Idempotent. */
 void tlspeer_close(tlspeer_t *p);
 
 /** A listener that accepts one connection into *peer (configured by the caller). */
 typedef struct tlslistener {
     wisp__sock_t sock;
-    wisp_tls_conf_t *conf;
+    wisp__tls_conf_t *conf;
     tlspeer_t *peers;
     size_t npeers, accepted;
     wisp_addr_t bound;
@@ -49,14 +49,14 @@ typedef struct tlslistener {
     size_t tx_total, rx_total;
 } tlslistener_t;
 
-int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp_tls_conf_t *conf, const char *ip,
+int tlslistener_open(tlslistener_t *l, wisp_context_t *cx, wisp__tls_conf_t *conf, const char *ip,
                      tlspeer_t *peers, size_t npeers);
 void tlslistener_close(tlslistener_t *l);
 
 /** DIR/NAME as a blob (data from malloc; NULL if unreadable); free with
  *  tlspeer_blob_free(). */
-wisp_tls_blob_t tlspeer_cert_blob(const char *dir, const char *name);
-void tlspeer_blob_free(wisp_tls_blob_t *b);
+wisp__tls_blob_t tlspeer_cert_blob(const char *dir, const char *name);
+void tlspeer_blob_free(wisp__tls_blob_t *b);
 
 /** Run the loop until every peer in the array is finished or failed, or ms pass. */
 int tlspeer_run(wisp_context_t *cx, tlspeer_t **peers, size_t n, int ms);

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/core-internal.h"
 #include "testalloc.h"
 
 static wisp_context_t *new_cx(testalloc_t *ta, size_t heap_limit)

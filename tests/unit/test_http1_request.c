@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "h1_table.h"
-#include "wisp/http1.h"
+#include "http1/http1-internal.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

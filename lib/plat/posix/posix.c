@@ -24,7 +24,8 @@
 #include <sys/random.h>
 #endif
 
-#include "wisp/core.h"
+#include "wisp/error.h"
+#include "wisp/plat.h"
 
 static uint64_t px_now_ms(void *user)
 {

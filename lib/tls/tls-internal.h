@@ -11,63 +11,62 @@
  * The application-facing part is only the version query in wisp/core.h; everything
  * here is library-internal.
  */
-#ifndef WISP_TLS_H
-#define WISP_TLS_H
+#ifndef WISP_TLS_INTERNAL_H
+#define WISP_TLS_INTERNAL_H
 
-#include "wisp/core.h"
+#include "core/core-internal.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#ifdef WISP_LIBRARY
 
-typedef struct wisp_tls_conf wisp_tls_conf_t;
-typedef struct wisp_tls wisp_tls_t;
-typedef struct wisp_tls_session wisp_tls_session_t;
+typedef struct wisp__tls_conf wisp__tls_conf_t;
+typedef struct wisp__tls wisp__tls_t;
+typedef struct wisp__tls_session wisp__tls_session_t;
 
 /** A certificate or key: PEM text (with or without the NUL) or DER bytes. */
-typedef struct wisp_tls_blob {
+typedef struct wisp__tls_blob {
     const uint8_t *data;
     size_t len;
-} wisp_tls_blob_t;
+} wisp__tls_blob_t;
 
-typedef struct wisp_tls_conf_info {
+typedef struct wisp__tls_conf_info {
     uint8_t server;            /**< 0: client config, 1: server config */
-    const wisp_tls_blob_t *ca; /**< trust anchors: client = server CAs; server =
+    const wisp__tls_blob_t *ca; /**< trust anchors: client = server CAs; server =
                                     client CAs (then client certs are required) */
     size_t ca_count;
     uint8_t ca_nocopy;         /**< DER that outlives the config (flash): no copy */
     uint8_t system_ca;         /**< client: also load the OS CA bundle (POSIX) */
-    wisp_tls_blob_t cert;      /**< own certificate chain (server: required) */
-    wisp_tls_blob_t key;       /**< own private key */
+    wisp__tls_blob_t cert;      /**< own certificate chain (server: required) */
+    wisp__tls_blob_t key;       /**< own private key */
     uint16_t max_fragment_len; /**< client: 0, 512, 1024, 2048 or 4096 (RFC 6066) */
-} wisp_tls_conf_info_t;
+} wisp__tls_conf_info_t;
 
 /** Transport callbacks given by the owner: bytes or WISP_EAGAIN or an error;
  *  recv returns 0 at EOF. */
-typedef int (*wisp_tls_send_cb)(void *io, const uint8_t *buf, size_t len);
-typedef int (*wisp_tls_recv_cb)(void *io, uint8_t *buf, size_t len);
+typedef int (*wisp__tls_send_cb)(void *io, const uint8_t *buf, size_t len);
+typedef int (*wisp__tls_recv_cb)(void *io, uint8_t *buf, size_t len);
 
 /**
  * \brief  Parse certificates and keys and build one shared mbedTLS ssl_config.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ECERTPARSE (the mbedTLS reason is logged),
  *         WISP_EUNSUPPORTED (system_ca on a port without a bundle).
  */
-WISP_NODISCARD int wisp__tls_conf_create(wisp_context_t *cx, const wisp_tls_conf_info_t *info,
-                                         wisp_tls_conf_t **out);
+WISP_NODISCARD int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
+                                         wisp__tls_conf_t **out);
 /** NULL-safe; sets *c to NULL. Every session made from it must be gone first. */
-void wisp__tls_conf_destroy(wisp_tls_conf_t **c);
+void wisp__tls_conf_destroy(wisp__tls_conf_t **c);
 
 /**
  * \brief  A session on conf. peer is the endpoint host (client) and NULL (server).
  *         A numeric peer is verified against the certificate's IP SANs.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ETLS.
  */
-WISP_NODISCARD int wisp__tls_create(wisp_tls_conf_t *conf, const char *peer, wisp_tls_send_cb send,
-                                    wisp_tls_recv_cb recv, void *io, wisp_tls_t **out);
+WISP_NODISCARD int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb send,
+                                    wisp__tls_recv_cb recv, void *io, wisp__tls_t **out);
 /** Offer a saved session for resumption (client, before the handshake). */
-WISP_NODISCARD int wisp__tls_set_session(wisp_tls_t *t, const wisp_tls_session_t *s);
+WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s);
 
 /**
  * \brief  Advance the handshake.
@@ -76,33 +75,32 @@ WISP_NODISCARD int wisp__tls_set_session(wisp_tls_t *t, const wisp_tls_session_t
  *         reasons logged), WISP_ETLSALERT, WISP_ECLOSED, WISP_ETLS, WISP_ENOMEM, or
  *         the transport's own error.
  */
-WISP_NODISCARD int wisp__tls_handshake(wisp_tls_t *t);
+WISP_NODISCARD int wisp__tls_handshake(wisp__tls_t *t);
 /** Nonzero once the handshake completed by resumption (no certificate exchange). */
-int wisp__tls_resumed(const wisp_tls_t *t);
+int wisp__tls_resumed(const wisp__tls_t *t);
 
 /** Bytes read (> 0), 0 at close_notify or EOF, WISP_EWANTREAD/WANTWRITE, or error. */
-int wisp__tls_read(wisp_tls_t *t, void *buf, size_t len);
+int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len);
 /** Bytes written (> 0, may be fewer than len), WISP_EWANTWRITE/WANTREAD, or error. */
-int wisp__tls_write(wisp_tls_t *t, const void *buf, size_t len);
+int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len);
 /** Decrypted bytes buffered inside TLS that poll() cannot see. */
-size_t wisp__tls_pending(const wisp_tls_t *t);
+size_t wisp__tls_pending(const wisp__tls_t *t);
 /** Queue a close_notify alert (orderly close). 0 or an error. */
-int wisp__tls_close_notify(wisp_tls_t *t);
+int wisp__tls_close_notify(wisp__tls_t *t);
 
 /** Save the established session for later resumption (client). */
-WISP_NODISCARD int wisp__tls_session_save(wisp_tls_t *t, wisp_tls_session_t **out);
+WISP_NODISCARD int wisp__tls_session_save(wisp__tls_t *t, wisp__tls_session_t **out);
 /** NULL-safe; zeroizes the secrets; sets *s to NULL. */
-void wisp__tls_session_free(wisp_context_t *cx, wisp_tls_session_t **s);
+void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);
 
 /** The negotiated ciphersuite name, or "" before the handshake. */
-const char *wisp__tls_ciphersuite(const wisp_tls_t *t);
+const char *wisp__tls_ciphersuite(const wisp__tls_t *t);
 /** NULL-safe; frees and zeroizes; sets *t to NULL. Does not touch the transport. */
-void wisp__tls_destroy(wisp_tls_t **t);
+void wisp__tls_destroy(wisp__tls_t **t);
 
-#endif /* WISP_LIBRARY */
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* WISP_TLS_H */
+#endif /* WISP_TLS_INTERNAL_H */

@@ -8,20 +8,19 @@
  * linger_ms. A device that talks to one endpoint at a time holds one X.509 stack,
  * and an idle device none. Everything here is library-internal.
  */
-#ifndef WISP_VHOST_H
-#define WISP_VHOST_H
+#ifndef WISP_VHOST_INTERNAL_H
+#define WISP_VHOST_INTERNAL_H
 
-#include "wisp/core.h"
+#include "core/core-internal.h"
 #include "wisp/policy.h"
-#include "wisp/tls.h"
+#include "tls/tls-internal.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#ifdef WISP_LIBRARY
 
-typedef struct wisp_vhost wisp_vhost_t;
+typedef struct wisp__vhost wisp__vhost_t;
 
 /**
  * \brief  Take a reference on the client vhost a stream type needs, creating it (and
@@ -30,30 +29,29 @@ typedef struct wisp_vhost wisp_vhost_t;
  *         WISP_ECERTPARSE, WISP_EUNSUPPORTED (the system store on a port without one).
  */
 WISP_NODISCARD int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps,
-                                       wisp_vhost_t **out);
+                                       wisp__vhost_t **out);
 /** Another reference on a live vhost. */
-void wisp__vhost_ref(wisp_vhost_t *v);
+void wisp__vhost_ref(wisp__vhost_t *v);
 /** Drop a reference and set *v to NULL; the last one frees the vhost (after linger). */
-void wisp__vhost_unref(wisp_vhost_t **v);
+void wisp__vhost_unref(wisp__vhost_t **v);
 
 /** The vhost's shared TLS configuration. */
-wisp_tls_conf_t *wisp__vhost_tls(const wisp_vhost_t *v);
+wisp__tls_conf_t *wisp__vhost_tls(const wisp__vhost_t *v);
 /** The trust store name, for logs. */
-const char *wisp__vhost_name(const wisp_vhost_t *v);
+const char *wisp__vhost_name(const wisp__vhost_t *v);
 
 /** The last session saved for host:port, or NULL. Owned by the vhost. */
-const wisp_tls_session_t *wisp__vhost_session(const wisp_vhost_t *v, const char *host,
+const wisp__tls_session_t *wisp__vhost_session(const wisp__vhost_t *v, const char *host,
                                               uint16_t port);
 /** Keep sess (taking ownership) as the session for host:port, replacing any older. */
-void wisp__vhost_session_put(wisp_vhost_t *v, const char *host, uint16_t port,
-                             wisp_tls_session_t *sess);
+void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
+                             wisp__tls_session_t *sess);
 /** Forget the session for host:port (a resumption was refused or verification failed). */
-void wisp__vhost_session_drop(wisp_vhost_t *v, const char *host, uint16_t port);
+void wisp__vhost_session_drop(wisp__vhost_t *v, const char *host, uint16_t port);
 
-#endif /* WISP_LIBRARY */
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* WISP_VHOST_H */
+#endif /* WISP_VHOST_INTERNAL_H */

@@ -155,7 +155,6 @@ WISP_API const struct wisp_policy *wisp_context_policy(const wisp_context_t *cx)
 /** \brief The mbedTLS version the library was built against ("2.28.3"). */
 WISP_API const char *wisp_tls_version(void);
 
-
 #ifdef __cplusplus
 }
 #endif

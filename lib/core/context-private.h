@@ -57,7 +57,6 @@ struct wisp_context {
     wisp_stats_t stats;
 };
 
-
 /* Loop internals shared between loop.c and sock.c. */
 WISP_NODISCARD int wisp__io_add(wisp_context_t *cx, wisp__sock_t *s);
 void wisp__io_update(wisp_context_t *cx, wisp__sock_t *s);

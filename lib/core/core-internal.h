@@ -9,7 +9,6 @@
 
 #include "wisp/core.h"
 
-
 #include <stdarg.h>
 
 /* ---- Base context lifecycle ----

@@ -37,7 +37,6 @@ extern "C" {
 
 /* Build-time limits WISP_H1_LINE_MAX and WISP_H1_HEAD_MAX live in wisp/config.h. */
 
-
 /* ==== Parsers ================================================================== */
 
 /**
@@ -476,7 +475,6 @@ WISP_NODISCARD int wisp__h1_nail(wisp_context_t *cx, const wisp__h1_key_t *key, 
                                  wisp__h1_conn_t **out);
 /** Let go of a nailed connection (the last one lets it idle out); *c = NULL. */
 void wisp__h1_unnail(wisp__h1_conn_t **c);
-
 
 #ifdef __cplusplus
 }

@@ -20,7 +20,6 @@
 extern "C" {
 #endif
 
-
 typedef struct wisp__tls_conf wisp__tls_conf_t;
 typedef struct wisp__tls wisp__tls_t;
 typedef struct wisp__tls_session wisp__tls_session_t;
@@ -32,14 +31,14 @@ typedef struct wisp__tls_blob {
 } wisp__tls_blob_t;
 
 typedef struct wisp__tls_conf_info {
-    uint8_t server;            /**< 0: client config, 1: server config */
+    uint8_t server;             /**< 0: client config, 1: server config */
     const wisp__tls_blob_t *ca; /**< trust anchors: client = server CAs; server =
                                     client CAs (then client certs are required) */
     size_t ca_count;
     uint8_t ca_nocopy;         /**< DER that outlives the config (flash): no copy */
     uint8_t system_ca;         /**< client: also load the OS CA bundle (POSIX) */
-    wisp__tls_blob_t cert;      /**< own certificate chain (server: required) */
-    wisp__tls_blob_t key;       /**< own private key */
+    wisp__tls_blob_t cert;     /**< own certificate chain (server: required) */
+    wisp__tls_blob_t key;      /**< own private key */
     uint16_t max_fragment_len; /**< client: 0, 512, 1024, 2048 or 4096 (RFC 6066) */
 } wisp__tls_conf_info_t;
 
@@ -63,8 +62,9 @@ void wisp__tls_conf_destroy(wisp__tls_conf_t **c);
  *         A numeric peer is verified against the certificate's IP SANs.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ETLS.
  */
-WISP_NODISCARD int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb send,
-                                    wisp__tls_recv_cb recv, void *io, wisp__tls_t **out);
+WISP_NODISCARD int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer,
+                                    wisp__tls_send_cb send, wisp__tls_recv_cb recv, void *io,
+                                    wisp__tls_t **out);
 /** Offer a saved session for resumption (client, before the handshake). */
 WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s);
 
@@ -97,7 +97,6 @@ void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);
 const char *wisp__tls_ciphersuite(const wisp__tls_t *t);
 /** NULL-safe; frees and zeroizes; sets *t to NULL. Does not touch the transport. */
 void wisp__tls_destroy(wisp__tls_t **t);
-
 
 #ifdef __cplusplus
 }

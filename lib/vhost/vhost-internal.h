@@ -19,7 +19,6 @@
 extern "C" {
 #endif
 
-
 typedef struct wisp__vhost wisp__vhost_t;
 
 /**
@@ -42,13 +41,12 @@ const char *wisp__vhost_name(const wisp__vhost_t *v);
 
 /** The last session saved for host:port, or NULL. Owned by the vhost. */
 const wisp__tls_session_t *wisp__vhost_session(const wisp__vhost_t *v, const char *host,
-                                              uint16_t port);
+                                               uint16_t port);
 /** Keep sess (taking ownership) as the session for host:port, replacing any older. */
 void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
                              wisp__tls_session_t *sess);
 /** Forget the session for host:port (a resumption was refused or verification failed). */
 void wisp__vhost_session_drop(wisp__vhost_t *v, const char *host, uint16_t port);
-
 
 #ifdef __cplusplus
 }

@@ -227,7 +227,7 @@ static vh_session_t **session_find(wisp__vhost_t *v, const char *host, uint16_t 
 }
 
 const wisp__tls_session_t *wisp__vhost_session(const wisp__vhost_t *v, const char *host,
-                                              uint16_t port)
+                                               uint16_t port)
 {
     vh_session_t **pp;
 

@@ -66,8 +66,8 @@ int main(int argc, char **argv)
     const char *certs = argc > 1 ? argv[1] : WISP_TEST_CERTS;
     size_t bytes = argc > 2 ? (size_t)strtoul(argv[2], NULL, 0) : 1u << 20;
     wisp__tls_blob_t ca = tlspeer_cert_blob(certs, "ca.pem"),
-                    crt = tlspeer_cert_blob(certs, "server.pem"),
-                    key = tlspeer_cert_blob(certs, "server.key");
+                     crt = tlspeer_cert_blob(certs, "server.pem"),
+                     key = tlspeer_cert_blob(certs, "server.key");
     wisp_context_info_t info;
     wisp__tls_conf_info_t ci, si;
     wisp__tls_conf_t *cconf = NULL, *sconf = NULL;

@@ -4,11 +4,10 @@
 # install; uses sudo when not root. Safe to run on every `make`.
 set -eu
 
-PKGS="build-essential cmake pkg-config git
-libmbedtls-dev libcmocka-dev
-nginx-light curl openssl
-python3 python3-jsonschema
-valgrind clang libclang-rt-14-dev"
+# One list per area in scripts/deps/*.list (a package name per word, # comments), so
+# each part of the project names what it needs in its own file.
+here=$(dirname "$0")
+PKGS=$(cat "$here"/deps/*.list | sed 's/#.*//')
 
 missing=""
 for p in $PKGS; do

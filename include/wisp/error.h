@@ -46,7 +46,9 @@ extern "C" {
     X(WISP_ECANCELED, -27, "operation canceled")                                                   \
     X(WISP_EHEADER, -28, "header value refused (CR, LF or NUL)")                                   \
     X(WISP_ERANGE, -29, "value out of range")                                                      \
-    X(WISP_EEXIST, -30, "already exists")
+    X(WISP_EEXIST, -30, "already exists")                                                          \
+    X(WISP_ESTALE, -31, "connection closed before the request was answered")                       \
+    X(WISP_ETRUNCATED, -32, "TLS connection closed without close_notify")
 
 enum wisp_error {
 #define WISP_X_ENUM(name, value, text) name = (value),

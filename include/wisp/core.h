@@ -107,16 +107,35 @@ WISP_API WISP_NODISCARD int wisp_context_create(const wisp_context_info_t *info,
 
 /**
  * \brief  Destroy a context: every remaining stream gets DESTROYING, every connection
- *         is closed, every vhost freed. Afterwards wisp holds zero heap.
- *         NULL-safe. Must not be called from a callback of the same context.
+ *         is closed, every vhost freed. Afterwards wisp holds zero heap. NULL-safe.
+ *
+ *         From inside a callback of the same context (state, rx, tx, a wisp_post
+ *         function) the destruction is deferred: the current callback returns, every
+ *         stream gets DESTROYING, the context is freed at the end of that loop
+ *         iteration and that wisp_service() returns WISP_ECANCELED. The application
+ *         MUST NOT touch the context, or any of its streams, after the call.
  */
 WISP_API void wisp_context_destroy(wisp_context_t *cx);
 
 /**
- * \brief  Run one loop iteration: poll sockets for up to timeout_ms (clipped to the
- *         next timer; -1 waits until something happens), run due timers, handle
- *         posted calls, run I/O callbacks, then free objects marked for destruction.
- * \return 0, WISP_ECANCELED if wisp_stop() was called, or a platform poll error.
+ * \brief  Close idle kept-alive connections now, with close_notify, instead of when
+ *         their keepalive_ms runs out (before exit or deep sleep). Connections in use
+ *         and nailed_up ones are left alone. With linger 0 their vhosts are freed
+ *         when the last stream of the type is gone. Loop thread only; NULL-safe.
+ * \return the number of connections closed.
+ */
+WISP_API int wisp_context_close_idle(wisp_context_t *cx);
+
+/**
+ * \brief  Run one loop iteration, in this order: poll sockets for up to timeout_ms
+ *         (clipped to the next timer; -1 waits until something happens) and run their
+ *         I/O callbacks; run posted calls; run due timers (a timer armed by a timer
+ *         callback waits for the next iteration); then free objects marked for
+ *         destruction.
+ * \return 0; WISP_ECANCELED if wisp_stop() was called before or during the iteration,
+ *         or the context was destroyed from one of its callbacks (it is gone);
+ *         WISP_ESTATE when called from inside one of the context's own callbacks;
+ *         WISP_EINVAL (NULL); or a platform poll error.
  */
 WISP_API int wisp_service(wisp_context_t *cx, int timeout_ms);
 
@@ -143,7 +162,7 @@ WISP_API void wisp_get_stats(const wisp_context_t *cx, wisp_stats_t *st);
  */
 WISP_API int wisp_stats_json(const wisp_stats_t *st, char *buf, size_t len);
 
-/** \brief Monotonic milliseconds of the context's platform clock. */
+/** \brief Monotonic milliseconds of the context's platform clock; 0 for NULL. */
 WISP_API uint64_t wisp_now_ms(const wisp_context_t *cx);
 
 /** \brief Change the runtime log level. */

@@ -44,8 +44,12 @@ struct wisp_context {
     size_t io_count, io_cap;
     uint8_t io_dirty;
     uint8_t in_dispatch;
+    uint8_t wake_flagged; /* the last poll saw the wake fd readable */
+    uint8_t in_service;   /* inside wisp_service(): callbacks may be running */
+    uint8_t dying;        /* wisp_context_destroy() from a callback: free at the end */
 
-    wisp__timer_t *timers; /* sorted by deadline, earliest first */
+    wisp__timer_t *timers, *timers_tail; /* pending, sorted by deadline, earliest first */
+    wisp__timer_t *timers_due;           /* taken off by run_timers, about to run */
     wisp__defer_t *defer_head, *defer_tail;
 
     unsigned resolves_in_flight;
@@ -64,6 +68,9 @@ void wisp__io_del(wisp_context_t *cx, wisp__sock_t *s);
 /** Free the registration tables (context teardown). */
 void wisp__io_release(wisp_context_t *cx);
 void wisp__sock_dispatch(wisp__sock_t *s, unsigned revents);
+/** One loop iteration without the public entry's checks (context teardown uses it
+ *  to wait for resolver threads). Returns a poll error or 0. */
+int wisp__loop_iterate(wisp_context_t *cx, int timeout_ms);
 /** Run queued deferred items (including socket flushes) until none remain. */
 void wisp__defer_run(wisp_context_t *cx);
 

@@ -98,7 +98,7 @@ void wisp__context_free(wisp_context_t *cx)
     /* Name lookups still running on resolver threads will post back into this
      * context: wait for them (each is bounded by the resolver's own timeout). */
     while (cx->resolves_in_flight)
-        (void)wisp_service(cx, 100);
+        (void)wisp__loop_iterate(cx, 100);
     wisp__defer_run(cx);
     wisp__io_release(cx);
     if (cx->stats.heap_in_use)
@@ -109,6 +109,19 @@ void wisp__context_free(wisp_context_t *cx)
     a = cx->alloc;
     memset(cx, 0, sizeof(*cx));
     a.free(a.user, cx);
+}
+
+int wisp__context_defer_free(wisp_context_t *cx)
+{
+    if (!cx->in_service)
+        return 0;
+    cx->dying = 1;
+    return 1;
+}
+
+int wisp__context_dying(const wisp_context_t *cx)
+{
+    return cx->dying;
 }
 
 void *wisp__slot(const wisp_context_t *cx, int slot)
@@ -147,7 +160,7 @@ const wisp_plat_ops_t *wisp__plat(const wisp_context_t *cx)
 
 uint64_t wisp_now_ms(const wisp_context_t *cx)
 {
-    return cx->plat->now_ms(cx->plat->user);
+    return cx ? cx->plat->now_ms(cx->plat->user) : 0;
 }
 
 void wisp_get_stats(const wisp_context_t *cx, wisp_stats_t *st)

@@ -19,6 +19,12 @@
 WISP_NODISCARD int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out);
 void wisp__context_free(wisp_context_t *cx);
 void wisp__context_set_policy(wisp_context_t *cx, const struct wisp_policy *p);
+/** Called by wisp_context_destroy(): inside wisp_service() (a callback is running)
+ *  the context is marked and freed when the iteration ends (returns 1); outside,
+ *  returns 0 and the caller frees it now. */
+int wisp__context_defer_free(wisp_context_t *cx);
+/** Nonzero once a deferred destroy was asked for: create nothing new. */
+int wisp__context_dying(const wisp_context_t *cx);
 
 /* ---- Allocation (every byte wisp holds goes through these) ---- */
 

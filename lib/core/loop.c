@@ -1,21 +1,27 @@
 /*
- * The event loop: one iteration polls the registered sockets (timeout clipped to the
- * earliest timer), runs posted calls, dispatches socket events, runs due timers, and
- * finally runs deferred work (socket flushes, object destruction).
+ * The event loop. One iteration, in this order: poll the registered sockets (timeout
+ * clipped to the earliest timer) and dispatch their events; run posted calls; run
+ * due timers; run deferred work (socket flushes, connection scheduling, object
+ * destruction). A context destroyed from inside any of these is freed after the
+ * deferred work, and that wisp_service() returns WISP_ECANCELED.
  *
  * Data layout:
  *   ios[]/pfds[]  parallel dense arrays of registered sockets and their poll entries.
  *                 Unregistering during dispatch leaves a NULL hole (so an event
  *                 already fetched for a closed socket is dropped); holes are
  *                 compacted once dispatch ends.
- *   timers        doubly linked, sorted by deadline; insertion is O(n), which suits
- *                 the handful of timers an embedded device runs.
+ *   timers        doubly linked, sorted by deadline, searched from the tail on
+ *                 insertion (O(1) when durations repeat, as stream timeouts do).
+ *                 Due timers move to timers_due before any runs (see run_timers).
  *   posts         a fixed ring guarded by the platform lock: the only state touched
  *                 by other threads (wisp_post, wisp_stop).
  */
 #include <string.h>
 
 #include "core/context-private.h"
+
+/* wisp__timer_t.armed */
+enum { TIMER_IDLE, TIMER_PENDING, TIMER_DUE };
 
 /* ---- Poll registrations ---- */
 
@@ -115,6 +121,12 @@ void wisp__timer_init(wisp__timer_t *t, wisp__timer_cb cb)
     t->cb = cb;
 }
 
+/* The list a timer is on: the sorted pending list, or this iteration's due list. */
+static wisp__timer_t **timer_list(wisp_context_t *cx, const wisp__timer_t *t)
+{
+    return t->armed == TIMER_DUE ? &cx->timers_due : &cx->timers;
+}
+
 void wisp__timer_stop(wisp_context_t *cx, wisp__timer_t *t)
 {
     if (!t->armed)
@@ -122,40 +134,63 @@ void wisp__timer_stop(wisp_context_t *cx, wisp__timer_t *t)
     if (t->prev)
         t->prev->next = t->next;
     else
-        cx->timers = t->next;
+        *timer_list(cx, t) = t->next;
     if (t->next)
         t->next->prev = t->prev;
+    else if (t->armed == TIMER_PENDING)
+        cx->timers_tail = t->prev;
     t->next = t->prev = NULL;
     t->armed = 0;
 }
 
 void wisp__timer_start(wisp_context_t *cx, wisp__timer_t *t, uint32_t ms)
 {
-    wisp__timer_t *it, *prev = NULL;
+    wisp__timer_t *it;
 
     wisp__timer_stop(cx, t);
     t->deadline = wisp_now_ms(cx) + ms;
-    /* Equal deadlines keep their arming order. */
-    for (it = cx->timers; it && it->deadline <= t->deadline; it = it->next)
-        prev = it;
-    t->prev = prev;
-    t->next = it;
-    if (prev)
-        prev->next = t;
+    /* Search from the tail: timers are mostly armed with the same few durations on
+     * one monotonic clock, so a new deadline is almost always the latest, and N
+     * streams with the same timeout cost O(1) each instead of O(N). Equal
+     * deadlines keep their arming order. */
+    for (it = cx->timers_tail; it && it->deadline > t->deadline; it = it->prev)
+        ;
+    t->prev = it;
+    t->next = it ? it->next : cx->timers;
+    if (t->next)
+        t->next->prev = t;
+    else
+        cx->timers_tail = t;
+    if (it)
+        it->next = t;
     else
         cx->timers = t;
-    if (it)
-        it->prev = t;
-    t->armed = 1;
+    t->armed = TIMER_PENDING;
 }
 
 static void run_timers(wisp_context_t *cx)
 {
     uint64_t now = wisp_now_ms(cx);
-    wisp__timer_t *t;
+    wisp__timer_t *t, *last = NULL;
 
-    /* A callback may arm a timer for "now"; it runs next iteration, not in a loop. */
-    while ((t = cx->timers) && t->deadline <= now) {
+    /* Take every due timer off the pending list before any runs. A callback that
+     * re-arms its timer (even for 0 ms) or arms another one puts it on the pending
+     * list, which waits for the next iteration: one pass can never loop. A
+     * callback may stop a timer still waiting on the due list. */
+    for (t = cx->timers; t && t->deadline <= now; t = t->next) {
+        t->armed = TIMER_DUE;
+        last = t;
+    }
+    if (!last)
+        return;
+    cx->timers_due = cx->timers;
+    cx->timers = last->next;
+    if (cx->timers)
+        cx->timers->prev = NULL;
+    else
+        cx->timers_tail = NULL;
+    last->next = NULL;
+    while ((t = cx->timers_due) != NULL) {
         wisp__timer_stop(cx, t);
         t->cb(t);
     }
@@ -270,7 +305,12 @@ static void run_posts(wisp_context_t *cx)
 {
     unsigned n;
 
-    cx->plat->wake_drain(cx->plat->user, &cx->wake);
+    /* Drain the wake primitive only when poll saw it: a read per iteration would
+     * be a wasted syscall (EAGAIN) on every loop of a busy connection. */
+    if (cx->wake_flagged) {
+        cx->wake_flagged = 0;
+        cx->plat->wake_drain(cx->plat->user, &cx->wake);
+    }
     /* Run only what was queued before we looked, so a post that posts again
      * cannot keep this iteration going forever. */
     cx->plat->lock(cx->plat->user, &cx->post_lock);
@@ -313,6 +353,7 @@ static int poll_once(wisp_context_t *cx, int timeout_ms)
             return WISP_EUNSUPPORTED;
         wake_only.fd = cx->wake_fd;
         ret = cx->plat->poll(cx->plat->user, &wake_only, 1, timeout_ms, scratch_one);
+        cx->wake_flagged = ret > 0 && wake_only.revents;
         return ret < 0 ? ret : 0;
     }
     /* io_add keeps a spare entry at the end of pfds[] for the wake fd. */
@@ -323,6 +364,7 @@ static int poll_once(wisp_context_t *cx, int timeout_ms)
     ret = cx->plat->poll(cx->plat->user, cx->pfds, n + 1, timeout_ms, cx->poll_scratch);
     if (ret <= 0)
         return ret;
+    cx->wake_flagged = cx->pfds[n].revents != 0;
     cx->in_dispatch = 1;
     for (i = 0; i < n; i++) {
         /* A callback may close any socket (its slot turns NULL and is skipped) or
@@ -336,23 +378,39 @@ static int poll_once(wisp_context_t *cx, int timeout_ms)
     return 0;
 }
 
+int wisp__loop_iterate(wisp_context_t *cx, int timeout_ms)
+{
+    int ret = poll_once(cx, poll_timeout(cx, timeout_ms));
+
+    run_posts(cx);
+    run_timers(cx);
+    wisp__defer_run(cx);
+    return ret;
+}
+
 int wisp_service(wisp_context_t *cx, int timeout_ms)
 {
     int ret;
 
     if (!cx)
         return WISP_EINVAL;
+    if (cx->in_service || cx->dying)
+        return WISP_ESTATE; /* called from one of its own callbacks */
     if (take_stop(cx))
         return WISP_ECANCELED;
-    ret = poll_once(cx, poll_timeout(cx, timeout_ms));
-    run_posts(cx);
-    run_timers(cx);
-    wisp__defer_run(cx);
+    cx->in_service = 1;
+    ret = wisp__loop_iterate(cx, timeout_ms);
+    cx->in_service = 0;
+    if (cx->dying) {
+        wisp__context_free(cx);
+        return WISP_ECANCELED;
+    }
     if (ret < 0) {
         WISP_LOGE(cx, "poll failed: %s", wisp_strerror(ret));
         return ret;
     }
-    return 0;
+    /* wisp_stop() from a callback of this iteration ends it, not the next one. */
+    return take_stop(cx) ? WISP_ECANCELED : 0;
 }
 
 int wisp_run(wisp_context_t *cx)

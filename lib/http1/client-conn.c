@@ -7,14 +7,44 @@
  * vhost kept. The context's connections form one list whose head sits in context
  * slot WISP_SLOT_H1.
  *
- *   conn ──> socket + TLS session (while open), parser, request buffer
- *        ──> active: the leader txn (connecting for it, or running its exchange)
- *        ──> queue:  FIFO of txns waiting for the connection
+ *   conn ──> socket + TLS session (while open), response parser, request buffer
+ *        ──> leader: the txn the socket is being set up for, or whose exchange runs
+ *        ──> queue:  FIFO of txns waiting for the connection (doubly linked)
  *
- * Every decision about who runs next is made in one place, kick(), which runs
- * deferred at the end of the loop iteration. So submit, cancel and completion never
- * call back into streams re-entrantly, and a stream callback may submit, cancel or
- * destroy anything.
+ * One state enum, one transition function (to(), which logs every move), and the
+ * timer's meaning follows from the state:
+ *
+ *   DOWN ──kick──> RESOLVING ──> CONNECTING ──> HANDSHAKE ──> IDLE <──────────┐
+ *    ▲  ▲            [timer: connect timeout, the whole setup]   │ begin      │ complete,
+ *    │  │                                                       ▼            │ keepable
+ *    │  └─ BACKOFF [timer: nailed reconnect delay]            SENDING ──> RECEIVING
+ *    │                                                    [no timer: the stream's
+ *    └──── sock_down() from any state with a socket         timeout_ms covers it]
+ *                                                  IDLE without leader: [timer: keep-alive]
+ *
+ * Two flags that are not states: `shareable` belongs to the key (the policy lets
+ * transactions share the connection) and `keepable` to the current socket (it may
+ * carry another request: cleared when a response leaves doubt).
+ *
+ * ---- Calls out to the transaction's owner (the application, in the end) ----
+ * Every op of a txn can do anything: cancel itself or any other txn, submit again,
+ * destroy its stream, destroy the context (core defers that to the end of the
+ * iteration). The rules that keep this file safe:
+ *  1. Every call out goes through one of the out_*() helpers, which first detach
+ *     what the callee could invalidate: a txn leaves the connection (leader or
+ *     queue, t->conn = NULL) before on_done/on_failed, so a cancel from inside is a
+ *     no-op, and a submit from inside queues afresh.
+ *  2. After any call out — including the response parser's callbacks, which run the
+ *     stream's rx — the caller re-reads c->state and c->leader and uses nothing it
+ *     cached before the call. wisp__h1_cancel() from inside closes the socket at
+ *     once (it frees only the TLS session and fd, never the connection).
+ *  3. Fan-out to many txns (a certificate failure fails the whole key) walks a list
+ *     spliced off the connection first, so a txn submitted from one of those
+ *     callbacks joins a fresh queue and is attempted on a later iteration: never
+ *     failed again in the same pass.
+ *  4. A connection is freed only by kick() (deferred work, never inside a call out),
+ *     by wisp__h1_close_idle() (idle ones, which have no txn to call), and by
+ *     context teardown.
  *
  * Close order is fixed (SPEC §2): unregister the socket, free the TLS session, close
  * the fd — sock_down() is the only place that closes.
@@ -24,27 +54,40 @@
 #include "http1/http1-internal.h"
 #include "vhost/vhost-internal.h"
 
-#define REQ_BUF 2048 /* request head, or one body chunk with its framing */
+#define REQ_BUF 2048 /* request head, one body chunk with its framing, or response bytes */
+#define RX_SMALL 256 /* read buffer while the request is still going out */
 
-enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_READY };
-enum tx_phase { TX_IDLE, TX_SENDING, TX_BODY, TX_SENT };
+enum conn_state {
+    CS_DOWN,       /* no socket */
+    CS_BACKOFF,    /* no socket, nailed: waiting to reconnect */
+    CS_RESOLVING,  /* name lookup */
+    CS_CONNECTING, /* TCP connect */
+    CS_HANDSHAKE,  /* TLS handshake */
+    CS_IDLE,       /* socket up, no exchange running */
+    CS_SENDING,    /* the leader's request is going out (its answer may start early) */
+    CS_RECEIVING   /* request sent, response being read */
+};
+
+static const char *const state_names[] = {"down",      "backoff", "resolving", "connecting",
+                                          "handshake", "idle",    "sending",   "receiving"};
+
+/* What the connection's one timer means in a state. */
+enum timer_role { T_NONE, T_CONNECT, T_RETRY, T_IDLE };
 
 struct wisp__h1_conn {
     wisp__h1_conn_t *next;
     wisp_context_t *cx;
-    struct wisp__vhost *vhost; /* own reference, NULL for plaintext */
+    wisp__vhost_t *vhost; /* own reference, NULL for plaintext */
     char *host;
     uint16_t port;
-    uint8_t tls_on, reuse;
-    uint8_t state;
-    uint8_t phase;
-    uint8_t in_io; /* inside pump: cancel defers the close to the pump */
-    uint8_t kill;  /* close requested while in_io */
-    uint8_t body_eom;
+    uint8_t tls_on;
+    uint8_t shareable; /* key: transactions may share this connection */
+    uint8_t keepable;  /* socket: it may carry another request */
+    uint8_t state;     /* enum conn_state, changed only by to() */
+    uint8_t body_eom;  /* the last body piece is in out[] */
     uint8_t naddr, addr_i;
-    uint32_t served; /* transactions completed on the current socket */
     uint16_t nailed; /* nailed_up streams holding the connection up */
-    uint8_t waiting; /* nailed and down: the timer is the reconnect delay */
+    uint32_t served; /* responses completed on the current socket: > 0 is reuse */
     uint32_t nail_connect_ms, nail_retry_ms;
     uint32_t keepalive_ms; /* of the last transaction: how long to keep it idle */
     uint64_t body_left;    /* Content-Length bytes still to come from the app */
@@ -52,9 +95,9 @@ struct wisp__h1_conn {
     wisp__tls_t *tls;
     wisp__resolve_t *res;
     wisp_addr_t addr[WISP_RESOLVE_MAX_ADDRS];
-    wisp__timer_t timer; /* connect timeout, then keep-alive idle */
+    wisp__timer_t timer; /* see timer_role() */
     wisp__defer_t kick;
-    wisp__h1_txn_t *active, *qhead, *qtail;
+    wisp__h1_txn_t *leader, *qhead, *qtail;
     wisp__h1_resp_t resp;
     size_t out_off, out_len;
     uint8_t out[REQ_BUF];
@@ -73,19 +116,56 @@ static void schedule(wisp__h1_conn_t *c)
     wisp__defer(c->cx, &c->kick);
 }
 
-/* ---- Queue ---- */
+static enum timer_role timer_role(uint8_t st)
+{
+    switch (st) {
+    case CS_RESOLVING:
+    case CS_CONNECTING:
+    case CS_HANDSHAKE:
+        return T_CONNECT;
+    case CS_BACKOFF:
+        return T_RETRY;
+    case CS_IDLE:
+        return T_IDLE;
+    default:
+        return T_NONE;
+    }
+}
+
+/* The one transition function. A timer armed for the old state's role is stopped
+ * when the role changes (the connect timeout runs across resolve, TCP and TLS). */
+static void to(wisp__h1_conn_t *c, enum conn_state st)
+{
+    if (c->state == st)
+        return;
+    WISP_LOGD(c->cx, "%s:%u: %s -> %s", c->host, c->port, state_names[c->state], state_names[st]);
+    if (timer_role(c->state) != timer_role((uint8_t)st))
+        wisp__timer_stop(c->cx, &c->timer);
+    c->state = (uint8_t)st;
+}
+
+static int exchanging(const wisp__h1_conn_t *c)
+{
+    return c->state == CS_SENDING || c->state == CS_RECEIVING;
+}
+
+/* ---- Queue: doubly linked so that cancelling any txn is O(1) ---- */
 
 static void enqueue(wisp__h1_conn_t *c, wisp__h1_txn_t *t, int front)
 {
     t->conn = c;
     if (front) {
+        t->prev = NULL;
         t->next = c->qhead;
-        c->qhead = t;
-        if (!c->qtail)
+        if (c->qhead)
+            c->qhead->prev = t;
+        else
             c->qtail = t;
+        c->qhead = t;
         return;
     }
     t->next = NULL;
+    t->prev = c->qtail;
     if (c->qtail)
         c->qtail->next = t;
     else
@@ -93,58 +173,114 @@ static void enqueue(wisp__h1_conn_t *c, wisp__h1_txn_t *t, int front)
     c->qtail = t;
 }
 
+static void unqueue(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        c->qhead = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        c->qtail = t->prev;
+    t->next = t->prev = NULL;
+}
+
 static wisp__h1_txn_t *dequeue(wisp__h1_conn_t *c)
 {
     wisp__h1_txn_t *t = c->qhead;
 
-    if (t) {
-        c->qhead = t->next;
-        if (!c->qhead)
-            c->qtail = NULL;
-        t->next = NULL;
-    }
+    if (t)
+        unqueue(c, t);
     return t;
 }
 
-static int unqueue(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
+static int queued(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
 {
-    wisp__h1_txn_t **pp, *prev = NULL;
+    return t->conn == c && t != c->leader;
+}
 
-    for (pp = &c->qhead; *pp; prev = *pp, pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            if (c->qtail == t)
-                c->qtail = prev;
-            t->next = NULL;
-            return 1;
-        }
+/* ---- Calls out (rule 1: detach first) ---- */
+
+static void out_connecting(wisp__h1_txn_t *t)
+{
+    t->ops->on_connecting(t);
+}
+
+static void out_connected(wisp__h1_txn_t *t)
+{
+    t->ops->on_connected(t);
+}
+
+/* The leader leaves, then hears why. */
+static void out_failed(wisp__h1_conn_t *c, int err, int sent)
+{
+    wisp__h1_txn_t *t = c->leader;
+
+    if (!t)
+        return;
+    c->leader = NULL;
+    t->conn = NULL;
+    t->ops->on_failed(t, err, sent);
+}
+
+static void out_done(wisp__h1_conn_t *c)
+{
+    wisp__h1_txn_t *t = c->leader;
+
+    c->leader = NULL;
+    t->conn = NULL;
+    t->ops->on_done(t);
+}
+
+/* Rule 3: splice the leader and the whole queue off, then tell each. */
+static void out_fail_all(wisp__h1_conn_t *c, int err)
+{
+    wisp__h1_txn_t *list = c->leader, *t;
+
+    if (list) {
+        list->next = c->qhead;
+        if (c->qhead)
+            c->qhead->prev = list;
+    } else {
+        list = c->qhead;
     }
-    return 0;
+    c->leader = c->qhead = c->qtail = NULL;
+    for (t = list; t; t = t->next)
+        t->conn = NULL;
+    while ((t = list) != NULL) {
+        list = t->next;
+        t->next = t->prev = NULL;
+        t->ops->on_failed(t, err, 0);
+    }
 }
 
 /* ---- Socket lifetime ---- */
 
+/* Close the socket, if any, in the fixed order (SPEC §2): unregister from the
+ * poller (events already fetched are dropped), free the TLS session, close the fd. */
+static void close_socket(wisp__h1_conn_t *c)
+{
+    if (c->sock.fd < 0)
+        return;
+    wisp__sock_unregister(&c->sock);
+    wisp__tls_destroy(&c->tls);
+    wisp__sock_close(&c->sock);
+    wisp__stats(c->cx)->conns_live--;
+}
+
 static void sock_down(wisp__h1_conn_t *c, int orderly)
 {
-    wisp_stats_t *st = wisp__stats(c->cx);
-
     wisp__resolve_cancel(&c->res);
-    wisp__timer_stop(c->cx, &c->timer);
-    if (c->sock.fd >= 0) {
-        if (orderly && c->tls && c->state == C_READY) {
-            (void)wisp__tls_close_notify(c->tls);
-            (void)wisp__sock_flush(&c->sock);
-        }
-        /* Unregister first, then free the TLS session, then close the fd. */
-        wisp__sock_unregister(&c->sock);
-        wisp__tls_destroy(&c->tls);
-        wisp__sock_close(&c->sock);
-        st->conns_live--;
+    if (orderly && c->tls && c->sock.fd >= 0 && c->state >= CS_IDLE) {
+        (void)wisp__tls_close_notify(c->tls);
+        (void)wisp__sock_flush(&c->sock);
     }
-    c->state = C_DOWN;
-    c->phase = TX_IDLE;
+    close_socket(c);
+    to(c, CS_DOWN);
+    wisp__timer_stop(c->cx, &c->timer);
     c->served = 0;
-    c->kill = 0;
+    c->keepable = 1;
 }
 
 static void conn_free(wisp__h1_conn_t *c)
@@ -164,45 +300,68 @@ static void conn_free(wisp__h1_conn_t *c)
     wisp__free(c->cx, c);
 }
 
-/* The leader leaves with an error; the queue carries on from kick(). */
-static void fail_active(wisp__h1_conn_t *c, int err, int sent)
+/* After a failure with nobody waiting, a nailed connection waits before trying
+ * again, never in a tight loop. */
+static void nailed_backoff(wisp__h1_conn_t *c)
 {
-    wisp__h1_txn_t *t = c->active;
-
-    c->active = NULL;
-    if (t) {
-        t->conn = NULL;
-        t->ops->on_failed(t, err, sent);
+    if (c->nailed && !c->leader && !c->qhead && c->state == CS_DOWN) {
+        to(c, CS_BACKOFF);
+        wisp__timer_start(c->cx, &c->timer, c->nail_retry_ms);
     }
+}
+
+static int closed_or_reset(int err)
+{
+    return err == WISP_ECLOSED || err == WISP_ERESET || err == WISP_ETRUNCATED;
+}
+
+/*
+ * The keep-alive race (SPEC §7): a request sent on a reused socket that is closed
+ * or reset before any byte of its answer arrived was most likely never seen by the
+ * server (it closed the idle connection on its own clock). An idempotent request
+ * goes again, once, on a fresh connection, without counting as a retry; any other
+ * gets WISP_ESTALE so the app decides. Returns 1 when the leader was requeued.
+ */
+static int keepalive_race(wisp__h1_conn_t *c, int *err)
+{
+    wisp__h1_txn_t *t = c->leader;
+
+    if (!t || !exchanging(c) || !c->served || wisp__h1_resp_started(&c->resp) ||
+        !closed_or_reset(*err))
+        return 0;
+    if (!t->idempotent) {
+        *err = WISP_ESTALE;
+        return 0;
+    }
+    if (t->resent)
+        return 0;
+    WISP_LOGI(c->cx, "%s:%u: reused connection closed before any answer; sending again", c->host,
+              c->port);
+    t->resent = 1;
+    c->leader = NULL;
+    enqueue(c, t, 1);
+    return 1;
 }
 
 static void conn_error(wisp__h1_conn_t *c, int err)
 {
-    int sent = c->phase != TX_IDLE;
+    int sent = exchanging(c);
 
-    WISP_LOGI(c->cx, "%s:%u: connection %s: %s", c->host, c->port,
-              c->state == C_READY ? "lost" : "failed", wisp_strerror(err));
+    WISP_LOGI(c->cx, "%s:%u: connection %s (%s): %s", c->host, c->port,
+              c->state >= CS_IDLE ? "lost" : "failed", state_names[c->state], wisp_strerror(err));
     if (err == WISP_ECERT) {
         /* Retrying cannot make a certificate verify: fail everyone on this key. */
-        wisp__h1_txn_t *t;
-
         if (c->vhost)
             wisp__vhost_session_drop(c->vhost, c->host, c->port);
         sock_down(c, 0);
-        fail_active(c, err, 0);
-        while ((t = dequeue(c)) != NULL) {
-            t->conn = NULL;
-            t->ops->on_failed(t, err, 0);
-        }
+        out_fail_all(c, err);
+    } else if (keepalive_race(c, &err)) {
+        sock_down(c, 0);
     } else {
         sock_down(c, 0);
-        fail_active(c, err, sent);
+        out_failed(c, err, sent);
     }
-    if (c->nailed && !c->qhead && !c->active) {
-        /* Nobody waits: reconnect after a delay, not in a tight loop. */
-        c->waiting = 1;
-        wisp__timer_start(c->cx, &c->timer, c->nail_retry_ms);
-    }
+    nailed_backoff(c);
     schedule(c);
 }
 
@@ -232,7 +391,7 @@ static int raw_read(wisp__h1_conn_t *c, uint8_t *buf, size_t len)
     return (n == WISP_EWANTWRITE || n == WISP_EWANTREAD) ? WISP_EAGAIN : n;
 }
 
-/* ---- Response parser glue: forwards to the leader ---- */
+/* ---- Response parser glue: forwards to the leader (calls out, rule 2) ---- */
 
 static int p_status(void *u, int status, const char *reason, size_t rlen)
 {
@@ -240,28 +399,28 @@ static int p_status(void *u, int status, const char *reason, size_t rlen)
 
     (void)reason;
     (void)rlen;
-    return c->active ? c->active->ops->on_status(c->active, status) : WISP_ECANCELED;
+    return c->leader ? c->leader->ops->on_status(c->leader, status) : WISP_ECANCELED;
 }
 
 static int p_header(void *u, const char *n, size_t nl, const char *v, size_t vl)
 {
     wisp__h1_conn_t *c = u;
 
-    return c->active ? c->active->ops->on_header(c->active, n, nl, v, vl) : WISP_ECANCELED;
+    return c->leader ? c->leader->ops->on_header(c->leader, n, nl, v, vl) : WISP_ECANCELED;
 }
 
 static int p_headers_done(void *u)
 {
     wisp__h1_conn_t *c = u;
 
-    return c->active ? c->active->ops->on_headers_done(c->active) : WISP_ECANCELED;
+    return c->leader ? c->leader->ops->on_headers_done(c->leader) : WISP_ECANCELED;
 }
 
 static int p_body(void *u, const uint8_t *d, size_t len)
 {
     wisp__h1_conn_t *c = u;
 
-    return c->active ? c->active->ops->on_data(c->active, d, len) : WISP_ECANCELED;
+    return c->leader ? c->leader->ops->on_data(c->leader, d, len) : WISP_ECANCELED;
 }
 
 static int p_complete(void *u)
@@ -301,8 +460,7 @@ static int build_head(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
  * Before a kept-alive socket carries another request: nothing may be waiting on it.
  * Bytes here were never asked for (a server answering twice) and would be taken for
  * the next response; EOF or an error means the server closed it while idle. Either
- * way the socket is dropped before the request is sent, so nothing is lost: the
- * transaction goes out on a fresh connection. Returns nonzero if dropped.
+ * way the socket is dropped before the request is sent. Returns nonzero if dropped.
  */
 static int drop_if_dirty(wisp__h1_conn_t *c)
 {
@@ -320,50 +478,49 @@ static int drop_if_dirty(wisp__h1_conn_t *c)
     return 1;
 }
 
+/* The leader gets the idle socket: CONNECTED, then its request goes out. */
 static void begin(wisp__h1_conn_t *c)
 {
-    wisp__h1_txn_t *t = c->active;
+    wisp__h1_txn_t *t = c->leader;
     wisp__h1_resp_cfg_t cfg;
     int ret;
 
     if (drop_if_dirty(c)) {
-        c->active = NULL;
-        enqueue(c, t, 1);
+        c->leader = NULL;
+        enqueue(c, t, 1); /* nothing was sent: it leads a fresh socket */
         schedule(c);
         return;
     }
-    wisp__timer_stop(c->cx, &c->timer);
     memset(&cfg, 0, sizeof(cfg));
     cfg.cb = &resp_cbs;
     cfg.user = c;
     cfg.head_request = t->head_request;
     wisp__h1_resp_init(&c->resp, &cfg);
-    c->body_eom = 0;
     if (c->served)
         wisp__stats(c->cx)->reuses++;
-    t->ops->on_connected(t);
-    if (c->active != t)
-        return; /* the stream went away inside its CONNECTED callback */
+    wisp__timer_stop(c->cx, &c->timer); /* no keep-alive countdown under a leader */
+    out_connected(t);
+    if (c->leader != t || c->state != CS_IDLE)
+        return; /* cancelled inside CONNECTED: the socket is still idle, kick decides */
     ret = build_head(c, t);
     if (ret) {
         WISP_LOGW(c->cx, "%s:%u: request head: %s", c->host, c->port, wisp_strerror(ret));
-        /* Nothing was sent: the connection stays good for the next one. */
-        c->active = NULL;
-        t->conn = NULL;
-        t->ops->on_failed(t, ret, 0);
+        /* Nothing was sent: the socket stays good for the next one. */
+        out_failed(c, ret, 0);
         schedule(c);
         return;
     }
-    c->phase = TX_SENDING;
     c->body_left = t->body_len > 0 ? (uint64_t)t->body_len : 0;
+    c->body_eom = 0;
     c->keepalive_ms = t->keepalive_ms;
+    to(c, CS_SENDING);
     pump(c);
 }
 
-/* Fill c->out with the next body piece, framed for chunked when the length is unknown. */
-static int next_body(wisp__h1_conn_t *c)
+/* Fill c->out with the next body piece, framed for chunked when the length is unknown.
+ * Calls out (on_body): the caller re-checks the leader. */
+static int next_body(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
 {
-    wisp__h1_txn_t *t = c->active;
     size_t room = sizeof(c->out), len, pre = 0;
     int eom = 0, ret, n;
 
@@ -373,6 +530,8 @@ static int next_body(wisp__h1_conn_t *c)
     }
     len = room;
     ret = t->ops->on_body(t, c->out + pre, &len, &eom);
+    if (c->leader != t)
+        return 0;
     if (ret)
         return ret;
     if (len > room)
@@ -415,9 +574,10 @@ static int next_body(wisp__h1_conn_t *c)
 /* Send what is pending of the request; 0 when blocked or finished, else an error. */
 static int pump_tx(wisp__h1_conn_t *c)
 {
-    int ret;
+    while (c->state == CS_SENDING) {
+        wisp__h1_txn_t *t = c->leader;
+        int ret;
 
-    while (c->active && (c->phase == TX_SENDING || c->phase == TX_BODY)) {
         while (c->out_off < c->out_len) {
             int n = raw_write(c, c->out + c->out_off, c->out_len - c->out_off);
 
@@ -427,14 +587,15 @@ static int pump_tx(wisp__h1_conn_t *c)
                 return n;
             c->out_off += (size_t)n;
         }
-        if (c->active->body_len == 0 || (c->phase == TX_BODY && c->body_eom)) {
-            c->phase = TX_SENT;
-            break;
+        if (t->body_len == 0 || c->body_eom) {
+            to(c, CS_RECEIVING);
+            return 0;
         }
-        c->phase = TX_BODY;
-        ret = next_body(c);
+        ret = next_body(c, t);
+        if (c->leader != t)
+            return 0; /* cancelled from its tx callback */
         if (ret == WISP_EAGAIN)
-            return 0; /* the app resumes us */
+            return 0; /* wisp__h1_resume() brings us back */
         if (ret)
             return ret;
     }
@@ -443,94 +604,95 @@ static int pump_tx(wisp__h1_conn_t *c)
 
 static void complete(wisp__h1_conn_t *c)
 {
-    wisp__h1_txn_t *t = c->active;
-    int keep = wisp__h1_resp_keepalive(&c->resp) && c->reuse && c->phase == TX_SENT &&
-               !(c->tls && wisp__tls_pending(c->tls));
+    int keep = c->keepable && c->shareable && c->state == CS_RECEIVING &&
+               wisp__h1_resp_keepalive(&c->resp) && !(c->tls && wisp__tls_pending(c->tls));
 
-    c->active = NULL;
-    c->phase = TX_IDLE;
     c->served++;
     wisp__stats(c->cx)->transactions++;
-    if (!keep)
+    if (keep)
+        to(c, CS_IDLE);
+    else
         sock_down(c, 1);
-    t->conn = NULL;
-    t->ops->on_done(t);
+    out_done(c);
     schedule(c);
 }
 
-/* Read and parse until TLS/socket would block. Returns 0 or an error. */
+/* The transport ended (n is 0, an error, or WISP_ETRUNCATED) while a response ran. */
+static int rx_end(wisp__h1_conn_t *c, int n)
+{
+    int eof = n == 0 || n == WISP_ECLOSED;
+    int ret = eof ? wisp__h1_resp_eof(&c->resp) : n;
+
+    if (!ret && wisp__h1_resp_is_done(&c->resp)) {
+        complete(c); /* a body delimited by the close (over TLS: by close_notify) */
+        return 0;
+    }
+    /* Cut short by the peer closing: say that, not "malformed". */
+    if (ret == WISP_EPROTO && eof)
+        ret = WISP_ECLOSED;
+    return ret ? ret : WISP_ECLOSED;
+}
+
+/* Read and parse until the socket is drained. Returns 0 or an error. */
 static int pump_rx(wisp__h1_conn_t *c)
 {
-    uint8_t buf[2048];
+    uint8_t small[RX_SMALL];
 
     for (;;) {
-        size_t off = 0;
-        int n = raw_read(c, buf, sizeof(buf));
+        wisp__h1_txn_t *t = c->leader;
+        /* Once the request is out, out[] is free to take the response. */
+        uint8_t *buf = c->state == CS_RECEIVING ? c->out : small;
+        size_t cap = c->state == CS_RECEIVING ? sizeof(c->out) : sizeof(small), off = 0;
+        int n = raw_read(c, buf, cap);
 
         if (n == WISP_EAGAIN)
             return 0;
-        if (!c->active) {
-            /* Bytes or EOF on an idle kept-alive connection: it is done for. */
-            return n > 0 ? WISP_EPROTO : WISP_ECLOSED;
+        if (!t || !exchanging(c)) {
+            /* Bytes or EOF on a socket with no exchange: it is done for. */
+            WISP_LOGD(c->cx, "%s:%u: idle connection %s", c->host, c->port,
+                      n > 0 ? "got unsolicited bytes" : "closed");
+            sock_down(c, 0);
+            schedule(c);
+            return 0;
         }
-        if (n <= 0) {
-            int ret = (n == 0 || n == WISP_ECLOSED) ? wisp__h1_resp_eof(&c->resp) : n;
-
-            if (!ret && wisp__h1_resp_is_done(&c->resp)) {
-                complete(c); /* close-delimited body: keepalive() says no */
-                return 0;
-            }
-            /* Cut short by the peer closing: say that, not "malformed". */
-            if (ret == WISP_EPROTO && (n == 0 || n == WISP_ECLOSED))
-                ret = WISP_ECLOSED;
-            return ret ? ret : WISP_ECLOSED;
-        }
+        if (n <= 0)
+            return rx_end(c, n);
         while (off < (size_t)n) {
             size_t used = 0;
             int ret = wisp__h1_resp_feed(&c->resp, buf + off, (size_t)n - off, &used);
 
+            if (c->leader != t || !exchanging(c))
+                return 0; /* cancelled from a callback: cancel closed what it had to */
             if (ret)
                 return ret;
             off += used;
-            if (c->kill || !c->active)
-                return 0;
             if (wisp__h1_resp_is_done(&c->resp)) {
                 /* Bytes past the response were never asked for: do not reuse. */
                 if (off < (size_t)n)
-                    c->reuse = 0;
+                    c->keepable = 0;
                 complete(c);
                 return 0;
             }
             if (!used)
                 return WISP_EPROTO;
         }
+        /* A short read drained the socket (poll is level-triggered and says when
+         * more arrives): reading again now would only cost an EAGAIN. */
+        if ((size_t)n < cap && !(c->tls && wisp__tls_pending(c->tls)))
+            return 0;
     }
 }
 
 static void pump(wisp__h1_conn_t *c)
 {
-    int ret;
+    int ret = 0;
 
-    if (c->state != C_READY)
-        return;
-    c->in_io = 1;
-    ret = pump_tx(c);
-    if (!ret && !c->kill)
+    if (c->state == CS_SENDING)
+        ret = pump_tx(c);
+    if (!ret && c->state >= CS_IDLE)
         ret = pump_rx(c);
-    c->in_io = 0;
-    if (c->kill) {
-        sock_down(c, 0);
-        schedule(c);
-        return;
-    }
-    if (!ret)
-        return;
-    if (!c->active) {
-        sock_down(c, 0); /* idle connection closed by the server: normal */
-        schedule(c);
-        return;
-    }
-    conn_error(c, ret);
+    if (ret)
+        conn_error(c, ret);
 }
 
 /* ---- Connection setup: resolve, connect, handshake ---- */
@@ -556,8 +718,7 @@ static void handshake(wisp__h1_conn_t *c)
     WISP_LOGD(c->cx, "%s:%u: TLS %s (%s)", c->host, c->port,
               wisp__tls_resumed(c->tls) ? "resumed" : "full handshake",
               wisp__tls_ciphersuite(c->tls));
-    c->state = C_READY;
-    wisp__timer_stop(c->cx, &c->timer);
+    to(c, CS_IDLE);
     schedule(c);
 }
 
@@ -574,25 +735,25 @@ static void sock_event(wisp__sock_t *s, int ev, int err)
     if (ev == WISP_SOCK_CONNECTED) {
         if (err) {
             WISP_LOGD(c->cx, "%s:%u: connect: %s", c->host, c->port, wisp_strerror(err));
-            sock_down(c, 0);
-            c->state = C_CONNECTING;
-            if (++c->addr_i < c->naddr && connect_next(c) == 0)
-                return;
+            /* Close this attempt without leaving the connect phase (or its timer). */
+            close_socket(c);
+            while (++c->addr_i < c->naddr)
+                if (connect_next(c) == 0)
+                    return;
             conn_error(c, err);
             return;
         }
         wisp__sock_want_read(s, 1);
         if (!c->tls_on) {
-            c->state = C_READY;
-            wisp__timer_stop(c->cx, &c->timer);
+            to(c, CS_IDLE);
             schedule(c);
             return;
         }
-        c->state = C_HANDSHAKE;
+        to(c, CS_HANDSHAKE);
     }
-    if (c->state == C_HANDSHAKE)
+    if (c->state == CS_HANDSHAKE)
         handshake(c);
-    else if (c->state == C_READY)
+    else if (c->state >= CS_IDLE)
         pump(c);
 }
 
@@ -607,23 +768,25 @@ static int connect_next(wisp__h1_conn_t *c)
         return ret;
     wisp__stats(c->cx)->conns_opened++;
     wisp__stats(c->cx)->conns_live++;
-    c->state = C_CONNECTING;
+    to(c, CS_CONNECTING);
     if (!c->tls_on)
         return 0;
     ret =
         wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock, &c->tls);
-    sess = ret ? NULL : wisp__vhost_session(c->vhost, c->host, c->port);
+    if (ret) {
+        close_socket(c);
+        return ret;
+    }
+    sess = wisp__vhost_session(c->vhost, c->host, c->port);
     if (sess && wisp__tls_set_session(c->tls, sess))
         wisp__vhost_session_drop(c->vhost, c->host, c->port);
-    if (ret)
-        sock_down(c, 0);
-    return ret;
+    return 0;
 }
 
 static void resolved(void *arg, int status, const wisp_addr_t *addrs, size_t n)
 {
     wisp__h1_conn_t *c = arg;
-    int ret;
+    int ret = WISP_EDNS;
 
     c->res = NULL;
     if (status || !n) {
@@ -632,30 +795,33 @@ static void resolved(void *arg, int status, const wisp_addr_t *addrs, size_t n)
     }
     c->naddr = (uint8_t)(n < WISP_RESOLVE_MAX_ADDRS ? n : WISP_RESOLVE_MAX_ADDRS);
     memcpy(c->addr, addrs, c->naddr * sizeof(*addrs));
-    c->addr_i = 0;
-    while ((ret = connect_next(c)) != 0 && ++c->addr_i < c->naddr)
-        ;
-    if (ret)
-        conn_error(c, ret);
+    for (c->addr_i = 0; c->addr_i < c->naddr; c->addr_i++)
+        if ((ret = connect_next(c)) == 0)
+            return;
+    conn_error(c, ret);
 }
 
 static void timer_fired(wisp__timer_t *t)
 {
     wisp__h1_conn_t *c = (wisp__h1_conn_t *)((char *)t - offsetof(wisp__h1_conn_t, timer));
 
-    if (c->waiting) {
-        c->waiting = 0; /* a nailed connection's reconnect delay is over */
+    switch (timer_role(c->state)) {
+    case T_RETRY:
+        to(c, CS_DOWN); /* a nailed connection's reconnect delay is over */
         schedule(c);
-        return;
-    }
-    if (c->state != C_READY) {
+        break;
+    case T_CONNECT:
         conn_error(c, WISP_ETIMEDOUT);
-        return;
-    }
-    if (!c->active && !c->qhead) {
-        WISP_LOGD(c->cx, "%s:%u: keep-alive idle timeout", c->host, c->port);
-        sock_down(c, 1);
-        schedule(c);
+        break;
+    case T_IDLE:
+        if (!c->leader && !c->qhead) {
+            WISP_LOGD(c->cx, "%s:%u: keep-alive idle timeout", c->host, c->port);
+            sock_down(c, 1);
+            schedule(c);
+        }
+        break;
+    default:
+        break;
     }
 }
 
@@ -663,9 +829,7 @@ static void start_socket(wisp__h1_conn_t *c, uint32_t connect_timeout_ms)
 {
     int ret;
 
-    c->state = C_RESOLVING;
-    c->waiting = 0;
-    wisp__timer_stop(c->cx, &c->timer);
+    to(c, CS_RESOLVING);
     if (connect_timeout_ms)
         wisp__timer_start(c->cx, &c->timer, connect_timeout_ms);
     ret = wisp__resolve_start(c->cx, c->host, c->port, resolved, c, &c->res);
@@ -673,48 +837,61 @@ static void start_socket(wisp__h1_conn_t *c, uint32_t connect_timeout_ms)
         conn_error(c, ret);
 }
 
-/* ---- The one place that decides what runs next ---- */
+/* ---- The one place that decides what runs next (deferred: rule 4) ---- */
+
+/* The queue head leads: CONNECTING (unless its owner said so already), and a socket
+ * is set up for it if none is on the way. */
+static void promote(wisp__h1_conn_t *c)
+{
+    wisp__h1_txn_t *t = dequeue(c);
+    int tell = !t->told_connecting;
+
+    t->told_connecting = 0;
+    t->conn = c;
+    c->leader = t;
+    if (c->state == CS_IDLE) {
+        begin(c);
+        return;
+    }
+    if (tell)
+        out_connecting(t);
+    /* Re-read (rule 2): the callback may have cancelled t, or destroyed more. */
+    if (c->leader && (c->state == CS_DOWN || c->state == CS_BACKOFF))
+        start_socket(c, c->leader->connect_timeout_ms);
+}
 
 static void kick(wisp__defer_t *d)
 {
     wisp__h1_conn_t *c = (wisp__h1_conn_t *)((char *)d - offsetof(wisp__h1_conn_t, kick));
 
-    if (c->active) {
-        if (c->state == C_READY && c->phase == TX_IDLE)
+    if (c->leader) {
+        if (c->state == CS_IDLE)
             begin(c);
+        else if (c->state == CS_SENDING)
+            pump(c); /* a body source resumed */
+        else if (c->state == CS_DOWN || c->state == CS_BACKOFF)
+            start_socket(c, c->leader->connect_timeout_ms); /* lost before its exchange */
         return;
     }
-    if (!c->qhead) {
-        if (c->nailed) {
-            /* Held up by nailed_up streams: connected or reconnecting, never idle. */
-            if (c->state == C_DOWN && !c->waiting)
-                start_socket(c, c->nail_connect_ms);
-            return;
-        }
-        if (c->state == C_READY && c->reuse && c->sock.fd >= 0) {
-            /* Idle: keep the socket (and the vhost) for keepalive_ms. */
-            if (!c->keepalive_ms) {
-                conn_free(c);
-                return;
-            }
-            if (!c->timer.armed)
-                wisp__timer_start(c->cx, &c->timer, c->keepalive_ms);
-            return;
-        }
-        if (c->state == C_DOWN || c->state == C_READY)
-            conn_free(c);
+    if (c->qhead) {
+        promote(c);
         return;
     }
-    c->active = dequeue(c);
-    if (c->state == C_READY) {
-        begin(c);
+    if (c->nailed) {
+        /* Held up by nailed_up streams: connected or reconnecting, never idle. */
+        if (c->state == CS_DOWN)
+            start_socket(c, c->nail_connect_ms);
         return;
     }
-    if (!c->active->told_connecting)
-        c->active->ops->on_connecting(c->active);
-    c->active->told_connecting = 0;
-    if (c->active && c->state == C_DOWN)
-        start_socket(c, c->active->connect_timeout_ms);
+    if (c->state == CS_IDLE && c->keepable && c->shareable && c->keepalive_ms) {
+        /* Idle: keep the socket (and the vhost) for keepalive_ms. */
+        if (!c->timer.armed)
+            wisp__timer_start(c->cx, &c->timer, c->keepalive_ms);
+        return;
+    }
+    /* Nobody needs it: an idle socket that may not be kept, or a setup whose leader
+     * went away (a stream destroyed while its name resolved connects for no one). */
+    conn_free(c);
 }
 
 /* ---- Public entry points ---- */
@@ -730,23 +907,29 @@ static void conns_destroy_all(wisp_context_t *cx, void *head)
 
         while ((t = dequeue(c)) != NULL)
             t->conn = NULL;
-        if (c->active)
-            c->active->conn = NULL;
-        c->active = NULL;
+        if (c->leader)
+            c->leader->conn = NULL;
+        c->leader = NULL;
         conn_free(c);
     }
 }
 
 static int same_key(const wisp__h1_conn_t *c, const wisp__h1_key_t *k)
 {
-    return c->reuse && c->vhost == k->vhost && c->port == k->port && c->tls_on == k->tls &&
+    return c->shareable && c->vhost == k->vhost && c->port == k->port && c->tls_on == k->tls &&
            !strcmp(c->host, k->host);
 }
 
-static wisp__h1_conn_t *conn_new(wisp_context_t *cx, uint8_t reuse, const wisp__h1_key_t *k)
+static wisp__h1_conn_t *find_or_new(wisp_context_t *cx, uint8_t shareable, const wisp__h1_key_t *k)
 {
-    wisp__h1_conn_t *c = wisp__zalloc(cx, sizeof(*c));
+    wisp__h1_conn_t *c = NULL;
 
+    if (shareable)
+        for (c = *conns(cx); c && !same_key(c, k); c = c->next)
+            ;
+    if (c)
+        return c;
+    c = wisp__zalloc(cx, sizeof(*c));
     if (!c)
         return NULL;
     c->host = wisp__strndup(cx, k->host, strlen(k->host));
@@ -757,7 +940,8 @@ static wisp__h1_conn_t *conn_new(wisp_context_t *cx, uint8_t reuse, const wisp__
     c->cx = cx;
     c->port = k->port;
     c->tls_on = k->tls;
-    c->reuse = reuse;
+    c->shareable = shareable;
+    c->keepable = 1;
     c->vhost = k->vhost;
     wisp__vhost_ref(c->vhost);
     wisp__sock_init(cx, &c->sock, sock_event, c);
@@ -771,29 +955,25 @@ static wisp__h1_conn_t *conn_new(wisp_context_t *cx, uint8_t reuse, const wisp__
 
 int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t, const wisp__h1_key_t *key)
 {
-    wisp__h1_conn_t *c = NULL;
-    int queued;
+    wisp__h1_conn_t *c;
+    int behind;
 
     if (!cx || !t || !t->ops || !key || !key->host || (key->tls && !key->vhost) || t->conn)
         return WISP_EINVAL;
-    if (t->reuse)
-        for (c = *conns(cx); c && !same_key(c, key); c = c->next)
-            ;
-    if (!c) {
-        c = conn_new(cx, t->reuse, key);
-        if (!c)
-            return WISP_ENOMEM;
-    }
-    /* Queued means: someone else leads this connection, or is ahead of us. A
-     * transaction first in line on a connection that must be set up leads it: the
-     * caller reports CONNECTING now, so the states come in order. */
-    queued = c->active != NULL || c->qhead != NULL;
-    t->told_connecting = !queued && c->state == C_DOWN;
+    c = find_or_new(cx, t->reuse, key);
+    if (!c)
+        return WISP_ENOMEM;
+    /* Queued means: someone else leads this connection, or is ahead of us. A txn
+     * first in line on a connection that must be set up leads it, and its owner
+     * reports CONNECTING now, so the states come in order (the leader's CONNECTING
+     * before any follower's QUEUED). */
+    behind = c->leader != NULL || c->qhead != NULL;
+    t->told_connecting = !behind && (c->state == CS_DOWN || c->state == CS_BACKOFF);
     enqueue(c, t, 0);
-    if (c->state == C_READY && !c->active)
-        wisp__timer_stop(cx, &c->timer);
     schedule(c);
-    return queued ? 1 : (t->told_connecting ? 2 : 0);
+    if (behind)
+        return WISP__H1_SUBMIT_QUEUED;
+    return t->told_connecting ? WISP__H1_SUBMIT_CONNECTING : WISP__H1_SUBMIT_READY;
 }
 
 void wisp__h1_cancel(wisp__h1_txn_t *t)
@@ -802,50 +982,44 @@ void wisp__h1_cancel(wisp__h1_txn_t *t)
 
     if (!t || !(c = t->conn))
         return;
-    t->conn = NULL;
-    if (unqueue(c, t)) {
+    if (queued(c, t)) {
+        unqueue(c, t);
+        t->conn = NULL;
         schedule(c);
         return;
     }
-    if (c->active != t)
-        return;
-    c->active = NULL;
-    if (c->state == C_READY && c->phase != TX_IDLE) {
-        /* Mid-exchange: the connection cannot carry another request. */
-        if (c->in_io)
-            c->kill = 1;
-        else
-            sock_down(c, 0);
-    }
-    /* A connection still being set up carries on for the next in line. */
+    t->conn = NULL;
+    c->leader = NULL;
+    /* Mid-exchange the socket cannot carry another request. A socket still being
+     * set up carries on for the next in line (kick frees it if there is none). */
+    if (exchanging(c))
+        sock_down(c, 0);
     schedule(c);
 }
 
 void wisp__h1_resume(wisp__h1_txn_t *t)
 {
-    if (t && t->conn && t->conn->active == t && t->conn->state == C_READY)
+    if (t && t->conn && t->conn->leader == t && t->conn->state == CS_SENDING)
         schedule(t->conn);
 }
 
 int wisp__h1_nail(wisp_context_t *cx, const wisp__h1_key_t *key, uint8_t reuse,
                   uint32_t connect_timeout_ms, uint32_t retry_ms, wisp__h1_conn_t **out)
 {
-    wisp__h1_conn_t *c = NULL;
+    wisp__h1_conn_t *c;
 
     if (!out)
         return WISP_EINVAL;
     *out = NULL;
     if (!cx || !key || !key->host || (key->tls && !key->vhost))
         return WISP_EINVAL;
-    if (reuse)
-        for (c = *conns(cx); c && !same_key(c, key); c = c->next)
-            ;
-    if (!c && !(c = conn_new(cx, reuse, key)))
+    c = find_or_new(cx, reuse, key);
+    if (!c)
         return WISP_ENOMEM;
     c->nailed++;
     c->nail_connect_ms = connect_timeout_ms;
     c->nail_retry_ms = retry_ms ? retry_ms : 1000;
-    if (c->state == C_READY && !c->active)
+    if (c->state == CS_IDLE && !c->leader)
         wisp__timer_stop(cx, &c->timer); /* no idle timeout while nailed */
     schedule(c);
     *out = c;
@@ -861,10 +1035,24 @@ void wisp__h1_unnail(wisp__h1_conn_t **cp)
     c = *cp;
     *cp = NULL;
     if (c->nailed && !--c->nailed) {
-        if (c->waiting) {
-            c->waiting = 0;
-            wisp__timer_stop(c->cx, &c->timer);
-        }
+        if (c->state == CS_BACKOFF)
+            to(c, CS_DOWN);
         schedule(c); /* back to the ordinary keep-alive rules */
     }
+}
+
+int wisp__h1_close_idle(wisp_context_t *cx)
+{
+    wisp__h1_conn_t **pp = conns(cx), *c;
+    int n = 0;
+
+    while ((c = *pp) != NULL) {
+        if (c->state == CS_IDLE && !c->leader && !c->qhead && !c->nailed) {
+            conn_free(c); /* unlinks c: *pp is now its successor */
+            n++;
+            continue;
+        }
+        pp = &c->next;
+    }
+    return n;
 }

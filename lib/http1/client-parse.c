@@ -67,6 +67,14 @@ static int resp_head_done(wisp__h1_msg_t *m)
         mode = H1_BODY_LENGTH;
     else
         mode = H1_BODY_UNTIL_CLOSE;
+    /* SPEC §7: framing that leaves doubt forbids reusing the socket. A 204 or 304
+     * that announces a body may be followed by body bytes the server sends anyway,
+     * which would be read as the next response. (A HEAD answer's Content-Length or
+     * Transfer-Encoding describe the GET body, RFC 9110 9.3.2, and servers send
+     * them: no doubt there.) */
+    if ((r->status == 204 || r->status == 304) &&
+        ((m->flags & H1_F_TE) || ((m->flags & H1_F_HAVE_CL) && m->remaining > 0)))
+        r->doubtful = 1;
     return wisp__h1_msg_body(m, mode);
 }
 
@@ -77,6 +85,7 @@ void wisp__h1_resp_init(wisp__h1_resp_t *r, const wisp__h1_resp_cfg_t *cfg)
     wisp__h1_msg_init(&r->m, &resp_ops, cfg->cb, cfg->user, cfg->max_head, 0);
     r->status = 0;
     r->head_request = cfg->head_request != 0;
+    r->doubtful = 0;
 }
 
 int wisp__h1_resp_feed(wisp__h1_resp_t *r, const uint8_t *buf, size_t len, size_t *consumed)
@@ -105,5 +114,10 @@ int wisp__h1_resp_status(const wisp__h1_resp_t *r)
 
 int wisp__h1_resp_keepalive(const wisp__h1_resp_t *r)
 {
-    return wisp__h1_msg_keepalive(&r->m);
+    return !r->doubtful && wisp__h1_msg_keepalive(&r->m);
+}
+
+int wisp__h1_resp_started(const wisp__h1_resp_t *r)
+{
+    return (r->m.flags & H1_F_STARTED) != 0;
 }

@@ -113,6 +113,7 @@ typedef struct wisp__h1_resp {
     wisp__h1_msg_t m;
     uint16_t status;
     uint8_t head_request;
+    uint8_t doubtful; /* framing that forbids reuse (a 204/304 announcing a body) */
 } wisp__h1_resp_t;
 
 /**
@@ -184,9 +185,12 @@ int wisp__h1_resp_status(const wisp__h1_resp_t *r);
  * \return nonzero only when the response is complete, its body was framed (by
  *         Content-Length, chunking, or having no body at all) and it is HTTP/1.1
  *         without "Connection: close", or HTTP/1.0 with "Connection: keep-alive"
- *         (and without close). A body read until close never allows it.
+ *         (and without close). A body read until close never allows it, nor a
+ *         204/304 that announces a body (Content-Length > 0 or Transfer-Encoding).
  */
 int wisp__h1_resp_keepalive(const wisp__h1_resp_t *r);
+/** Nonzero once any byte of this response arrived (an interim 1xx counts). */
+int wisp__h1_resp_started(const wisp__h1_resp_t *r);
 
 /* ---- Request parser (server) --------------------------------------------------- */
 
@@ -398,6 +402,12 @@ WISP_NODISCARD int wisp__h1_chunk_last(uint8_t *buf, size_t cap);
  * survives reconnects: it owns the socket and TLS session while one is open, the
  * transaction using it (the *leader*), and the FIFO of transactions queued behind
  * it. Transactions are embedded in their owners (streams) and driven through ops.
+ *
+ * Every op is a call out that may do anything to any transaction (cancel it,
+ * submit it again, destroy its owner) and to the context: the connection code
+ * re-reads its own state after each one. The ops are called only from the loop
+ * (socket events, timers, deferred work), never from inside submit, cancel,
+ * resume, nail or unnail.
  */
 
 struct wisp__vhost;
@@ -413,7 +423,7 @@ typedef struct wisp__h1_txn_ops {
      *  is the one the connection was opened for: the Host header's value. */
     int (*on_head)(wisp__h1_txn_t *t, wisp__h1_out_t *w, const char *host);
     /** Pull up to *len body bytes into buf; set *len and *eom. WISP_EAGAIN: nothing
-     *  yet (wisp__h1_txn_resume() later). Another negative code aborts. */
+     *  yet (wisp__h1_resume() later). Another negative code aborts. */
     int (*on_body)(wisp__h1_txn_t *t, uint8_t *buf, size_t *len, int *eom);
     /** Response callbacks: nonzero from any of them ends the txn with that code. */
     int (*on_status)(wisp__h1_txn_t *t, int status);
@@ -424,20 +434,24 @@ typedef struct wisp__h1_txn_ops {
     /** The response is complete; the txn has left the connection. */
     void (*on_done)(wisp__h1_txn_t *t);
     /** The txn failed and left the connection. sent: part of the request had gone
-     *  out (DISCONNECTED) or not (CONNECTION_FAILED). */
+     *  out (DISCONNECTED) or not (CONNECTION_FAILED). err is WISP_ESTALE for a
+     *  request that may not be resent (not idempotent) lost to a reused connection
+     *  closing before any byte of its answer (SPEC §7, the keep-alive race). */
     void (*on_failed)(wisp__h1_txn_t *t, int err, int sent);
 } wisp__h1_txn_ops_t;
 
 struct wisp__h1_txn {
     const wisp__h1_txn_ops_t *ops;
-    wisp__h1_txn_t *next;  /* queue link, owned by the connection */
-    wisp__h1_conn_t *conn; /* set while queued or leading */
-    int64_t body_len;      /* -1: chunked; 0: no body; else Content-Length */
+    wisp__h1_txn_t *next, *prev; /* queue links, owned by the connection */
+    wisp__h1_conn_t *conn;       /* set while queued or leading */
+    int64_t body_len;            /* -1: chunked; 0: no body; else Content-Length */
     uint32_t keepalive_ms;
     uint32_t connect_timeout_ms;
     uint8_t head_request;    /* HEAD: the response has no body */
     uint8_t reuse;           /* may share a connection */
-    uint8_t told_connecting; /* submit returned 2: the owner reported CONNECTING */
+    uint8_t idempotent;      /* may be sent again after the keep-alive race */
+    uint8_t resent;          /* was sent again once already (the keep-alive race) */
+    uint8_t told_connecting; /* submit said CONNECTING: the owner reported it */
 };
 
 typedef struct wisp__h1_key {
@@ -447,19 +461,29 @@ typedef struct wisp__h1_key {
     uint8_t tls;
 } wisp__h1_key_t;
 
+/** What wisp__h1_submit() did with a txn. */
+enum wisp__h1_submitted {
+    /** It will run on a connection that is up or already being set up:
+     *  on_connecting or on_connected follows. */
+    WISP__H1_SUBMIT_READY = 0,
+    /** It leads a connection that must be set up: the owner reports CONNECTING
+     *  now (on_connecting is not called for this setup). */
+    WISP__H1_SUBMIT_CONNECTING = 1,
+    /** It queued behind a leader: the owner reports QUEUED. */
+    WISP__H1_SUBMIT_QUEUED = 2
+};
+
 /**
  * \brief  Submit a txn for key. It joins the queue of a live connection with the same
  *         key (when both allow reuse) or gets a connection of its own. Nothing is
  *         called back from inside this function.
- * \return 1 when it queued behind a leader (QUEUED); 2 when it leads a connection
- *         that must be set up (the caller reports CONNECTING; on_connecting is not
- *         called); 0 when it will run on a connection that is up or being set up
- *         (on_connecting or on_connected follows); or WISP_ENOMEM / WISP_EINVAL.
+ * \return a wisp__h1_submitted value, or WISP_ENOMEM / WISP_EINVAL.
  */
 WISP_NODISCARD int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t,
                                    const wisp__h1_key_t *key);
-/** Take the txn off its connection: dequeue it, or, if it leads mid-transaction,
- *  close the socket and promote the next txn. No callback of t runs. */
+/** Take the txn off its connection: dequeue it (O(1)), or, if it leads
+ *  mid-exchange, close the socket (it cannot carry another request) and promote the
+ *  next txn. No callback of t runs. Safe from inside any call out. */
 void wisp__h1_cancel(wisp__h1_txn_t *t);
 /** A body source that returned WISP_EAGAIN has data now. */
 void wisp__h1_resume(wisp__h1_txn_t *t);
@@ -475,6 +499,10 @@ WISP_NODISCARD int wisp__h1_nail(wisp_context_t *cx, const wisp__h1_key_t *key, 
                                  wisp__h1_conn_t **out);
 /** Let go of a nailed connection (the last one lets it idle out); *c = NULL. */
 void wisp__h1_unnail(wisp__h1_conn_t **c);
+
+/** Close (close_notify) and free every idle kept-alive connection that no nailed
+ *  stream holds. Returns how many. Safe from inside a call out. */
+int wisp__h1_close_idle(wisp_context_t *cx);
 
 #ifdef __cplusplus
 }

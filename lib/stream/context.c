@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/core-internal.h"
+#include "http1/http1-internal.h"
+#include "stream/stream-internal.h"
 #include "wisp/policy.h"
 
 #if WISP_WITH_JSON_POLICY
@@ -68,5 +70,24 @@ int wisp_context_create(const wisp_context_info_t *info, wisp_context_t **out)
 
 void wisp_context_destroy(wisp_context_t *cx)
 {
+    if (!cx || wisp__context_dying(cx))
+        return;
+    if (wisp__context_defer_free(cx)) {
+        /* From inside a callback: every stream hears DESTROYING now, and the loop
+         * frees the context when this iteration ends (SPEC §5). */
+        wisp__streams_destroy_all(cx);
+        return;
+    }
     wisp__context_free(cx);
+}
+
+int wisp_context_close_idle(wisp_context_t *cx)
+{
+    if (!cx)
+        return 0;
+#if WISP_WITH_CLIENT
+    return wisp__h1_close_idle(cx);
+#else
+    return 0;
+#endif
 }

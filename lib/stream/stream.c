@@ -4,23 +4,35 @@
  * A stream is the application's handle on one policy stream type. It holds a vhost
  * reference for as long as it lives (TLS types), its metadata values, and one
  * embedded h1 transaction that it submits for each request. The context's streams
- * are a list whose head sits in context slot WISP_SLOT_STREAM.
+ * are a doubly linked list whose head sits in context slot WISP_SLOT_STREAM.
  *
- * Re-entrancy: every callback into the application goes through notify(), and after
- * each one the code checks whether the stream is being destroyed. Destruction marks
- * the stream, takes it off its connection, and frees it at the end of the loop
- * iteration (deferred), so no callback ever runs on freed memory.
+ * One state field, changed only by notify(), which logs the move and calls the
+ * application. Whether a transaction cycle is open follows from the state: the
+ * idle states are CREATED, DONE, ALL_RETRIES_FAILED and TIMEOUT; DESTROYING is last.
  *
- * A transaction cycle: request_tx -> QUEUED or CONNECTING -> CONNECTED -> ACK/NACK
- * -> rx... -> DONE. Failures before the request went out are CONNECTION_FAILED, after
- * it DISCONNECTED; either may be followed by RETRYING (per the retry policy; a
- * mid-transaction loss only for idempotent methods) or end the cycle
- * (ALL_RETRIES_FAILED). Certificate failures never retry.
+ * A cycle: request_tx -> QUEUED or CONNECTING -> CONNECTED -> ACK/NACK -> rx... ->
+ * DONE. Failures before the request went out are CONNECTION_FAILED, after it
+ * DISCONNECTED; neither is terminal: each is followed by RETRYING (per the retry
+ * policy; a lost request only for idempotent methods) or, with no retry left, by
+ * ALL_RETRIES_FAILED at once. So every cycle ends in exactly one of DONE,
+ * ALL_RETRIES_FAILED, TIMEOUT — or DESTROYING (SPEC §6).
+ *
+ * Calls out to the application (the state, rx and tx callbacks) can do anything:
+ * destroy this stream or another, request again, destroy the context. Rules:
+ *  - every call goes through notify() or rx()/t_body(), and the caller checks
+ *    s->state == DESTROYING (or its own expectation) afterwards, never a value it
+ *    read before the call;
+ *  - destruction marks the stream, takes its transaction off its connection, and
+ *    frees it at the end of the loop iteration (deferred), so no callback ever runs
+ *    on freed memory;
+ *  - a request_tx during an open cycle is remembered (one at most; the next gets
+ *    WISP_EBUSY) and served by serve_pending() right after the cycle's terminal state.
  */
 #include <string.h>
 
 #include "http1/http1-internal.h"
 #include "wisp/stream.h"
+#include "stream/stream-internal.h"
 #include "vhost/vhost-internal.h"
 
 #define URL_MAX 1024
@@ -31,7 +43,7 @@ typedef struct meta_val {
 } meta_val_t;
 
 struct wisp_stream {
-    wisp_stream_t *next;
+    wisp_stream_t *next, *prev;
     wisp_context_t *cx;
     const wisp_stream_ops_t *ops;
     void *user;
@@ -45,9 +57,10 @@ struct wisp_stream {
     int64_t req_len;     /* body length of the current request: -1 chunked */
     int64_t pending_len; /* of a request_tx remembered while active */
     uint16_t status;
-    uint16_t failures; /* in this cycle, against the retry policy's conceal */
-    uint8_t destroying, in_txn, pending_tx, rx_started, cert_failed;
-    meta_val_t meta[]; /* one per ps->metadata slot */
+    uint16_t failures;  /* in this cycle, against the retry policy's conceal */
+    uint8_t pending_tx; /* a request_tx arrived during an open cycle */
+    uint8_t rx_started; /* this response's body has begun (WISP_SOM sent) */
+    meta_val_t meta[];  /* one per ps->metadata slot */
 };
 
 static const char *const state_names[] = {"?",
@@ -84,13 +97,39 @@ static wisp_stream_t *of_txn(wisp__h1_txn_t *t)
 
 static void start_txn(wisp_stream_t *s);
 static int begin_cycle(wisp_stream_t *s, int64_t len);
+static void abort_cycle(wisp_stream_t *s, int err);
 
-/* Report a state. Returns nonzero when the stream must not be touched further
- * by the caller's flow (it is being destroyed). */
+static int destroying(const wisp_stream_t *s)
+{
+    return s->state == WISP_STATE_DESTROYING;
+}
+
+/* No transaction cycle open: request_tx may start one now. Besides the state, a
+ * transaction on a connection or a backoff timer means a cycle is open (a stream
+ * handed an idle kept-alive connection stays DONE until CONNECTED is reported). */
+static int idle(const wisp_stream_t *s)
+{
+    if (s->txn.conn || s->backoff.armed)
+        return 0;
+    switch (s->state) {
+    case WISP_STATE_CREATED:
+    case WISP_STATE_DONE:
+    case WISP_STATE_ALL_RETRIES_FAILED:
+    case WISP_STATE_TIMEOUT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The one transition function: set, log, call out. Returns nonzero when the stream
+ * is being destroyed, and the caller must then leave it alone. */
 static int notify(wisp_stream_t *s, wisp_state_t st, int arg)
 {
     int r = 0;
 
+    if (destroying(s) && st != WISP_STATE_DESTROYING)
+        return 1; /* DESTROYING is the last callback, always */
     s->state = st;
     WISP_LOGD(s->cx, "stream '%s': %s (%d)", s->ps->name, wisp_state_name(st), arg);
     if (s->ops->state)
@@ -99,28 +138,39 @@ static int notify(wisp_stream_t *s, wisp_state_t st, int arg)
         return 1;
     if (r == WISP_CB_DESTROY)
         wisp_stream_destroy(s);
-    else if (r == WISP_CB_DISCONNECT && s->txn.conn) {
-        wisp__h1_cancel(&s->txn);
-        s->in_txn = 0;
-        wisp__timer_stop(s->cx, &s->timeout);
-        if (!s->destroying)
-            (void)notify(s, WISP_STATE_DISCONNECTED, WISP_ECANCELED);
-    }
-    return s->destroying;
+    else if (r == WISP_CB_DISCONNECT && !destroying(s))
+        abort_cycle(s, WISP_ECANCELED);
+    return destroying(s);
 }
 
-static void end_txn(wisp_stream_t *s)
-{
-    s->in_txn = 0;
-    wisp__timer_stop(s->cx, &s->timeout);
-}
-
-/* Serve a request_tx that arrived while the stream was busy. */
+/* Serve a request_tx that arrived during the cycle that just ended. */
 static void serve_pending(wisp_stream_t *s)
 {
-    if (s->pending_tx && !s->destroying && !s->in_txn && !s->backoff.armed) {
+    if (s->pending_tx && idle(s)) {
         s->pending_tx = 0;
         (void)begin_cycle(s, s->pending_len);
+    }
+}
+
+/* The cycle's terminal states. */
+static void end_cycle(wisp_stream_t *s, wisp_state_t st, int arg)
+{
+    wisp__timer_stop(s->cx, &s->timeout);
+    wisp__timer_stop(s->cx, &s->backoff);
+    if (!notify(s, st, arg))
+        serve_pending(s);
+}
+
+/* WISP_CB_DISCONNECT from a state callback: close the connection as a failure. */
+static void abort_cycle(wisp_stream_t *s, int err)
+{
+    if (s->txn.conn) {
+        wisp__h1_cancel(&s->txn);
+        if (notify(s, WISP_STATE_DISCONNECTED, err))
+            return;
+        end_cycle(s, WISP_STATE_ALL_RETRIES_FAILED, err);
+    } else if (s->backoff.armed) {
+        end_cycle(s, WISP_STATE_ALL_RETRIES_FAILED, err);
     }
 }
 
@@ -135,12 +185,10 @@ static void after_failure(wisp_stream_t *s, int err, int may_retry)
     const wisp_policy_retry_t *r = s->ps->retry;
     uint32_t delay;
 
-    if (s->destroying)
-        return;
-    if (!may_retry || !r || err == WISP_ECERT ||
-        (r->conceal != WISP_POLICY_FOREVER && s->failures >= r->conceal)) {
-        if (!notify(s, WISP_STATE_ALL_RETRIES_FAILED, err))
-            serve_pending(s);
+    if (destroying(s) || idle(s))
+        return; /* the callback destroyed the stream, or ended the cycle itself */
+    if (!may_retry || !r || (r->conceal != WISP_POLICY_FOREVER && s->failures >= r->conceal)) {
+        end_cycle(s, WISP_STATE_ALL_RETRIES_FAILED, err);
         return;
     }
     delay = r->backoff_ms[s->failures < r->backoff_count ? s->failures : r->backoff_count - 1];
@@ -162,7 +210,7 @@ static void backoff_done(wisp__timer_t *t)
 {
     wisp_stream_t *s = (wisp_stream_t *)((char *)t - offsetof(wisp_stream_t, backoff));
 
-    if (!s->destroying)
+    if (!destroying(s))
         start_txn(s);
 }
 
@@ -170,14 +218,11 @@ static void timeout_fired(wisp__timer_t *t)
 {
     wisp_stream_t *s = (wisp_stream_t *)((char *)t - offsetof(wisp_stream_t, timeout));
 
-    if (s->destroying)
+    if (destroying(s) || idle(s))
         return;
     wisp__h1_cancel(&s->txn);
-    wisp__timer_stop(s->cx, &s->backoff);
-    s->in_txn = 0;
     WISP_LOGI(s->cx, "stream '%s': timed out", s->ps->name);
-    if (!notify(s, WISP_STATE_TIMEOUT, WISP_ETIMEDOUT))
-        serve_pending(s);
+    end_cycle(s, WISP_STATE_TIMEOUT, WISP_ETIMEDOUT);
 }
 
 /* ---- Templates and metadata ---- */
@@ -361,38 +406,26 @@ static void t_done(wisp__h1_txn_t *t)
 {
     wisp_stream_t *s = of_txn(t);
 
-    end_txn(s);
-    if (rx(s, NULL, 0, WISP_EOM) || s->destroying)
-        return;
-    if (!notify(s, WISP_STATE_DONE, s->status))
-        serve_pending(s);
+    if (rx(s, NULL, 0, WISP_EOM) || destroying(s) || idle(s))
+        return; /* destroyed, or ended by a disconnect, from the last rx */
+    end_cycle(s, WISP_STATE_DONE, s->status);
 }
 
 static void t_failed(wisp__h1_txn_t *t, int err, int sent)
 {
     wisp_stream_t *s = of_txn(t);
+    int may_retry;
 
-    end_txn(s);
-    if (s->destroying)
+    if (destroying(s))
         return;
-    if (err == WISP_ECANCELED) {
-        /* The app's rx or tx callback asked to disconnect: tell it, never retry. */
-        if (!notify(s, sent ? WISP_STATE_DISCONNECTED : WISP_STATE_CONNECTION_FAILED, err))
-            serve_pending(s);
+    if (notify(s, sent ? WISP_STATE_DISCONNECTED : WISP_STATE_CONNECTION_FAILED, err))
         return;
-    }
-    if (!sent) {
-        if (!notify(s, WISP_STATE_CONNECTION_FAILED, err))
-            after_failure(s, err, 1);
-        return;
-    }
-    if (notify(s, WISP_STATE_DISCONNECTED, err))
-        return;
-    /* A POST or PATCH is never resent without the app asking. */
-    if (idempotent(s->ps) && s->ps->retry)
-        after_failure(s, err, 1);
-    else
-        serve_pending(s);
+    /* Never retried: the app's own disconnect, a certificate that will not verify,
+     * a request the stream cannot build, and a lost POST or PATCH (SPEC §6: never
+     * resent without the app asking; WISP_ESTALE tells it the server never answered). */
+    may_retry = err != WISP_ECANCELED && err != WISP_ECERT && err != WISP_EINVAL &&
+                err != WISP_EHEADER && (!sent || idempotent(s->ps));
+    after_failure(s, err, may_retry);
 }
 
 static const wisp__h1_txn_ops_t txn_ops = {t_connecting, t_connected,    t_head, t_body, t_status,
@@ -428,22 +461,22 @@ static void start_txn(wisp_stream_t *s)
     s->txn.connect_timeout_ms = ps->connect_timeout_ms;
     s->txn.head_request = ps->method == WISP_METHOD_HEAD;
     s->txn.reuse = ps->reuse;
-    s->in_txn = 1;
+    s->txn.idempotent = (uint8_t)idempotent(ps);
     if (!ret)
         ret = wisp__h1_submit(s->cx, &s->txn, &key);
     if (ret < 0) {
         WISP_LOGW(s->cx, "stream '%s': cannot start: %s", ps->name, wisp_strerror(ret));
-        end_txn(s);
         if (!notify(s, WISP_STATE_CONNECTION_FAILED, ret))
             after_failure(s, ret, ret != WISP_EINVAL && ret != WISP_EHEADER);
         return;
     }
-    if (ret == 1)
+    if (ret == WISP__H1_SUBMIT_QUEUED)
         (void)notify(s, WISP_STATE_QUEUED, 0);
-    else if (ret == 2)
+    else if (ret == WISP__H1_SUBMIT_CONNECTING)
         (void)notify(s, WISP_STATE_CONNECTING, 0);
 }
 
+/* A new cycle. Its timeout_ms covers the whole cycle, retries included. */
 static int begin_cycle(wisp_stream_t *s, int64_t len)
 {
     s->failures = 0;
@@ -459,15 +492,14 @@ static int begin_cycle(wisp_stream_t *s, int64_t len)
 static void reap(wisp__defer_t *d)
 {
     wisp_stream_t *s = (wisp_stream_t *)((char *)d - offsetof(wisp_stream_t, reap));
-    wisp_stream_t **pp;
     size_t i;
 
-    for (pp = streams(s->cx); *pp; pp = &(*pp)->next) {
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *streams(s->cx) = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
     for (i = 0; i < s->ps->metadata_count; i++)
         wisp__free(s->cx, s->meta[i].v);
     wisp__h1_unnail(&s->nail);
@@ -517,6 +549,8 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
     *out = NULL;
     if (!cx || !ops || !ops->type)
         return WISP_EINVAL;
+    if (wisp__context_dying(cx))
+        return WISP_ESTATE;
     ps = wisp_policy_stream_find(wisp_context_policy(cx), ops->type);
     if (!ps || ps->server) {
         WISP_LOGE(cx, "no client stream type '%s' in the policy", ops->type);
@@ -549,6 +583,8 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
     }
     s->state = WISP_STATE_CREATED;
     s->next = *streams(cx);
+    if (s->next)
+        s->next->prev = s;
     *streams(cx) = s;
     wisp__slot_set_destroy(cx, WISP_SLOT_STREAM, streams_destroy_all);
     wisp__stats(cx)->streams_live++;
@@ -558,32 +594,24 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
     return 0;
 }
 
-int wisp_stream_request_tx_len(wisp_stream_t *s, size_t len)
+/* A request_tx: refused at once when it cannot work, remembered during an open
+ * cycle, else started. */
+static int request(wisp_stream_t *s, int64_t len)
 {
-    if (!s)
-        return WISP_EINVAL;
-    if (s->destroying)
-        return WISP_ESTATE;
-    if (len > (size_t)INT64_MAX)
-        return WISP_ETOOBIG;
-    if (s->in_txn || s->backoff.armed) {
-        s->pending_tx = 1;
-        s->pending_len = (int64_t)len;
-        return 0;
-    }
-    return begin_cycle(s, (int64_t)len);
-}
+    char host[WISP_HOSTNAME_MAX];
+    wisp__h1_key_t key;
+    int ret;
 
-int wisp_stream_request_tx(wisp_stream_t *s)
-{
-    int64_t len;
-
-    if (!s)
-        return WISP_EINVAL;
-    if (s->destroying)
+    if (destroying(s))
         return WISP_ESTATE;
-    len = s->ops->tx ? -1 : 0; /* a body of unknown length goes chunked */
-    if (s->in_txn || s->backoff.armed) {
+    /* An endpoint that a ${slot} makes unusable (CR, LF, a short IPv4 form) is the
+     * caller's error, reported now rather than as CONNECTION_FAILED later. */
+    ret = stream_key(s, host, sizeof(host), &key);
+    if (ret)
+        return ret;
+    if (!idle(s)) {
+        if (s->pending_tx)
+            return WISP_EBUSY; /* one pending request at most (SPEC §6) */
         s->pending_tx = 1;
         s->pending_len = len;
         return 0;
@@ -591,9 +619,27 @@ int wisp_stream_request_tx(wisp_stream_t *s)
     return begin_cycle(s, len);
 }
 
+int wisp_stream_request_tx_len(wisp_stream_t *s, size_t len)
+{
+    if (!s)
+        return WISP_EINVAL;
+    if (len > (size_t)INT64_MAX)
+        return WISP_ETOOBIG;
+    if (len && !s->ops->tx)
+        return WISP_EINVAL; /* a body announced with nothing to produce it */
+    return request(s, (int64_t)len);
+}
+
+int wisp_stream_request_tx(wisp_stream_t *s)
+{
+    if (!s)
+        return WISP_EINVAL;
+    return request(s, s->ops->tx ? -1 : 0); /* a body of unknown length goes chunked */
+}
+
 void wisp_stream_tx_resume(wisp_stream_t *s)
 {
-    if (s && !s->destroying)
+    if (s && !destroying(s))
         wisp__h1_resume(&s->txn);
 }
 
@@ -603,6 +649,8 @@ int wisp_stream_set_metadata(wisp_stream_t *s, const char *name, const void *val
 
     if (!s || !name || (!value && len))
         return WISP_EINVAL;
+    if (len > WISP_STREAM_META_MAX)
+        return WISP_ETOOBIG; /* before scanning a value that may be huge */
     i = meta_index(s, name, strlen(name));
     if (i < 0)
         return WISP_ENOTFOUND;
@@ -631,8 +679,8 @@ int wisp_stream_start_timeout(wisp_stream_t *s, uint32_t ms)
 {
     if (!s || !ms)
         return WISP_EINVAL;
-    if (s->destroying)
-        return WISP_ESTATE;
+    if (destroying(s) || idle(s))
+        return WISP_ESTATE; /* no transaction for it to time */
     wisp__timer_start(s->cx, &s->timeout, ms);
     return 0;
 }
@@ -655,13 +703,22 @@ wisp_state_t wisp_stream_state(const wisp_stream_t *s)
 
 void wisp_stream_destroy(wisp_stream_t *s)
 {
-    if (!s || s->destroying)
+    if (!s || destroying(s))
         return;
-    s->destroying = 1;
     wisp__h1_cancel(&s->txn);
     wisp__timer_stop(s->cx, &s->timeout);
     wisp__timer_stop(s->cx, &s->backoff);
-    s->in_txn = 0;
+    s->pending_tx = 0;
     (void)notify(s, WISP_STATE_DESTROYING, 0);
     wisp__defer(s->cx, &s->reap);
+}
+
+void wisp__streams_destroy_all(wisp_context_t *cx)
+{
+    wisp_stream_t *s;
+
+    /* Destruction only marks (reap is deferred) and creation is refused while the
+     * context is dying, so the list does not change under this walk. */
+    for (s = *streams(cx); s; s = s->next)
+        wisp_stream_destroy(s);
 }

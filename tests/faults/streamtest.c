@@ -93,6 +93,12 @@ static int st_state_cb(void *user, wisp_state_t state, int arg)
     }
     if (state == WISP_STATE_CONNECTED)
         r->tx_sent = 0; /* a (re)sent request starts its body again */
+    if (state == WISP_STATE_DONE || state == WISP_STATE_ALL_RETRIES_FAILED ||
+        state == WISP_STATE_TIMEOUT) {
+        if (r->terminals >= r->requests)
+            r->extra_terminals++;
+        r->terminals++;
+    }
     if (state == WISP_STATE_DESTROYING) {
         r->destroying++;
         r->s = NULL;
@@ -102,7 +108,7 @@ static int st_state_cb(void *user, wisp_state_t state, int arg)
         int ret;
 
         r->again--;
-        ret = wisp_stream_request_tx(r->s);
+        ret = st_request(r);
         if (ret && !r->again_ret)
             r->again_ret = ret;
     }
@@ -326,6 +332,24 @@ const char *st_body(const strec_t *r)
     return r->body;
 }
 
+int st_request(strec_t *r)
+{
+    int ret = wisp_stream_request_tx(r->s);
+
+    if (!ret)
+        r->requests++;
+    return ret;
+}
+
+int st_request_len(strec_t *r, size_t len)
+{
+    int ret = wisp_stream_request_tx_len(r->s, len);
+
+    if (!ret)
+        r->requests++;
+    return ret;
+}
+
 int st_settled(const strec_t *r)
 {
     wisp_state_t last = st_last(r);
@@ -337,9 +361,9 @@ int st_settled(const strec_t *r)
     switch (last) {
     case WISP_STATE_DONE:
     case WISP_STATE_TIMEOUT:
-    case WISP_STATE_DISCONNECTED:
     case WISP_STATE_ALL_RETRIES_FAILED:
-        return wisp_stream_state(r->s) == last;
+        /* Terminal, and every cycle asked for has ended (none pending). */
+        return wisp_stream_state(r->s) == last && r->terminals >= r->requests;
     default:
         return 0;
     }
@@ -454,6 +478,17 @@ void stfx_finish(stfx_t **pf, int ms)
     stfx_t *f = *pf;
     size_t i;
 
+    /* SPEC §6: a stream that settled has ended each of its cycles exactly once. */
+    for (i = 0; i < f->nrec; i++) {
+        strec_t *r = &f->rec[i];
+
+        if (r->extra_terminals)
+            fail_msg("stream %zu (%s): %u terminal states that ended no cycle: %s", i, r->type,
+                     r->extra_terminals, st_seq(r, 0));
+        if (r->s && st_settled(r) && r->terminals != r->requests)
+            fail_msg("stream %zu (%s): %u requests, %u terminal states: %s", i, r->type,
+                     r->requests, r->terminals, st_seq(r, 0));
+    }
     for (i = 0; i < f->nrec; i++)
         st_destroy(&f->rec[i]);
     stfx_assert_idle(f, ms);

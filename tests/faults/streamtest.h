@@ -66,6 +66,10 @@ typedef struct strec {
      * a nonzero return is kept in again_ret. */
     unsigned again;
     int again_ret;
+    /* Cycle accounting (SPEC §6): request_tx calls that returned 0 (through
+     * st_request*), terminal states seen (DONE, ALL_RETRIES_FAILED, TIMEOUT), and
+     * terminal states that ended no open cycle (must stay 0). */
+    unsigned requests, terminals, extra_terminals;
 } strec_t;
 
 typedef struct stfx {
@@ -117,6 +121,10 @@ const char *st_body(const strec_t *r);
 /** Nonzero when the stream rests: its last state is DONE, TIMEOUT, DISCONNECTED,
  *  ALL_RETRIES_FAILED or DESTROYING and the stream agrees. */
 int st_settled(const strec_t *r);
+
+/* wisp_stream_request_tx(_len) on r's stream, counted for the cycle accounting. */
+int st_request(strec_t *r);
+int st_request_len(strec_t *r, size_t len);
 
 /* ---- Loop ---- */
 

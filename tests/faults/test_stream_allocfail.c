@@ -107,7 +107,7 @@ static void run(stfx_t *f, const char *policy, size_t fail_at, outcome_t *o)
         r[0]->again = 1;
     }
     for (i = 0; i < n; i++) {
-        ret = wisp_stream_request_tx(r[i]->s);
+        ret = st_request(r[i]);
         if (ret)
             fail_msg("n=%zu: wisp_stream_request_tx: %s (documented: 0, EINVAL, ESTATE; an "
                      "allocation failure belongs in the state callback)",

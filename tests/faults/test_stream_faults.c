@@ -196,7 +196,7 @@ static void finish(fx_t *x)
 
 static void request(strec_t *r)
 {
-    int ret = wisp_stream_request_tx(r->s);
+    int ret = st_request(r);
 
     if (ret)
         fail_msg("%s: wisp_stream_request_tx: %s", r->type, wisp_errname(ret));
@@ -250,8 +250,8 @@ static void expect_ok(fx_t *x, const char *type)
 /*
  * A fault after the request was sent, on a stream type without retry: CONNECTED, then
  * DISCONNECTED with one of the allowed codes; ACK before it exactly when ack says so
- * (-1: either); never NACK, never DONE, no retry. The stream rests in DISCONNECTED
- * (or ALL_RETRIES_FAILED, which ends a cycle).
+ * (-1: either); never NACK, never DONE, no retry. DISCONNECTED is never terminal: it
+ * is followed at once by ALL_RETRIES_FAILED with the same code (SPEC §6).
  */
 static void expect_lost(strec_t *r, const int *allowed, int ack)
 {
@@ -272,7 +272,8 @@ static void expect_lost(strec_t *r, const int *allowed, int ack)
         EXPECT(r, a >= 0 && a < d && r->arg[a] == 200);
     else if (ack == 0)
         EXPECT(r, a < 0);
-    EXPECT(r, st_last(r) == WISP_STATE_DISCONNECTED || st_last(r) == WISP_STATE_ALL_RETRIES_FAILED);
+    EXPECT(r, st_last(r) == WISP_STATE_ALL_RETRIES_FAILED && st_last_arg(r) == r->arg[d]);
+    EXPECT(r, st_find(r, WISP_STATE_ALL_RETRIES_FAILED, 0) == d + 1);
     EXPECT(r, r->eom == 0);
     EXPECT(r, r->rx_bad == 0);
 }
@@ -623,34 +624,33 @@ static void test_slow_headers(void **state)
 
 /* ---- Retries after a loss: GET yes, POST never without the app asking ---------------- */
 
-/* A kept-alive connection the server closes instead of answering the next request:
- * the GET is resent once (retry "once") on a new connection that resumes TLS. */
-static void test_keepalive_then_close_get_retried(void **state)
+/* The keep-alive race (SPEC §7): a kept-alive connection the server closes instead of
+ * answering the next request. The GET is sent again once on a fresh connection that
+ * resumes TLS, whatever the retry policy, and it is not a retry: the stream sees a new
+ * CONNECTING, never DISCONNECTED. Before the fix it was DISCONNECTED (ECLOSED). */
+static void keepalive_race_get(fx_t *x, const char *type)
 {
-    fx_t *x = *state;
     strec_t *r;
     wisp_stats_t st;
-    int d, rt, c, a;
+    int c, a;
 
     start(x, NULL);
-    r = st_new(x->f, "kac_get");
+    r = st_new(x->f, type);
     request(r);
     wait1(x, r, 3000);
     EXPECT(r, st_find(r, WISP_STATE_ACK, 0) >= 0 && st_last(r) == WISP_STATE_DONE);
     st_reset(r);
     request(r);
     wait1(x, r, 3000);
-    d = st_find(r, WISP_STATE_DISCONNECTED, 0);
-    rt = st_find(r, WISP_STATE_RETRYING, 0);
     c = st_find(r, WISP_STATE_CONNECTING, 0);
     a = st_find(r, WISP_STATE_ACK, 0);
-    EXPECT(r, d >= 0 && r->arg[d] == WISP_ECLOSED);
-    EXPECT(r, rt > d && r->arg[rt] == 50);
-    EXPECT(r, c > rt && a > c && r->arg[a] == 200);
+    EXPECT(r, st_find(r, WISP_STATE_DISCONNECTED, 0) < 0);
+    EXPECT(r, st_find(r, WISP_STATE_RETRYING, 0) < 0);
+    EXPECT(r, c >= 0 && a > c && r->arg[a] == 200);
     EXPECT(r, st_last(r) == WISP_STATE_DONE);
     EXPECT(r, strcmp(st_body(r), HELLO) == 0);
     st = stfx_stats(x->f);
-    assert_int_equal(st.retries, 1);
+    assert_int_equal(st.retries, 0);
     assert_int_equal(st.handshakes_full, 1);
     assert_int_equal(st.handshakes_resumed, 1);
     finish(x);
@@ -658,35 +658,19 @@ static void test_keepalive_then_close_get_retried(void **state)
     assert_int_equal(badserver_count(&x->bs, "request "), 3);
 }
 
-/* The same loss for a GET of a type without a retry policy (the default: no retry):
- * DISCONNECTED, and nothing is resent. */
-static void test_keepalive_then_close_get_no_retry(void **state)
+static void test_keepalive_then_close_get_retried(void **state)
 {
-    fx_t *x = *state;
-    strec_t *r;
-    int d;
-
-    start(x, NULL);
-    r = st_new(x->f, "kac_get0");
-    request(r);
-    wait1(x, r, 3000);
-    EXPECT(r, st_find(r, WISP_STATE_ACK, 0) >= 0 && st_last(r) == WISP_STATE_DONE);
-    st_reset(r);
-    request(r);
-    wait1(x, r, 3000);
-    st_run_for(x->f->cx, 200);
-    d = st_find(r, WISP_STATE_DISCONNECTED, 0);
-    EXPECT(r, d >= 0 && r->arg[d] == WISP_ECLOSED);
-    EXPECT(r, st_find(r, WISP_STATE_RETRYING, 0) < 0);
-    EXPECT(r, st_find(r, WISP_STATE_CONNECTING, 0) < 0);
-    EXPECT(r, st_find(r, WISP_STATE_ACK, 0) < 0);
-    assert_int_equal(stfx_stats(x->f).retries, 0);
-    finish(x);
-    assert_int_equal(badserver_count(&x->bs, "request "), 2);
-    assert_int_equal(badserver_count(&x->bs, "accept "), 1);
+    keepalive_race_get(*state, "kac_get");
 }
 
-/* The same loss for a POST with a retry policy: DISCONNECTED and nothing resent. When
+/* The same without a retry policy (the default): resent all the same. */
+static void test_keepalive_then_close_get_no_retry(void **state)
+{
+    keepalive_race_get(*state, "kac_get0");
+}
+
+/* The same loss for a POST with a retry policy: DISCONNECTED with WISP_ESTALE (the
+ * server closed before answering), then ALL_RETRIES_FAILED, and nothing resent. When
  * the app asks again, it goes out again (on a new connection). */
 static void test_keepalive_then_close_post_not_resent(void **state)
 {
@@ -698,28 +682,28 @@ static void test_keepalive_then_close_post_not_resent(void **state)
     r = st_new(x->f, "kac_post");
     r->tx_total = 1000;
     r->tx_piece = 300;
-    ret = wisp_stream_request_tx_len(r->s, r->tx_total);
+    ret = st_request_len(r, r->tx_total);
     assert_int_equal(ret, 0);
     wait1(x, r, 3000);
     EXPECT(r, st_find(r, WISP_STATE_ACK, 0) >= 0 && st_last(r) == WISP_STATE_DONE);
     EXPECT(r, r->tx_eoms == 1);
 
     st_reset(r);
-    assert_int_equal(wisp_stream_request_tx_len(r->s, r->tx_total), 0);
+    assert_int_equal(st_request_len(r, r->tx_total), 0);
     wait1(x, r, 3000);
     st_run_for(x->f->cx, 300); /* longer than the backoff: nothing may be resent */
     d = st_find(r, WISP_STATE_DISCONNECTED, 0);
-    EXPECT(r, d >= 0 && r->arg[d] == WISP_ECLOSED);
+    EXPECT(r, d >= 0 && r->arg[d] == WISP_ESTALE);
     EXPECT(r, st_find(r, WISP_STATE_RETRYING, 0) < 0);
     EXPECT(r, st_find(r, WISP_STATE_CONNECTING, 0) < 0);
-    EXPECT(r, st_last(r) == WISP_STATE_DISCONNECTED || st_last(r) == WISP_STATE_ALL_RETRIES_FAILED);
+    EXPECT(r, st_last(r) == WISP_STATE_ALL_RETRIES_FAILED && st_last_arg(r) == WISP_ESTALE);
     assert_int_equal(stfx_stats(x->f).retries, 0);
     assert_int_equal(badserver_count(&x->bs, "request "), 2);
     assert_int_equal(badserver_count(&x->bs, "accept "), 1);
 
     /* The app asks: sent again, whole, on a new connection. */
     st_reset(r);
-    assert_int_equal(wisp_stream_request_tx_len(r->s, r->tx_total), 0);
+    assert_int_equal(st_request_len(r, r->tx_total), 0);
     wait1(x, r, 3000);
     EXPECT(r, st_find(r, WISP_STATE_ACK, 0) >= 0 && st_last(r) == WISP_STATE_DONE);
     assert_int_equal(stfx_stats(x->f).retries, 0);
@@ -946,7 +930,7 @@ static void promoted_after(fx_t *x, const char *leader_type, wisp_state_t leader
 
 static void test_leader_reset_promotes_queue(void **state)
 {
-    promoted_after(*state, "rst_head", WISP_STATE_DISCONNECTED);
+    promoted_after(*state, "rst_head", WISP_STATE_ALL_RETRIES_FAILED);
 }
 
 static void test_leader_timeout_promotes_queue(void **state)
@@ -1030,7 +1014,8 @@ static void test_rx_disconnect_mid_body(void **state)
 }
 
 /* The state callback returns WISP_CB_DISCONNECT at ACK: DISCONNECTED with
- * WISP_ECANCELED, no body, the connection closed; the stream can ask again. */
+ * WISP_ECANCELED, then ALL_RETRIES_FAILED (the cycle's one terminal state), no body,
+ * the connection closed; the stream can ask again. */
 static void test_state_disconnect_at_ack(void **state)
 {
     fx_t *x = *state;
@@ -1042,7 +1027,8 @@ static void test_state_disconnect_at_ack(void **state)
     request(r);
     wait1(x, r, 5000);
     EXPECT(r, strcmp(st_seq(r, 0), "CONNECTING CONNECTED ACK:200 "
-                                   "DISCONNECTED:WISP_ECANCELED") == 0);
+                                   "DISCONNECTED:WISP_ECANCELED "
+                                   "ALL_RETRIES_FAILED:WISP_ECANCELED") == 0);
     EXPECT(r, r->eom == 0);
     assert_int_equal(stfx_stats(x->f).conns_live, 0);
     st_reset(r);

@@ -98,7 +98,7 @@ static int teardown(void **state)
 
 static void request(strec_t *r)
 {
-    int ret = wisp_stream_request_tx(r->s);
+    int ret = st_request(r);
 
     if (ret)
         fail_msg("%s: wisp_stream_request_tx: %s", r->type, wisp_errname(ret));
@@ -216,7 +216,7 @@ static void post_echo(stfx_t *f, size_t len, int chunked)
     if (chunked)
         request(r);
     else
-        assert_int_equal(wisp_stream_request_tx_len(r->s, len), 0);
+        assert_int_equal(st_request_len(r, len), 0);
     wait1(f, r, 10000);
     EXPECT(r, st_find(r, WISP_STATE_ACK, 0) >= 0 && st_last(r) == WISP_STATE_DONE);
     EXPECT(r, r->tx_eoms == 1);

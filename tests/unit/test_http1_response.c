@@ -119,15 +119,20 @@ static const h1t_case_t framing_cases[] = {
 /* ---- No-body responses and interim responses ------------------------------------- */
 
 static const h1t_case_t nobody_cases[] = {
+    /* SPEC §7: no body, and the announced one leaves doubt: never reuse the socket. */
     {.name = "204 ignores content-length",
      .in = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello",
      .want = "S 204 No Content\nH Content-Length: 5\nD\nC\n",
-     .keepalive = 1,
+     .keepalive = 0,
      .leftover = 5},
+    {.name = "204 with content-length 0 keeps the connection",
+     .in = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+     .want = "S 204 No Content\nH Content-Length: 0\nD\nC\n",
+     .keepalive = 1},
     {.name = "304 ignores chunked",
      .in = "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
      .want = "S 304 Not Modified\nH Transfer-Encoding: chunked\nD\nC\n",
-     .keepalive = 1},
+     .keepalive = 0},
     {.name = "HEAD response with content-length",
      .in = OK200 "Content-Length: 1000\r\n\r\n",
      .head = 1,

@@ -46,7 +46,9 @@ struct wisp_context {
     uint8_t in_dispatch;
     uint8_t wake_flagged; /* the last poll saw the wake fd readable */
     uint8_t in_service;   /* inside wisp_service(): callbacks may be running */
-    uint8_t dying;        /* wisp_context_destroy() from a callback: free at the end */
+    uint8_t dying;        /* being destroyed, or to be freed when the outermost call ends */
+    uint8_t freeing;      /* wisp__context_free() is running */
+    unsigned hold;        /* API calls in progress that call out (wisp__context_hold) */
 
     wisp__timer_t *timers, *timers_tail; /* pending, sorted by deadline, earliest first */
     wisp__timer_t *timers_due;           /* taken off by run_timers, about to run */

@@ -89,6 +89,10 @@ void wisp__context_free(wisp_context_t *cx)
 
     if (!cx)
         return;
+    /* A DESTROYING callback below may call wisp_context_destroy() again: it sees
+     * the context dying and returns. */
+    cx->dying = 1;
+    cx->freeing = 1;
     /* Module state goes from the top of the dependency chain down. */
     for (i = WISP_SLOT_COUNT - 1; i >= 0; i--) {
         if (cx->slot_destroy[i] && cx->slots[i])
@@ -113,9 +117,22 @@ void wisp__context_free(wisp_context_t *cx)
 
 int wisp__context_defer_free(wisp_context_t *cx)
 {
-    if (!cx->in_service)
+    if (!cx->in_service && !cx->hold)
         return 0;
     cx->dying = 1;
+    return 1;
+}
+
+void wisp__context_hold(wisp_context_t *cx)
+{
+    cx->hold++;
+}
+
+int wisp__context_release(wisp_context_t *cx)
+{
+    if (--cx->hold || !cx->dying || cx->in_service || cx->freeing)
+        return 0;
+    wisp__context_free(cx);
     return 1;
 }
 

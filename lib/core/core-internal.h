@@ -23,6 +23,12 @@ void wisp__context_set_policy(wisp_context_t *cx, const struct wisp_policy *p);
  *  the context is marked and freed when the iteration ends (returns 1); outside,
  *  returns 0 and the caller frees it now. */
 int wisp__context_defer_free(wisp_context_t *cx);
+/** Around a public call that calls out to the application outside wisp_service()
+ *  (wisp_stream_create, request_tx, destroy): a context destroyed from such a
+ *  callback is freed by the release of the outermost hold, which returns 1 then
+ *  (the caller must touch nothing afterwards). */
+void wisp__context_hold(wisp_context_t *cx);
+int wisp__context_release(wisp_context_t *cx);
 /** Nonzero once a deferred destroy was asked for: create nothing new. */
 int wisp__context_dying(const wisp_context_t *cx);
 

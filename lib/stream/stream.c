@@ -589,8 +589,10 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
     wisp__slot_set_destroy(cx, WISP_SLOT_STREAM, streams_destroy_all);
     wisp__stats(cx)->streams_live++;
     *out = s;
+    wisp__context_hold(cx);
     if (ops->state && ops->state(user, WISP_STATE_CREATED, 0) == WISP_CB_DESTROY)
         wisp_stream_destroy(s);
+    (void)wisp__context_release(cx);
     return 0;
 }
 
@@ -598,6 +600,7 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
  * cycle, else started. */
 static int request(wisp_stream_t *s, int64_t len)
 {
+    wisp_context_t *cx;
     char host[WISP_HOSTNAME_MAX];
     wisp__h1_key_t key;
     int ret;
@@ -616,7 +619,11 @@ static int request(wisp_stream_t *s, int64_t len)
         s->pending_len = len;
         return 0;
     }
-    return begin_cycle(s, len);
+    cx = s->cx;
+    wisp__context_hold(cx); /* QUEUED or CONNECTING is reported from in here */
+    ret = begin_cycle(s, len);
+    (void)wisp__context_release(cx);
+    return ret;
 }
 
 int wisp_stream_request_tx_len(wisp_stream_t *s, size_t len)
@@ -703,14 +710,19 @@ wisp_state_t wisp_stream_state(const wisp_stream_t *s)
 
 void wisp_stream_destroy(wisp_stream_t *s)
 {
+    wisp_context_t *cx;
+
     if (!s || destroying(s))
         return;
+    cx = s->cx;
     wisp__h1_cancel(&s->txn);
-    wisp__timer_stop(s->cx, &s->timeout);
-    wisp__timer_stop(s->cx, &s->backoff);
+    wisp__timer_stop(cx, &s->timeout);
+    wisp__timer_stop(cx, &s->backoff);
     s->pending_tx = 0;
+    wisp__context_hold(cx);
     (void)notify(s, WISP_STATE_DESTROYING, 0);
-    wisp__defer(s->cx, &s->reap);
+    wisp__defer(cx, &s->reap);
+    (void)wisp__context_release(cx);
 }
 
 void wisp__streams_destroy_all(wisp_context_t *cx)

@@ -46,6 +46,12 @@ static void quiet(void *user, int level, const char *line)
 
 int testalloc_context(testalloc_t *ta, const char *policy_json, wisp_context_t **cx)
 {
+    return testalloc_context_plat(ta, policy_json, NULL, cx);
+}
+
+int testalloc_context_plat(testalloc_t *ta, const char *policy_json, const wisp_plat_ops_t *plat,
+                           wisp_context_t **cx)
+{
     wisp_context_info_t info;
 
     memset(&info, 0, sizeof(info));
@@ -55,5 +61,6 @@ int testalloc_context(testalloc_t *ta, const char *policy_json, wisp_context_t *
     info.log = getenv("WISP_TEST_LOG") ? NULL : quiet;
     info.log_level = getenv("WISP_TEST_LOG") ? WISP_LOG_DEBUG : WISP_LOG_ERROR;
     info.log_level_set = 1;
+    info.plat = plat;
     return wisp_context_create(&info, cx);
 }

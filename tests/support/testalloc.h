@@ -22,5 +22,8 @@ void testalloc_init(testalloc_t *ta, size_t fail_at);
 
 /** A context with the test allocator, the given JSON policy (or none), quiet logs. */
 int testalloc_context(testalloc_t *ta, const char *policy_json, wisp_context_t **cx);
+/** The same on a given platform (a fake network, say). */
+int testalloc_context_plat(testalloc_t *ta, const char *policy_json, const wisp_plat_ops_t *plat,
+                           wisp_context_t **cx);
 
 #endif

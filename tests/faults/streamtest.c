@@ -104,7 +104,7 @@ static int st_state_cb(void *user, wisp_state_t state, int arg)
         r->s = NULL;
         return 0;
     }
-    if (state == WISP_STATE_DONE && r->again && r->s) {
+    if (state == (r->again_at ? r->again_at : WISP_STATE_DONE) && r->again && r->s) {
         int ret;
 
         r->again--;
@@ -332,21 +332,26 @@ const char *st_body(const strec_t *r)
     return r->body;
 }
 
+/* Counted before the call: a cycle may end inside it (a refused submit). */
 int st_request(strec_t *r)
 {
-    int ret = wisp_stream_request_tx(r->s);
+    int ret;
 
-    if (!ret)
-        r->requests++;
+    r->requests++;
+    ret = wisp_stream_request_tx(r->s);
+    if (ret)
+        r->requests--;
     return ret;
 }
 
 int st_request_len(strec_t *r, size_t len)
 {
-    int ret = wisp_stream_request_tx_len(r->s, len);
+    int ret;
 
-    if (!ret)
-        r->requests++;
+    r->requests++;
+    ret = wisp_stream_request_tx_len(r->s, len);
+    if (ret)
+        r->requests--;
     return ret;
 }
 

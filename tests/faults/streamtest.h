@@ -66,6 +66,8 @@ typedef struct strec {
      * a nonzero return is kept in again_ret. */
     unsigned again;
     int again_ret;
+    /* The state whose callback asks again (0: DONE). */
+    wisp_state_t again_at;
     /* Cycle accounting (SPEC §6): request_tx calls that returned 0 (through
      * st_request*), terminal states seen (DONE, ALL_RETRIES_FAILED, TIMEOUT), and
      * terminal states that ended no open cycle (must stay 0). */

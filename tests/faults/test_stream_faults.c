@@ -496,6 +496,35 @@ static void cert_failure(fx_t *x, const char *cert)
     assert_int_equal(badserver_count(&x->bs, "accept "), 2);
 }
 
+/* Streams that ask again from the failure callback of a certificate failure get a
+ * new connection attempt each round, never a re-failure in the same pass. Before
+ * the fix the queue was drained while the callbacks re-queued onto it: they were
+ * failed again at once, with no connection attempt, for as long as they asked. */
+static void test_cert_failure_requested_again(void **state)
+{
+    fx_t *x = *state;
+    const char *const args[] = {"--cert", "other", NULL};
+    strec_t *r[3];
+    size_t i;
+
+    start(x, args);
+    for (i = 0; i < 3; i++) {
+        r[i] = st_new(x->f, "retry3");
+        r[i]->again_at = WISP_STATE_ALL_RETRIES_FAILED;
+        r[i]->again = 3;
+    }
+    for (i = 0; i < 3; i++)
+        request(r[i]);
+    waitn(x, r, 3, 5000);
+    for (i = 0; i < 3; i++) {
+        EXPECT(r[i], st_count(r[i], WISP_STATE_ALL_RETRIES_FAILED) == 4);
+        EXPECT(r[i], r[i]->again_ret == 0);
+    }
+    /* One attempt for the first round, and one for each round asked again. */
+    assert_int_equal(badserver_count(&x->bs, "accept "), 4);
+    finish(x);
+}
+
 static void test_cert_unknown_ca(void **state)
 {
     cert_failure(*state, "other");
@@ -1184,6 +1213,7 @@ int main(void)
         T(test_handshake_timeout),
         T(test_dns_failure),
         T(test_cert_unknown_ca),
+        T(test_cert_failure_requested_again),
         T(test_cert_wrong_host),
         T(test_cert_expired),
         T(test_rst_in_head),

@@ -181,8 +181,15 @@ static void serve(fake_conn_t *c)
             return;
         head = (size_t)(end - p) + 4;
         memset(&req, 0, sizeof(req));
-        if (sscanf((const char *)p, "%15s %255s", req.method, req.path) != 2)
-            strcpy(req.method, "?");
+        {
+            char line[300];
+            size_t l = head < sizeof(line) - 1 ? head : sizeof(line) - 1;
+
+            memcpy(line, p, l); /* the queue is not NUL-terminated */
+            line[l] = '\0';
+            if (sscanf(line, "%15s %255s", req.method, req.path) != 2)
+                strcpy(req.method, "?");
+        }
         if (header(p, head, "transfer-encoding", v, sizeof(v))) {
             size_t n = chunked_len(p + head, c->c2s.len - head, &req.body_len);
 

@@ -194,10 +194,12 @@ static rec_t *mk(fx_t *x, int i, const wisp_stream_ops_t *ops)
 
 static int req(rec_t *r)
 {
-    int ret = wisp_stream_request_tx(r->s);
+    int ret;
 
-    if (!ret)
-        r->requests++;
+    r->requests++; /* first: the cycle may end inside the call */
+    ret = wisp_stream_request_tx(r->s);
+    if (ret)
+        r->requests--;
     return ret;
 }
 

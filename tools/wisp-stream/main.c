@@ -13,10 +13,16 @@
  * completed. With reuse (the h1 default) transactions run one after another on one
  * connection, so nothing is held and memory stays flat whatever the body sizes.
  *
- * A stream has finished its transaction at DONE, ALL_RETRIES_FAILED or TIMEOUT, and
- * at CONNECTION_FAILED or DISCONNECTED unless RETRYING follows: finished is set on
- * those states and cleared again on RETRYING, and the loop runs one more iteration
- * after the last stream finished before it believes it.
+ * A stream has finished its transaction at its cycle's one terminal state (SPEC §6):
+ * DONE, ALL_RETRIES_FAILED or TIMEOUT (or DESTROYING). The run counts finished
+ * streams, so deciding that all are done costs nothing per iteration, and no extra
+ * iteration is needed to be sure. Held bodies wait in two FIFOs (complete, in the
+ * order they completed; still arriving, in the order they started), so handing
+ * stdout on is O(1) per body whatever --count is.
+ *
+ * At exit the streams are destroyed and idle kept-alive connections closed at once
+ * (wisp_context_close_idle, with close_notify), so --stats shows what is left only
+ * of a trust store's linger_ms; --drain waits for that too.
  */
 #include <errno.h>
 #include <signal.h>
@@ -122,10 +128,16 @@ typedef struct tstream {
     wisp_state_t outcome; /* ACK or NACK of the last response, or 0 */
     uint8_t finished;
     uint8_t rx_done; /* the body's EOM arrived */
-    uint8_t *held;   /* body held back while another stream owns stdout */
+    uint8_t held_queued; /* on the run's holding or done FIFO */
+    uint8_t *held;       /* body held back while another stream owns stdout */
     size_t held_len, held_cap;
-    unsigned done_seq; /* completion order of a held body */
+    struct tstream *hnext, *hprev; /* links of that FIFO */
 } tstream_t;
+
+/* A FIFO of streams with held bodies. */
+typedef struct hlist {
+    tstream_t *head, *tail;
+} hlist_t;
 
 typedef struct run {
     const opts_t *o;
@@ -136,7 +148,9 @@ typedef struct run {
     int64_t data_len; /* --data length, -1 when unknown (chunked) */
     tstream_t *owner; /* whose body is being written to stdout */
     size_t held_total;
-    unsigned seq;
+    hlist_t holding;    /* held bodies still arriving, in the order they started */
+    hlist_t done;       /* held bodies complete, in the order they completed */
+    unsigned nfinished; /* streams whose transaction has finished */
     uint64_t t0;
     size_t heap_policy; /* heap_in_use of the fresh context: the parsed policy */
     int stop;           /* stdout failed: stop waiting */
@@ -354,9 +368,40 @@ static void out_write(run_t *r, const uint8_t *buf, size_t len)
     }
 }
 
+static void hl_push(hlist_t *l, tstream_t *t)
+{
+    t->hnext = NULL;
+    t->hprev = l->tail;
+    if (l->tail)
+        l->tail->hnext = t;
+    else
+        l->head = t;
+    l->tail = t;
+    t->held_queued = 1;
+}
+
+static void hl_remove(hlist_t *l, tstream_t *t)
+{
+    if (t->hprev)
+        t->hprev->hnext = t->hnext;
+    else
+        l->head = t->hnext;
+    if (t->hnext)
+        t->hnext->hprev = t->hprev;
+    else
+        l->tail = t->hprev;
+    t->hnext = t->hprev = NULL;
+    t->held_queued = 0;
+}
+
+/* Forget a held body (a retry sends the request again, and the answer comes again). */
 static void held_drop(tstream_t *t)
 {
-    t->run->held_total -= t->held_len;
+    run_t *r = t->run;
+
+    if (t->held_queued)
+        hl_remove(t->rx_done ? &r->done : &r->holding, t);
+    r->held_total -= t->held_len;
     free(t->held);
     t->held = NULL;
     t->held_len = t->held_cap = 0;
@@ -393,36 +438,35 @@ static int hold(tstream_t *t, const uint8_t *buf, size_t len)
     memcpy(t->held + t->held_len, buf, len);
     t->held_len += len;
     r->held_total += len;
+    if (!t->held_queued)
+        hl_push(&r->holding, t);
     return 0;
 }
 
+/* A held body is complete: it moves to the done FIFO. */
+static void held_complete(tstream_t *t)
+{
+    if (t->held_queued) {
+        hl_remove(&t->run->holding, t);
+        hl_push(&t->run->done, t);
+    }
+}
+
 /* The owner of stdout is done: write the held bodies that are complete, in the order
- * they completed, then let a body still arriving take over stdout. With all set,
- * write every held body (the end of the run). */
+ * they completed, then let the body that started arriving first take over stdout.
+ * With all set, write every held body (the end of the run). */
 static void release_stdout(run_t *r, int all)
 {
-    tstream_t *best;
-    unsigned i;
-
     r->owner = NULL;
-    for (;;) {
-        best = NULL;
-        for (i = 0; i < r->n; i++) {
-            tstream_t *t = &r->ts[i];
-            if (t->held_len && t->rx_done && (!best || t->done_seq < best->done_seq))
-                best = t;
-        }
-        if (!best)
-            break;
-        held_write(best);
-    }
-    for (i = 0; i < r->n; i++) {
-        if (r->ts[i].held_len) {
-            held_write(&r->ts[i]);
-            if (!all) {
-                r->owner = &r->ts[i];
-                return;
-            }
+    while (r->done.head)
+        held_write(r->done.head);
+    while (r->holding.head) {
+        tstream_t *t = r->holding.head;
+
+        held_write(t);
+        if (!all) {
+            r->owner = t;
+            return;
         }
     }
 }
@@ -441,8 +485,8 @@ static int on_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
     else if (hold(t, buf, len))
         r->stop = 1;
     if (flags & WISP_EOM) {
+        held_complete(t);
         t->rx_done = 1;
-        t->done_seq = ++r->seq;
         if (r->owner == t)
             release_stdout(r, 0);
     }
@@ -552,6 +596,8 @@ static void print_state(const tstream_t *t, wisp_state_t st, int arg)
 
 static void finish(tstream_t *t, wisp_state_t st)
 {
+    if (!t->finished)
+        t->run->nfinished++;
     t->finished = 1;
     t->end = st;
     if (t->run->owner == t)
@@ -573,11 +619,10 @@ static int on_state(void *user, wisp_state_t st, int arg)
         break;
     case WISP_STATE_RETRYING:
         /* The whole request goes again, and the whole response comes again. */
-        t->finished = 0;
         t->outcome = 0;
-        t->rx_done = 0;
         if (t->run->owner != t)
             held_drop(t);
+        t->rx_done = 0;
         if (t->body_sent && !strcmp(t->run->o->data ? t->run->o->data : "", "-")) {
             fprintf(stderr, "wisp-stream: [%u] cannot send stdin again\n", t->id);
             return WISP_CB_DESTROY;
@@ -590,9 +635,7 @@ static int on_state(void *user, wisp_state_t st, int arg)
     case WISP_STATE_DONE:
     case WISP_STATE_ALL_RETRIES_FAILED:
     case WISP_STATE_TIMEOUT:
-    case WISP_STATE_CONNECTION_FAILED:
-    case WISP_STATE_DISCONNECTED:
-        finish(t, st);
+        finish(t, st); /* the cycle's one terminal state */
         break;
     case WISP_STATE_DESTROYING:
         if (!t->finished)
@@ -711,29 +754,20 @@ static int start_streams(run_t *r, wisp_stream_ops_t *ops)
 
 static int all_finished(const run_t *r)
 {
-    unsigned i;
-
-    for (i = 0; i < r->n; i++)
-        if (!r->ts[i].finished)
-            return 0;
-    return 1;
+    return r->nfinished == r->n;
 }
 
 /* Runs the loop until every transaction finished: 0, or an exit status. */
 static int wait_streams(run_t *r)
 {
     uint64_t deadline = 0;
-    int settled = 0, ret;
+    int ret;
 
     if (r->o->timeout_ms)
         deadline = r->t0 + r->o->timeout_ms + GRACE_MS;
     while (!r->stop) {
-        if (all_finished(r)) {
-            if (settled++)
-                return 0;
-        } else {
-            settled = 0;
-        }
+        if (all_finished(r))
+            return 0;
         if (interrupted) {
             fputs("wisp-stream: interrupted\n", stderr);
             return EXIT_INTERRUPTED;
@@ -744,7 +778,7 @@ static int wait_streams(run_t *r)
             return EXIT_FAIL;
         }
         /* Wake now and then to notice a signal or the deadline. */
-        ret = wisp_service(r->cx, settled ? 0 : 250);
+        ret = wisp_service(r->cx, 250);
         if (ret && ret != WISP_EAGAIN && !interrupted) {
             fprintf(stderr, "wisp-stream: event loop: %s\n", wisp_strerror(ret));
             return EXIT_FAIL;
@@ -826,6 +860,9 @@ static void destroy_streams(run_t *r)
     }
     for (i = 0; i < r->n; i++)
         held_drop(&r->ts[i]);
+    /* Before exit (or deep sleep, on a device): close what idles now, with
+     * close_notify, instead of leaving it to keepalive_ms. */
+    (void)wisp_context_close_idle(r->cx);
     if (r->o->drain)
         drain(r);
     if (r->o->verbose)

@@ -136,7 +136,8 @@ nginx_tests() {
     has "$err" '^\* \[1\] \+[0-9]+ ms DONE$' "-v: DONE"
     has "$err" '^\{"heap_in_use":[0-9]+,.*"conns_refused":0\}$' "--stats: one JSON object"
     expect "$(stat_of streams_live)" 0 "--stats: no stream left"
-    expect "$(stat_of conns_live) $(stat_of vhosts_live)" "1 1" "kept alive: a connection, a vhost"
+    expect "$(stat_of conns_live) $(stat_of vhosts_live)" "0 0" \
+        "at exit the idle connection is closed at once, its vhost freed (no --drain)"
     run 0 "GET /hello -v --stats --drain" "$policy" hello -v --stats --drain
     policy_heap=$(sed -n 's/^\* policy .*: \([0-9]*\) bytes of heap$/\1/p' "$err")
     expect "$(stat_of heap_in_use)" "$policy_heap" "--drain: heap back to the policy's figure"

@@ -30,4 +30,8 @@
 #error "wisp: WISP_H1_HEAD_MAX must be at least 256"
 #endif
 
+#if WISP_VHOST_SESSIONS_MAX < 1
+#error "wisp: WISP_VHOST_SESSIONS_MAX must be at least 1"
+#endif
+
 #endif /* WISP_CONFIG_CHECK_H */

@@ -114,6 +114,14 @@
 #define WISP_TLS_SESSION_LIFETIME_S 3600
 #endif
 
+/** Client TLS sessions a vhost keeps for resumption, one per host:port, the least
+ *  recently stored dropped first. RAM: one mbedTLS session copy each, about 200 B,
+ *  plus the server's certificate chain when MBEDTLS_SSL_KEEP_PEER_CERTIFICATE is on
+ *  (Debian's default: about 1-2 KiB more). */
+#ifndef WISP_VHOST_SESSIONS_MAX
+#define WISP_VHOST_SESSIONS_MAX 8
+#endif
+
 #include "wisp/config-check.h"
 
 #endif /* WISP_CONFIG_H */

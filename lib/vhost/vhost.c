@@ -39,7 +39,8 @@ struct wisp__vhost {
     unsigned refs;
     wisp__tls_conf_t *tls;
     wisp__timer_t linger;
-    vh_session_t *sessions;
+    vh_session_t *sessions; /* most recently stored first */
+    unsigned nsessions;     /* at most WISP_VHOST_SESSIONS_MAX */
 };
 
 static wisp__vhost_t **list_head(wisp_context_t *cx)
@@ -57,6 +58,7 @@ static void sessions_free(wisp__vhost_t *v)
         wisp__tls_session_free(v->cx, &s->sess);
         wisp__free(v->cx, s);
     }
+    v->nsessions = 0;
 }
 
 static void vhost_free(wisp__vhost_t *v)
@@ -247,6 +249,22 @@ void wisp__vhost_session_drop(wisp__vhost_t *v, const char *host, uint16_t port)
     *pp = s->next;
     wisp__tls_session_free(v->cx, &s->sess);
     wisp__free(v->cx, s);
+    v->nsessions--;
+}
+
+/* Over the cap: the least recently stored session goes (the list's tail). */
+static void sessions_trim(wisp__vhost_t *v)
+{
+    vh_session_t **pp = &v->sessions;
+
+    while (*pp && (*pp)->next)
+        pp = &(*pp)->next;
+    if (*pp && v->nsessions > WISP_VHOST_SESSIONS_MAX) {
+        wisp__tls_session_free(v->cx, &(*pp)->sess);
+        wisp__free(v->cx, *pp);
+        *pp = NULL;
+        v->nsessions--;
+    }
 }
 
 void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
@@ -259,8 +277,13 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
         return;
     pp = session_find(v, host, port);
     if (pp) {
-        wisp__tls_session_free(v->cx, &(*pp)->sess);
-        (*pp)->sess = sess;
+        /* Refresh, and move to the front: the list is in order of use. */
+        s = *pp;
+        wisp__tls_session_free(v->cx, &s->sess);
+        s->sess = sess;
+        *pp = s->next;
+        s->next = v->sessions;
+        v->sessions = s;
         return;
     }
     hlen = strlen(host);
@@ -275,4 +298,6 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
     s->sess = sess;
     s->next = v->sessions;
     v->sessions = s;
+    v->nsessions++;
+    sessions_trim(v);
 }

@@ -122,6 +122,24 @@ callgrind c_curl_get curl --cacert "$ca" "$url"
 callgrind c_curl12_get curl --tls-max 1.2 --cacert "$ca" "$url"
 callgrind c_wisp_many "$bench" many "$port" "$ca" "$N"
 callgrind c_curl_many curl --cacert "$ca" "${urls[@]}"
+
+# Scaling: N streams created and queued at once on one endpoint, in the bench loop and
+# through wisp-stream (policy below). nginx closes a connection after 1,000 requests
+# (keepalive_requests), so 10,000 streams also cross 9 reconnects with resumption.
+SCALES="10 100 1000 10000"
+spol=$work/scale-policy.json
+cat >"$spol" <<EOF
+{ "schema": 1,
+  "certs": { "ca": "$(awk '{ printf "%s\\n", $0 }' "$ca")" },
+  "trust_stores": { "test": { "certs": ["ca"] } },
+  "streams": { "get": { "endpoint": "localhost", "port": $port, "trust_store": "test",
+                        "url": "/hello", "timeout_ms": 300000 } } }
+EOF
+for n in $SCALES; do
+    run "s_bench_$n" "$bench" many "$port" "$ca" "$n"
+    run "s_tool_$n" /usr/bin/python3 "$root/bench/rusage.py" \
+        "$build/tools/wisp-stream/wisp-stream" "$spol" get --count "$n" --stats
+done
 stop_nginx
 
 # ---- Reading the results ------------------------------------------------------------
@@ -334,6 +352,26 @@ echo "| wisp accounted heap per extra stream ((peak$N − peak1) / $((N - 1))) |
 echo "| instructions, callgrind | $(mio "$iw_many") | $(mio "$ic_many") | $(ratio "$iw_many" "$ic_many") | |"
 echo "| ... outside the TLS handshake | $(mio "$ow_many") | $(mio "$oc_many") | $(ratio "$ow_many" "$oc_many") | |"
 echo "| instructions per extra request, outside the handshake ((Ir$N − Ir1) / $((N - 1))) | $(n "$(arith "($ow_many - $ow_get) / ($N - 1)")") | $(n "$(arith "($oc_many - $oc_get) / ($N - 1)")") | $(ratio "$(arith "$ow_many - $ow_get")" "$(arith "$oc_many - $oc_get")") | |"
+echo
+echo "### Scaling: N streams queued at once on one endpoint"
+echo
+echo "Wall and CPU from creating the streams to the last response (bench loop:"
+echo "\`wisp-bench many\`, CPU from getrusage; wisp-stream: the whole process, from"
+echo "\`bench/rusage.py\`). Heap: wisp's accounted heap_peak above the idle context, per stream."
+echo
+echo "| N | bench wall ms | bench CPU µs / stream | heap_peak / stream (B) | wisp-stream wall ms | wisp-stream CPU µs / stream |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for n in $SCALES; do
+    B=$work/s_bench_$n.out
+    T=$work/s_tool_$n.out
+    echo "| $(n "$n") | $(arith "$(val "$B" wall_us) / 1000") | $(arith "$(val "$B" cpu_us) / $n") | $(arith "($(val "$B" heap_peak) - $(val "$B" heap_before)) / $n") | $(arith "$(val "$T" wall_us) / 1000") | $(arith "$(val "$T" cpu_us) / $n") |"
+done
+b1k=$(arith "$(val "$work/s_bench_1000.out" cpu_us) * 10")
+b10k=$(val "$work/s_bench_10000.out" cpu_us)
+t1k=$(arith "$(val "$work/s_tool_1000.out" cpu_us) * 10")
+t10k=$(val "$work/s_tool_10000.out" cpu_us)
+echo
+echo "CPU per stream at 10,000 over 1,000: bench loop $(ratio "$b10k" "$b1k"), wisp-stream $(ratio "$t10k" "$t1k") (target: within 1.2)."
 echo
 for pair in "m_wisp_get:wisp, one GET" "m_wisp_many:wisp, $N streams" "m_curl_get:curl, one GET"; do
     f=${pair%%:*}

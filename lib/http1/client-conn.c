@@ -218,6 +218,14 @@ static int bio_recv(void *io, uint8_t *buf, size_t len)
     return wisp__sock_read(io, buf, len);
 }
 
+/* TLS has a resumable session (1.2: handshake end; 1.3: each NewSessionTicket). */
+static void session_sink(void *user, wisp__tls_session_t *sess)
+{
+    wisp__h1_conn_t *c = user;
+
+    wisp__vhost_session_put(c->vhost, c->host, c->port, sess);
+}
+
 static int raw_write(wisp__h1_conn_t *c, const uint8_t *buf, size_t len)
 {
     int n = c->tls ? wisp__tls_write(c->tls, buf, len) : wisp__sock_write(&c->sock, buf, len);
@@ -538,7 +546,6 @@ static void pump(wisp__h1_conn_t *c)
 static void handshake(wisp__h1_conn_t *c)
 {
     wisp_stats_t *st = wisp__stats(c->cx);
-    wisp__tls_session_t *sess = NULL;
     int ret = wisp__tls_handshake(c->tls);
 
     if (ret == WISP_EWANTREAD || ret == WISP_EWANTWRITE)
@@ -551,8 +558,6 @@ static void handshake(wisp__h1_conn_t *c)
         st->handshakes_resumed++;
     else
         st->handshakes_full++;
-    if (wisp__tls_session_save(c->tls, &sess) == 0)
-        wisp__vhost_session_put(c->vhost, c->host, c->port, sess);
     WISP_LOGD(c->cx, "%s:%u: TLS %s (%s)", c->host, c->port,
               wisp__tls_resumed(c->tls) ? "resumed" : "full handshake",
               wisp__tls_ciphersuite(c->tls));
@@ -610,8 +615,8 @@ static int connect_next(wisp__h1_conn_t *c)
     c->state = C_CONNECTING;
     if (!c->tls_on)
         return 0;
-    ret =
-        wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock, &c->tls);
+    ret = wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock,
+                           session_sink, c, &c->tls);
     sess = ret ? NULL : wisp__vhost_session(c->vhost, c->host, c->port);
     if (sess && wisp__tls_set_session(c->tls, sess))
         wisp__vhost_session_drop(c->vhost, c->host, c->port);

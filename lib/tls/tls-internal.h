@@ -48,6 +48,18 @@ typedef int (*wisp__tls_send_cb)(void *io, const uint8_t *buf, size_t len);
 typedef int (*wisp__tls_recv_cb)(void *io, uint8_t *buf, size_t len);
 
 /**
+ * \brief  Session sink (client): a resumable session is available.
+ *
+ * Called from inside wisp__tls_handshake() when a TLS 1.2 handshake completes, and
+ * from inside wisp__tls_read() each time a TLS 1.3 NewSessionTicket has been
+ * processed (the ticket arrives after the handshake, possibly several times; the
+ * latest is the one to keep). The sink takes ownership of sess and MUST eventually
+ * free it with wisp__tls_session_free(). It MUST NOT destroy the wisp__tls_t it is
+ * called from, nor call into it; it SHOULD only store the session.
+ */
+typedef void (*wisp__tls_session_cb)(void *user, wisp__tls_session_t *sess);
+
+/**
  * \brief  Parse certificates and keys and build one shared mbedTLS ssl_config.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ECERTPARSE (the mbedTLS reason is logged),
  *         WISP_EUNSUPPORTED (system_ca on a port without a bundle).
@@ -60,11 +72,13 @@ void wisp__tls_conf_destroy(wisp__tls_conf_t **c);
 /**
  * \brief  A session on conf. peer is the endpoint host (client) and NULL (server).
  *         A numeric peer is verified against the certificate's IP SANs.
+ * \param  sink  client: receives each resumable session (see wisp__tls_session_cb);
+ *               NULL: sessions are not kept. Ignored on a server config.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ETLS.
  */
 WISP_NODISCARD int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer,
                                     wisp__tls_send_cb send, wisp__tls_recv_cb recv, void *io,
-                                    wisp__tls_t **out);
+                                    wisp__tls_session_cb sink, void *sink_user, wisp__tls_t **out);
 /** Offer a saved session for resumption (client, before the handshake). */
 WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s);
 
@@ -79,7 +93,16 @@ WISP_NODISCARD int wisp__tls_handshake(wisp__tls_t *t);
 /** Nonzero once the handshake completed by resumption (no certificate exchange). */
 int wisp__tls_resumed(const wisp__tls_t *t);
 
-/** Bytes read (> 0), 0 at close_notify or EOF, WISP_EWANTREAD/WANTWRITE, or error. */
+/**
+ * \brief  Read decrypted application data (the truncation contract, SPEC section 8).
+ * \return Bytes read (> 0); 0 only after the peer's close_notify (an orderly end:
+ *         what was read is all the peer sent); WISP_ETRUNCATED when the transport
+ *         reached EOF without close_notify (the data may have been cut by anyone on
+ *         the path: the caller MUST NOT treat a close-delimited body as complete);
+ *         WISP_EWANTREAD / WISP_EWANTWRITE; or another error (WISP_ETLSALERT,
+ *         WISP_ETLS, WISP_ENOMEM, the transport's own error). May call the session
+ *         sink (TLS 1.3 NewSessionTicket) before it returns.
+ */
 int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len);
 /** Bytes written (> 0, may be fewer than len), WISP_EWANTWRITE/WANTREAD, or error. */
 int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len);
@@ -88,11 +111,11 @@ size_t wisp__tls_pending(const wisp__tls_t *t);
 /** Queue a close_notify alert (orderly close). 0 or an error. */
 int wisp__tls_close_notify(wisp__tls_t *t);
 
-/** Save the established session for later resumption (client). */
-WISP_NODISCARD int wisp__tls_session_save(wisp__tls_t *t, wisp__tls_session_t **out);
 /** NULL-safe; zeroizes the secrets; sets *s to NULL. */
 void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);
 
+/** The negotiated protocol version ("TLSv1.2", "TLSv1.3"), or "" before the handshake. */
+const char *wisp__tls_protocol(const wisp__tls_t *t);
 /** The negotiated ciphersuite name, or "" before the handshake. */
 const char *wisp__tls_ciphersuite(const wisp__tls_t *t);
 /** NULL-safe; frees and zeroizes; sets *t to NULL. Does not touch the transport. */

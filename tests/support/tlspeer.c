@@ -34,6 +34,19 @@ static int tls_recv(void *io, uint8_t *buf, size_t len)
     return wisp__sock_read(io, buf, len);
 }
 
+/* Keeps the latest session TLS offers (TLS 1.3 may send several tickets). */
+static void session_sink(void *user, wisp__tls_session_t *sess)
+{
+    tlspeer_t *p = user;
+
+    if (!p->save_session) {
+        wisp__tls_session_free(p->cx, &sess);
+        return;
+    }
+    wisp__tls_session_free(p->cx, &p->session);
+    p->session = sess;
+}
+
 static void fail(tlspeer_t *p, int err)
 {
     if (!p->err)
@@ -108,10 +121,6 @@ static void pump(tlspeer_t *p)
         }
         p->hs_done = 1;
         p->resumed = wisp__tls_resumed(p->tls);
-        if (p->save_session && wisp__tls_session_save(p->tls, &p->session)) {
-            fail(p, WISP_EINTERNAL);
-            return;
-        }
         if (p->on_handshake)
             p->on_handshake(p);
     }
@@ -162,7 +171,7 @@ int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, co
     int ret;
 
     init(p, cx);
-    ret = wisp__tls_create(conf, host, tls_send, tls_recv, &p->sock, &p->tls);
+    ret = wisp__tls_create(conf, host, tls_send, tls_recv, &p->sock, session_sink, p, &p->tls);
     if (!ret && resume)
         ret = wisp__tls_set_session(p->tls, resume);
     if (!ret)
@@ -180,7 +189,7 @@ int tlspeer_accept(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, int
 
     init(p, cx);
     p->server = 1;
-    ret = wisp__tls_create(conf, NULL, tls_send, tls_recv, &p->sock, &p->tls);
+    ret = wisp__tls_create(conf, NULL, tls_send, tls_recv, &p->sock, NULL, NULL, &p->tls);
     if (!ret)
         ret = wisp__sock_adopt(&p->sock, fd);
     if (ret) {

@@ -25,7 +25,8 @@ typedef struct tlspeer {
     /* Called once when the handshake completes (before any application data). */
     void (*on_handshake)(struct tlspeer *p);
     void *user;
-    /* Nonzero: save the session at handshake time into *session (client). */
+    /* Nonzero: keep the latest resumable session TLS offers in *session (client;
+     * under TLS 1.3 it arrives after the handshake, with the first read). */
     int save_session;
     wisp__tls_session_t *session;
 } tlspeer_t;

@@ -6,7 +6,9 @@
  * socket itself (the owner passes send/recv callbacks), always requires peer
  * verification on the client, checks the server name (SNI is sent for names; IP
  * endpoints are matched against iPAddress subjectAltNames by wisp, never the CN),
- * and keeps one CTR_DRBG per context.
+ * enforces SPEC section 8 (TLS 1.2 at least, ECDHE + AEAD suites, an X.509 profile),
+ * and keeps one CTR_DRBG per context. On mbedTLS 3.6 it also starts PSA, whose
+ * state is process-global (see README.md).
  *
  * The application-facing part is only the version query in wisp/core.h; everything
  * here is library-internal.
@@ -86,8 +88,9 @@ WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session
  * \brief  Advance the handshake.
  * \return 0 when complete, WISP_EWANTREAD / WISP_EWANTWRITE to be called again when
  *         the socket is ready, or a failure: WISP_ECERT (verification, with the
- *         reasons logged), WISP_ETLSALERT, WISP_ECLOSED, WISP_ETLS, WISP_ENOMEM, or
- *         the transport's own error.
+ *         reasons logged), WISP_ETLSALERT, WISP_ECLOSED (EOF), WISP_ETLS,
+ *         WISP_ENOMEM, or the transport's own error. On completion of a TLS 1.2
+ *         client handshake the session sink is called before this returns 0.
  */
 WISP_NODISCARD int wisp__tls_handshake(wisp__tls_t *t);
 /** Nonzero once the handshake completed by resumption (no certificate exchange). */
@@ -104,7 +107,9 @@ int wisp__tls_resumed(const wisp__tls_t *t);
  *         sink (TLS 1.3 NewSessionTicket) before it returns.
  */
 int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len);
-/** Bytes written (> 0, may be fewer than len), WISP_EWANTWRITE/WANTREAD, or error. */
+/** Bytes written (> 0, may be fewer than len), WISP_EWANTWRITE/WANTREAD, or error.
+ *  After WISP_EWANTWRITE the caller MUST repeat the call with the same buf and len.
+ *  May call the session sink (TLS 1.3 NewSessionTicket). */
 int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len);
 /** Decrypted bytes buffered inside TLS that poll() cannot see. */
 size_t wisp__tls_pending(const wisp__tls_t *t);

@@ -364,6 +364,83 @@ static void test_expired(void **state)
     expect_cert_failure(*state, "expired.pem", "expired.key", "localhost", "127.0.0.1");
 }
 
+/* The X.509 profile (SPEC section 8): valid chains outside it fail verification. */
+static void test_profile_refuses_rsa1024(void **state)
+{
+    expect_cert_failure(*state, "server-rsa1024.pem", "server-rsa1024.key", "localhost",
+                        "127.0.0.1");
+}
+
+static void test_profile_refuses_p521(void **state)
+{
+    fixture_t *f = *state;
+    tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
+    int err;
+
+    assert_int_equal(make_server(f, "server-p521.pem", "server-p521.key"), 0);
+    assert_int_equal(make_client(f, "ca.pem"), 0);
+    assert_int_equal(tlslistener_open(&f->l, f->cx, f->server, "127.0.0.1", f->srv, 1), 0);
+    f->cli[0].tx_total = 1;
+    f->l.rx_total = 1;
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
+                     0);
+    assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
+    /* TLS 1.3: the certificate arrives and fails the profile (WISP_ECERT). TLS 1.2:
+     * the client offers no P-521 group, so the server cannot use its key at all and
+     * gives up first (the client sees the close). Refused either way. */
+    err = f->cli[0].err;
+    assert_false(f->cli[0].hs_done);
+    assert_true(err == WISP_ECERT || err == WISP_ECLOSED || err == WISP_ETLSALERT);
+    assert_idle(f);
+}
+
+static void test_profile_refuses_sha224(void **state)
+{
+    expect_cert_failure(*state, "server-sha224.pem", "server-sha224.key", "localhost", "127.0.0.1");
+}
+
+/* The truncation contract of wisp__tls_read: the server sends 3000 bytes and closes
+ * first, with or without close_notify; the client reads to the end. */
+static void run_truncation(fixture_t *f, int bare)
+{
+    tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
+
+    assert_int_equal(make_server(f, "server.pem", "server.key"), 0);
+    assert_int_equal(make_client(f, "ca.pem"), 0);
+    assert_int_equal(tlslistener_open(&f->l, f->cx, f->server, "127.0.0.1", f->srv, 1), 0);
+    f->srv[0].tx_total = 3000;
+    f->srv[0].close_done = 1;
+    f->srv[0].bare_close = (uint8_t)bare;
+    f->cli[0].rx_total = 3000;
+    f->cli[0].wait_close = 1;
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
+                     0);
+    assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
+    assert_int_equal(f->srv[0].err, 0);
+    /* Every byte arrived either way: only close_notify says it was all. */
+    assert_int_equal(f->cli[0].rx_done, 3000);
+}
+
+static void test_read_close_notify_is_zero(void **state)
+{
+    fixture_t *f = *state;
+
+    run_truncation(f, 0);
+    assert_int_equal(f->cli[0].last_read, 0);
+    assert_int_equal(f->cli[0].err, 0);
+    assert_idle(f);
+}
+
+static void test_read_bare_eof_is_truncated(void **state)
+{
+    fixture_t *f = *state;
+
+    run_truncation(f, 1);
+    assert_int_equal(f->cli[0].last_read, WISP_ETRUNCATED);
+    assert_int_equal(f->cli[0].err, WISP_ETRUNCATED);
+    assert_idle(f);
+}
+
 static void test_bad_inputs(void **state)
 {
     fixture_t *f = *state;
@@ -402,6 +479,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_rsa1024, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_p521, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_sha224, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_close_notify_is_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_bare_eof_is_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,8 @@ static int do_read(tlspeer_t *p)
 
         if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE)
             return 0;
+        if (n <= 0)
+            p->last_read = n;
         if (n == 0)
             return p->rx_done == p->rx_total ? 1 : WISP_ECLOSED;
         if (n < 0)
@@ -134,7 +136,7 @@ static void pump(tlspeer_t *p)
     if (p->tx_done == p->tx_total && p->rx_done == p->rx_total && !p->finished) {
         p->finished = 1;
         /* The client closes first; the server closes when it sees close_notify. */
-        if (!p->server || ret == 1)
+        if ((!p->server && !p->wait_close) || p->close_done || ret == 1)
             tlspeer_close(p);
     } else if (ret == 1 && p->finished) {
         tlspeer_close(p);
@@ -206,7 +208,8 @@ void tlspeer_close(tlspeer_t *p)
         return;
     p->closed = 1;
     if (p->tls && p->hs_done && p->sock.fd >= 0) {
-        (void)wisp__tls_close_notify(p->tls);
+        if (!p->bare_close)
+            (void)wisp__tls_close_notify(p->tls);
         (void)wisp__sock_flush(&p->sock);
     }
     /* The one close order: unregister, free the TLS session, close the fd. */

@@ -5,7 +5,9 @@
 #   make test    normal build + ASan/UBSan build against Debian's mbedTLS 2.28, and a
 #                build against mbedTLS 3.6 LTS from Debian's source package (fetched
 #                once into $(MBEDTLS3)/mbedtls-src, built in $(MBEDTLS3)); every ctest
-#                in all three
+#                in all three; and a build against mbedTLS 2.28 from Debian's source
+#                package ($(MBEDTLS2), WISP_MBEDTLS_SOURCE_DIR), which runs the TLS,
+#                install and client-only tests
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
 
@@ -13,11 +15,12 @@ BUILD ?= build
 ASAN  ?= build-asan
 FUZZ  ?= build-fuzz
 MBEDTLS3 ?= build-mbedtls3
+MBEDTLS2 ?= build-mbedtls2
 FUZZ_SECONDS ?= 60
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan mbedtls3 test demo bench fuzz clean format
+.PHONY: all deps build asan mbedtls3 mbedtls2 test demo bench fuzz clean format
 
 all: build
 
@@ -42,11 +45,22 @@ mbedtls3: deps
 		-DMBEDTLS_USER_CONFIG_FILE=$(CURDIR)/cmake/mbedtls-user-config-psa.h $(CMAKE_FLAGS)
 	cmake --build $(MBEDTLS3) -j$(JOBS)
 
-test: build asan mbedtls3
+# The other source build: 2.28 as a source tree, where the whole suite already runs
+# against Debian's packaged 2.28, so only what the source build changes is run again:
+# TLS, the installed package (mbedTLS inside wisp's export and wisp.pc) and client-only.
+mbedtls2: deps
+	src=$$(scripts/get-mbedtls-source.sh 2.28 $(MBEDTLS2)/mbedtls-src) && \
+	cmake -S . -B $(MBEDTLS2) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DWISP_MBEDTLS_SOURCE_DIR=$$src $(CMAKE_FLAGS)
+	cmake --build $(MBEDTLS2) -j$(JOBS)
+
+test: build asan mbedtls3 mbedtls2
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN) --output-on-failure -j$(JOBS) -LE nosan
 	ctest --test-dir $(MBEDTLS3) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(MBEDTLS2) --output-on-failure -j$(JOBS) \
+		-R '^(install_consumer|integration_|interop_tls_|tls_client_only)'
 
 demo: build
 	@scripts/demo.sh $(BUILD)
@@ -69,4 +83,4 @@ format:
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2)

@@ -48,6 +48,8 @@ if(WISP_MBEDTLS_SOURCE_DIR)
     set(INSTALL_MBEDTLS_HEADERS OFF CACHE BOOL "" FORCE)
     set(DISABLE_PACKAGE_CONFIG_AND_INSTALL ON CACHE BOOL "" FORCE)
     set(GEN_FILES OFF CACHE BOOL "" FORCE)
+    # 2.28's project() predates CMP0048; take the new behaviour instead of a warning.
+    set(CMAKE_POLICY_DEFAULT_CMP0048 NEW)
     add_subdirectory("${_src}" mbedtls EXCLUDE_FROM_ALL)
     foreach(_lib mbedtls mbedx509 mbedcrypto)
         set_target_properties(${_lib} PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -92,6 +92,22 @@ typedef uint16_t tls_group_t;
 #define CONF_MIN_TLS12(conf) mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2)
 #define IS_TLS13(ssl) (mbedtls_ssl_get_version_number(ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
 #define ERR_BAD_VERSION MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
+/* 3.6 offers RSA-PSS (TLS 1.3 needs it) ahead of PKCS#1 v1.5 in TLS 1.2 too, but its
+ * TLS 1.2 client then refuses a PSS-signed ServerKeyExchange (-0x6600), which is what
+ * OpenSSL sends when it may. Listing PKCS#1 v1.5 first makes a TLS 1.2 server that
+ * follows the client's order (OpenSSL does) pick it; TLS 1.3 never uses PKCS#1 v1.5
+ * for handshake signatures, so 1.3 still gets PSS. Only SHA-256 and up, matching
+ * the X.509 profile; algorithms the build lacks are left out by mbedTLS. */
+static const uint16_t tls_sig_algs[] = {MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+                                        MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+                                        MBEDTLS_TLS1_3_SIG_NONE};
+#define CONF_SIG_ALGS(conf) mbedtls_ssl_conf_sig_algs(conf, tls_sig_algs)
 #if defined(MBEDTLS_PSA_CRYPTO_C)
 #include <psa/crypto.h>
 #define PSA_INIT() (psa_crypto_init() == PSA_SUCCESS ? 0 : -1)
@@ -117,6 +133,7 @@ typedef mbedtls_ecp_group_id tls_group_t;
     mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3)
 #define IS_TLS13(ssl) 0
 #define ERR_BAD_VERSION MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
+#define CONF_SIG_ALGS(conf) ((void)(conf)) /* 2.28's defaults offer no PSS in 1.2 */
 #endif
 #ifndef PSA_INIT
 #define PSA_INIT() 0
@@ -482,6 +499,7 @@ static int conf_setup(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
     CONF_MIN_TLS12(&c->conf);
     mbedtls_ssl_conf_ciphersuites(&c->conf, tls_suites);
     mbedtls_ssl_conf_cert_profile(&c->conf, &tls_profile);
+    CONF_SIG_ALGS(&c->conf);
     if (!info->server)
         CONF_TLS13_TICKETS(&c->conf);
     /* Verification is always required of a server; a server requires client

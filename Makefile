@@ -2,18 +2,25 @@
 # (scripts/install-deps.sh, idempotent), so a fresh Debian machine needs nothing else.
 #
 #   make demo    build and run the examples on loopback, printing what happened
-#   make test    normal build + ASan/UBSan build, every ctest in both
+#   make test    normal build + ASan/UBSan build against Debian's mbedTLS 2.28, and a
+#                build against mbedTLS 3.6 LTS from Debian's source package (fetched
+#                once into $(MBEDTLS3)/mbedtls-src, built in $(MBEDTLS3)); every ctest
+#                in all three; and a build against mbedTLS 2.28 from Debian's source
+#                package ($(MBEDTLS2), WISP_MBEDTLS_SOURCE_DIR), which runs the TLS,
+#                install and client-only tests
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
 
 BUILD ?= build
 ASAN  ?= build-asan
 FUZZ  ?= build-fuzz
+MBEDTLS3 ?= build-mbedtls3
+MBEDTLS2 ?= build-mbedtls2
 FUZZ_SECONDS ?= 60
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan test demo bench fuzz clean format
+.PHONY: all deps build asan mbedtls3 mbedtls2 test demo bench fuzz clean format
 
 all: build
 
@@ -28,10 +35,32 @@ asan: deps
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j$(JOBS)
 
-test: build asan
+# wisp against mbedTLS 3.6 (TLS 1.2 and 1.3), its default configuration plus
+# MBEDTLS_USE_PSA_CRYPTO (cmake/mbedtls-user-config-psa.h). The source is fetched once;
+# mbedTLS's libraries are rebuilt only when they change.
+mbedtls3: deps
+	src=$$(scripts/get-mbedtls-source.sh 3.6 $(MBEDTLS3)/mbedtls-src) && \
+	cmake -S . -B $(MBEDTLS3) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DWISP_MBEDTLS_SOURCE_DIR=$$src \
+		-DMBEDTLS_USER_CONFIG_FILE=$(CURDIR)/cmake/mbedtls-user-config-psa.h $(CMAKE_FLAGS)
+	cmake --build $(MBEDTLS3) -j$(JOBS)
+
+# The other source build: 2.28 as a source tree, where the whole suite already runs
+# against Debian's packaged 2.28, so only what the source build changes is run again:
+# TLS, the installed package (mbedTLS inside wisp's export and wisp.pc) and client-only.
+mbedtls2: deps
+	src=$$(scripts/get-mbedtls-source.sh 2.28 $(MBEDTLS2)/mbedtls-src) && \
+	cmake -S . -B $(MBEDTLS2) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DWISP_MBEDTLS_SOURCE_DIR=$$src $(CMAKE_FLAGS)
+	cmake --build $(MBEDTLS2) -j$(JOBS)
+
+test: build asan mbedtls3 mbedtls2
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN) --output-on-failure -j$(JOBS) -LE nosan
+	ctest --test-dir $(MBEDTLS3) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(MBEDTLS2) --output-on-failure -j$(JOBS) \
+		-R '^(install_consumer|integration_|interop_tls_|tls_client_only)'
 
 demo: build
 	@scripts/demo.sh $(BUILD)
@@ -54,4 +83,4 @@ format:
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2)

@@ -2,7 +2,15 @@
 #
 # Defines MbedTLS_FOUND, MbedTLS_VERSION, MbedTLS_INCLUDE_DIR and the imported
 # targets MbedTLS::mbedtls, MbedTLS::mbedx509 and MbedTLS::mbedcrypto.
-# A source tree (WISP_MBEDTLS_SOURCE_DIR) is handled by the top-level CMakeLists.
+# A source tree (WISP_MBEDTLS_SOURCE_DIR) is handled by cmake/mbedtls.cmake. An
+# installed wisp that was built that way carries its mbedTLS in its own export
+# (wisp::wisp_mbedtls) and installs wisp-mbedtls-bundled.cmake beside this file:
+# then there is nothing to find.
+if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/wisp-mbedtls-bundled.cmake")
+    include("${CMAKE_CURRENT_LIST_DIR}/wisp-mbedtls-bundled.cmake")
+    set(MbedTLS_FOUND TRUE)
+    return()
+endif()
 
 find_path(MbedTLS_INCLUDE_DIR NAMES mbedtls/ssl.h)
 find_library(MbedTLS_LIBRARY NAMES mbedtls)

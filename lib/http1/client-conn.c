@@ -377,6 +377,16 @@ static int bio_recv(void *io, uint8_t *buf, size_t len)
     return wisp__sock_read(io, buf, len);
 }
 
+/* A resumable session exists: at the end of a TLS 1.2 handshake, and under TLS 1.3
+ * each time a NewSessionTicket arrives (after the handshake). The vhost keeps the
+ * newest per host:port. */
+static void session_sink(void *user, wisp__tls_session_t *sess)
+{
+    wisp__h1_conn_t *c = user;
+
+    wisp__vhost_session_put(c->vhost, c->host, c->port, sess);
+}
+
 static int raw_write(wisp__h1_conn_t *c, const uint8_t *buf, size_t len)
 {
     int n = c->tls ? wisp__tls_write(c->tls, buf, len) : wisp__sock_write(&c->sock, buf, len);
@@ -700,7 +710,6 @@ static void pump(wisp__h1_conn_t *c)
 static void handshake(wisp__h1_conn_t *c)
 {
     wisp_stats_t *st = wisp__stats(c->cx);
-    wisp__tls_session_t *sess = NULL;
     int ret = wisp__tls_handshake(c->tls);
 
     if (ret == WISP_EWANTREAD || ret == WISP_EWANTWRITE)
@@ -713,8 +722,6 @@ static void handshake(wisp__h1_conn_t *c)
         st->handshakes_resumed++;
     else
         st->handshakes_full++;
-    if (wisp__tls_session_save(c->tls, &sess) == 0)
-        wisp__vhost_session_put(c->vhost, c->host, c->port, sess);
     WISP_LOGD(c->cx, "%s:%u: TLS %s (%s)", c->host, c->port,
               wisp__tls_resumed(c->tls) ? "resumed" : "full handshake",
               wisp__tls_ciphersuite(c->tls));
@@ -771,8 +778,8 @@ static int connect_next(wisp__h1_conn_t *c)
     to(c, CS_CONNECTING);
     if (!c->tls_on)
         return 0;
-    ret =
-        wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock, &c->tls);
+    ret = wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock,
+                           session_sink, c, &c->tls);
     if (ret) {
         close_socket(c);
         return ret;

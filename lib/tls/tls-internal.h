@@ -6,7 +6,9 @@
  * socket itself (the owner passes send/recv callbacks), always requires peer
  * verification on the client, checks the server name (SNI is sent for names; IP
  * endpoints are matched against iPAddress subjectAltNames by wisp, never the CN),
- * and keeps one CTR_DRBG per context.
+ * enforces SPEC section 8 (TLS 1.2 at least, ECDHE + AEAD suites, an X.509 profile),
+ * and keeps one CTR_DRBG per context. On mbedTLS 3.6 it also starts PSA, whose
+ * state is process-global (see README.md).
  *
  * The application-facing part is only the version query in wisp/core.h; everything
  * here is library-internal.
@@ -48,6 +50,18 @@ typedef int (*wisp__tls_send_cb)(void *io, const uint8_t *buf, size_t len);
 typedef int (*wisp__tls_recv_cb)(void *io, uint8_t *buf, size_t len);
 
 /**
+ * \brief  Session sink (client): a resumable session is available.
+ *
+ * Called from inside wisp__tls_handshake() when a TLS 1.2 handshake completes, and
+ * from inside wisp__tls_read() each time a TLS 1.3 NewSessionTicket has been
+ * processed (the ticket arrives after the handshake, possibly several times; the
+ * latest is the one to keep). The sink takes ownership of sess and MUST eventually
+ * free it with wisp__tls_session_free(). It MUST NOT destroy the wisp__tls_t it is
+ * called from, nor call into it; it SHOULD only store the session.
+ */
+typedef void (*wisp__tls_session_cb)(void *user, wisp__tls_session_t *sess);
+
+/**
  * \brief  Parse certificates and keys and build one shared mbedTLS ssl_config.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ECERTPARSE (the mbedTLS reason is logged),
  *         WISP_EUNSUPPORTED (system_ca on a port without a bundle).
@@ -60,11 +74,13 @@ void wisp__tls_conf_destroy(wisp__tls_conf_t **c);
 /**
  * \brief  A session on conf. peer is the endpoint host (client) and NULL (server).
  *         A numeric peer is verified against the certificate's IP SANs.
+ * \param  sink  client: receives each resumable session (see wisp__tls_session_cb);
+ *               NULL: sessions are not kept. Ignored on a server config.
  * \return 0, WISP_EINVAL, WISP_ENOMEM, WISP_ETLS.
  */
 WISP_NODISCARD int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer,
                                     wisp__tls_send_cb send, wisp__tls_recv_cb recv, void *io,
-                                    wisp__tls_t **out);
+                                    wisp__tls_session_cb sink, void *sink_user, wisp__tls_t **out);
 /** Offer a saved session for resumption (client, before the handshake). */
 WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s);
 
@@ -72,27 +88,39 @@ WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session
  * \brief  Advance the handshake.
  * \return 0 when complete, WISP_EWANTREAD / WISP_EWANTWRITE to be called again when
  *         the socket is ready, or a failure: WISP_ECERT (verification, with the
- *         reasons logged), WISP_ETLSALERT, WISP_ECLOSED, WISP_ETLS, WISP_ENOMEM, or
- *         the transport's own error.
+ *         reasons logged), WISP_ETLSALERT, WISP_ECLOSED (EOF), WISP_ETLS,
+ *         WISP_ENOMEM, or the transport's own error. On completion of a TLS 1.2
+ *         client handshake the session sink is called before this returns 0.
  */
 WISP_NODISCARD int wisp__tls_handshake(wisp__tls_t *t);
 /** Nonzero once the handshake completed by resumption (no certificate exchange). */
 int wisp__tls_resumed(const wisp__tls_t *t);
 
-/** Bytes read (> 0), 0 at close_notify or EOF, WISP_EWANTREAD/WANTWRITE, or error. */
+/**
+ * \brief  Read decrypted application data (the truncation contract, SPEC section 8).
+ * \return Bytes read (> 0); 0 only after the peer's close_notify (an orderly end:
+ *         what was read is all the peer sent); WISP_ETRUNCATED when the transport
+ *         reached EOF without close_notify (the data may have been cut by anyone on
+ *         the path: the caller MUST NOT treat a close-delimited body as complete);
+ *         WISP_EWANTREAD / WISP_EWANTWRITE; or another error (WISP_ETLSALERT,
+ *         WISP_ETLS, WISP_ENOMEM, the transport's own error). May call the session
+ *         sink (TLS 1.3 NewSessionTicket) before it returns.
+ */
 int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len);
-/** Bytes written (> 0, may be fewer than len), WISP_EWANTWRITE/WANTREAD, or error. */
+/** Bytes written (> 0, may be fewer than len), WISP_EWANTWRITE/WANTREAD, or error.
+ *  After WISP_EWANTWRITE the caller MUST repeat the call with the same buf and len.
+ *  May call the session sink (TLS 1.3 NewSessionTicket). */
 int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len);
 /** Decrypted bytes buffered inside TLS that poll() cannot see. */
 size_t wisp__tls_pending(const wisp__tls_t *t);
 /** Queue a close_notify alert (orderly close). 0 or an error. */
 int wisp__tls_close_notify(wisp__tls_t *t);
 
-/** Save the established session for later resumption (client). */
-WISP_NODISCARD int wisp__tls_session_save(wisp__tls_t *t, wisp__tls_session_t **out);
 /** NULL-safe; zeroizes the secrets; sets *s to NULL. */
 void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);
 
+/** The negotiated protocol version ("TLSv1.2", "TLSv1.3"), or "" before the handshake. */
+const char *wisp__tls_protocol(const wisp__tls_t *t);
 /** The negotiated ciphersuite name, or "" before the handshake. */
 const char *wisp__tls_ciphersuite(const wisp__tls_t *t);
 /** NULL-safe; frees and zeroizes; sets *t to NULL. Does not touch the transport. */

@@ -21,6 +21,24 @@
  *      to mbedTLS (so no SNI, as RFC 6066 requires, and no CN check) and the verify
  *      callback matches the leaf's iPAddress SANs itself.
  *
+ * mbedTLS 3.6 adds three more:
+ *   4. From 3.6.3 a client that gave no host name has its verification refused
+ *      (-0x5D80) unless it said "no name" with mbedtls_ssl_set_hostname(ssl, NULL):
+ *      IP peers do exactly that, and the IP SAN check of trap 3 stays.
+ *   5. In TLS 1.3 the resumption ticket arrives after the handshake, inside
+ *      mbedtls_ssl_read(): the session sink is called from there (from the end of
+ *      the handshake under TLS 1.2), so the owner never has to guess when to save.
+ *   6. TLS 1.3 (and, with MBEDTLS_USE_PSA_CRYPTO, everything down to the ticket key)
+ *      runs on PSA, whose state is process-global: psa_crypto_init() is called
+ *      before the first configuration is built. It is idempotent; wisp never calls
+ *      mbedtls_psa_crypto_free(), because another context or the application may
+ *      still be using PSA.
+ *
+ * Policy (SPEC section 8), the same on both versions: TLS 1.2 at least; ECDHE with
+ * ECDSA or RSA and AES-GCM or ChaCha20-Poly1305 only (plus the TLS 1.3 suites on
+ * 3.6); an X.509 profile of SHA-256 or better, RSA >= 2048, P-256 or P-384; groups
+ * X25519, P-256, P-384 limited to what the mbedTLS build has.
+ *
  * Version differences (2.28 vs 3.6) are confined to the TLS_COMPAT section.
  */
 #include <string.h>
@@ -32,30 +50,140 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_cache.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
+
+/* Server-side resumption state exists only in builds with the server and only when
+ * mbedTLS has it: a client-only image links no cache or ticket code. */
+#if WISP_WITH_SERVER && defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_CACHE_C)
+#define TLS_SERVER_CACHE 1
+#include <mbedtls/ssl_cache.h>
+#endif
+#if WISP_WITH_SERVER && defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&      \
+    defined(MBEDTLS_SSL_TICKET_C)
+#define TLS_SERVER_TICKETS 1
+#include <mbedtls/ssl_ticket.h>
+#endif
 
 #include "tls/tls-internal.h"
 
 /* ---- TLS_COMPAT: the only version-dependent code ---- */
 
+/* Which of X25519, P-256, P-384 this mbedTLS build has (3.x may have a curve
+ * through PSA only). A group the build lacks must not be offered: the peer may pick
+ * it and the handshake then fails (-0x5E80 with a P-256-only build). */
+#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) || defined(PSA_WANT_ECC_MONTGOMERY_255)
+#define HAVE_X25519 1
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) || defined(PSA_WANT_ECC_SECP_R1_256)
+#define HAVE_P256 1
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED) || defined(PSA_WANT_ECC_SECP_R1_384)
+#define HAVE_P384 1
+#endif
+
 #if MBEDTLS_VERSION_MAJOR >= 3
 #define SSL_STATE(ssl) ((ssl)->MBEDTLS_PRIVATE(state))
 #define PK_PARSE_KEY(pk, k, kl, rng, prng) mbedtls_pk_parse_key(pk, k, kl, NULL, 0, rng, prng)
-static const uint16_t tls_groups[] = {
-    MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
+#define GROUP(iana, dp) iana
+typedef uint16_t tls_group_t;
+#define GROUP_NONE MBEDTLS_SSL_IANA_TLS_GROUP_NONE
 #define CONF_GROUPS(conf) mbedtls_ssl_conf_groups(conf, tls_groups)
-#else
+#define CONF_MIN_TLS12(conf) mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2)
+#define IS_TLS13(ssl) (mbedtls_ssl_get_version_number(ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
+#define ERR_BAD_VERSION MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
+/* 3.6 offers RSA-PSS (TLS 1.3 needs it) ahead of PKCS#1 v1.5 in TLS 1.2 too, but its
+ * TLS 1.2 client then refuses a PSS-signed ServerKeyExchange (-0x6600), which is what
+ * OpenSSL sends when it may. Listing PKCS#1 v1.5 first makes a TLS 1.2 server that
+ * follows the client's order (OpenSSL does) pick it; TLS 1.3 never uses PKCS#1 v1.5
+ * for handshake signatures, so 1.3 still gets PSS. Only SHA-256 and up, matching
+ * the X.509 profile; algorithms the build lacks are left out by mbedTLS. */
+static const uint16_t tls_sig_algs[] = {MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+                                        MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+                                        MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+                                        MBEDTLS_TLS1_3_SIG_NONE};
+#define CONF_SIG_ALGS(conf) mbedtls_ssl_conf_sig_algs(conf, tls_sig_algs)
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#define PSA_INIT() (psa_crypto_init() == PSA_SUCCESS ? 0 : -1)
+#endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                   \
+    defined(MBEDTLS_SSL_CLI_C)
+/* Without this, a 3.6 client silently drops every TLS 1.3 ticket. */
+#define CONF_TLS13_TICKETS(conf)                                                                   \
+    mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(                                      \
+        conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED)
+#define ERR_NEW_TICKET MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
+/* An encrypted record from an earlier WANT_WRITE is still waiting to go out. */
+#define OUT_PENDING(ssl) ((ssl)->MBEDTLS_PRIVATE(out_left) != 0)
+#endif
+#else /* 2.28 */
 #define SSL_STATE(ssl) ((ssl)->state)
 #define PK_PARSE_KEY(pk, k, kl, rng, prng) mbedtls_pk_parse_key(pk, k, kl, NULL, 0)
-static const mbedtls_ecp_group_id tls_groups[] = {MBEDTLS_ECP_DP_CURVE25519,
-                                                  MBEDTLS_ECP_DP_SECP256R1,
-                                                  MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
+#define GROUP(iana, dp) dp
+typedef mbedtls_ecp_group_id tls_group_t;
+#define GROUP_NONE MBEDTLS_ECP_DP_NONE
 #define CONF_GROUPS(conf) mbedtls_ssl_conf_curves(conf, tls_groups)
+#define CONF_MIN_TLS12(conf)                                                                       \
+    mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3)
+#define IS_TLS13(ssl) 0
+#define ERR_BAD_VERSION MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
+#define CONF_SIG_ALGS(conf) ((void)(conf)) /* 2.28's defaults offer no PSS in 1.2 */
 #endif
+#ifndef PSA_INIT
+#define PSA_INIT() 0
+#endif
+#ifndef CONF_TLS13_TICKETS
+#define CONF_TLS13_TICKETS(conf) ((void)(conf))
+#endif
+
+/* X25519 first (fastest), then P-256, then P-384; never P-521 (trap 2). */
+static const tls_group_t tls_groups[] = {
+#ifdef HAVE_X25519
+    GROUP(MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_ECP_DP_CURVE25519),
+#endif
+#ifdef HAVE_P256
+    GROUP(MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, MBEDTLS_ECP_DP_SECP256R1),
+#endif
+#ifdef HAVE_P384
+    GROUP(MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_ECP_DP_SECP384R1),
+#endif
+    GROUP_NONE};
+
+/* ---- end of TLS_COMPAT ---- */
+
+/* Forward secrecy and AEAD only: no static RSA, no CBC, no DHE. Suites the build
+ * lacks are skipped by mbedTLS when it writes the ClientHello. The TLS 1.3 ones
+ * (3.6) come first; they are only used when 1.3 is negotiated. */
+static const int tls_suites[] = {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+#endif
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0};
+
+/* Certificates in a chain: signed with SHA-256 or better, RSA keys of 2048 bits or
+ * more, EC keys on P-256 or P-384. A SHA-224 or SHA-1 signature, an RSA-1024 key
+ * or a P-521 key fails verification (WISP_ECERT). */
+static const mbedtls_x509_crt_profile tls_profile = {
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) | MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
+        MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
+    0xFFFFFFF, /* any public key algorithm; sizes and curves are limited below */
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) | MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
+    2048,
+};
 
 /* Private BIO failure codes: the real transport error is kept in wisp__tls_t. */
 #define BIO_SEND_FAILED (-0x004E)
@@ -75,10 +203,10 @@ struct wisp__tls_conf {
     mbedtls_x509_crt ca;
     mbedtls_x509_crt own;
     mbedtls_pk_context key;
-#if defined(MBEDTLS_SSL_CACHE_C)
+#ifdef TLS_SERVER_CACHE
     mbedtls_ssl_cache_context cache;
 #endif
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+#ifdef TLS_SERVER_TICKETS
     mbedtls_ssl_ticket_context ticket;
 #endif
     uint8_t server;
@@ -91,10 +219,14 @@ struct wisp__tls {
     wisp__tls_send_cb send;
     wisp__tls_recv_cb recv;
     void *io;
+    wisp__tls_session_cb sink; /* client: where resumable sessions go */
+    void *sink_user;
     int io_err;      /* transport error behind a BIO failure */
     uint8_t peer_ip; /* peer is numeric: verify iPAddress SANs ourselves */
     uint8_t full;    /* a certificate was exchanged: not a resumption */
     uint8_t done;
+    uint8_t out_wait;    /* 3.6: the last write returned WANT_WRITE */
+    uint8_t out_flushed; /* 3.6: ...and its record has gone out since (ticket_step) */
     wisp_addr_t ip;
 };
 
@@ -304,13 +436,13 @@ static int conf_identity(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
 
 static int conf_server_resumption(wisp__tls_conf_t *c)
 {
-#if defined(MBEDTLS_SSL_CACHE_C)
+#ifdef TLS_SERVER_CACHE
     mbedtls_ssl_cache_set_max_entries(&c->cache, WISP_TLS_SERVER_CACHE_SIZE);
     mbedtls_ssl_cache_set_timeout(&c->cache, WISP_TLS_SESSION_LIFETIME_S);
     mbedtls_ssl_conf_session_cache(&c->conf, &c->cache, mbedtls_ssl_cache_get,
                                    mbedtls_ssl_cache_set);
 #endif
-#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+#ifdef TLS_SERVER_TICKETS
     {
         int ret = mbedtls_ssl_ticket_setup(&c->ticket, mbedtls_ctr_drbg_random, &c->rng->drbg,
                                            MBEDTLS_CIPHER_AES_256_GCM, WISP_TLS_SESSION_LIFETIME_S);
@@ -323,6 +455,7 @@ static int conf_server_resumption(wisp__tls_conf_t *c)
                                             mbedtls_ssl_ticket_parse, &c->ticket);
     }
 #endif
+    (void)c;
     return 0;
 }
 
@@ -363,6 +496,12 @@ static int conf_setup(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
     }
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->rng->drbg);
     CONF_GROUPS(&c->conf);
+    CONF_MIN_TLS12(&c->conf);
+    mbedtls_ssl_conf_ciphersuites(&c->conf, tls_suites);
+    mbedtls_ssl_conf_cert_profile(&c->conf, &tls_profile);
+    CONF_SIG_ALGS(&c->conf);
+    if (!info->server)
+        CONF_TLS13_TICKETS(&c->conf);
     /* Verification is always required of a server; a server requires client
      * certificates exactly when it was given client CAs. */
     if (!info->server)
@@ -400,6 +539,13 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
         WISP_LOGE(cx, "TLS client config without trust anchors: verification is required");
         return WISP_EINVAL;
     }
+    if (info->server && !WISP_WITH_SERVER)
+        return WISP_EUNSUPPORTED;
+    /* Trap 6: process-global and idempotent; needed before any key is parsed. */
+    if (PSA_INIT()) {
+        WISP_LOGE(cx, "psa_crypto_init failed");
+        return WISP_ETLS;
+    }
     c = wisp__zalloc(cx, sizeof(*c));
     if (!c)
         return WISP_ENOMEM;
@@ -409,10 +555,10 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_x509_crt_init(&c->own);
     mbedtls_pk_init(&c->key);
-#if defined(MBEDTLS_SSL_CACHE_C)
+#ifdef TLS_SERVER_CACHE
     mbedtls_ssl_cache_init(&c->cache);
 #endif
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+#ifdef TLS_SERVER_TICKETS
     mbedtls_ssl_ticket_init(&c->ticket);
 #endif
     c->rng = rng_get(cx);
@@ -427,6 +573,7 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
 
 void wisp__tls_conf_destroy(wisp__tls_conf_t **cp)
 {
+    wisp_context_t *cx;
     wisp__tls_conf_t *c;
 
     if (!cp || !*cp)
@@ -437,14 +584,18 @@ void wisp__tls_conf_destroy(wisp__tls_conf_t **cp)
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_x509_crt_free(&c->own);
     mbedtls_pk_free(&c->key);
-#if defined(MBEDTLS_SSL_CACHE_C)
+#ifdef TLS_SERVER_CACHE
     mbedtls_ssl_cache_free(&c->cache);
 #endif
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+#ifdef TLS_SERVER_TICKETS
     mbedtls_ssl_ticket_free(&c->ticket);
 #endif
     rng_put(c->cx, c->rng);
-    wisp__free(c->cx, c);
+    cx = c->cx;
+    /* The key context and the ticket key are freed above (mbedTLS zeroizes them);
+     * this clears what is left, pointers to them included. */
+    mbedtls_platform_zeroize(c, sizeof(*c));
+    wisp__free(cx, c);
 }
 
 /* ---- IP subjectAltName matching (trap 3) ---- */
@@ -556,6 +707,9 @@ static int map_err(wisp__tls_t *t, int ret, const char *what)
         return ret;
     case MBEDTLS_ERR_SSL_CONN_EOF:
         return WISP_ECLOSED;
+    case ERR_BAD_VERSION:
+        WISP_LOGN(t->cx, "%s: the peer offers no TLS version wisp accepts (1.2 at least)", what);
+        return WISP_ETLS;
     case MBEDTLS_ERR_SSL_ALLOC_FAILED:
         return WISP_ENOMEM;
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
@@ -582,8 +736,31 @@ static int map_err(wisp__tls_t *t, int ret, const char *what)
     }
 }
 
+/* Hand a copy of the current session to the owner (trap 5). Failing here only costs
+ * the next connection a full handshake, so it is logged, not returned. */
+static void session_offer(wisp__tls_t *t)
+{
+    wisp__tls_session_t *s;
+    int ret;
+
+    if (!t->sink)
+        return;
+    s = wisp__alloc(t->cx, sizeof(*s));
+    if (!s)
+        return;
+    mbedtls_ssl_session_init(&s->s);
+    ret = mbedtls_ssl_get_session(&t->ssl, &s->s);
+    if (ret) {
+        log_mbedtls(t->cx, WISP_LOG_INFO, "get_session", ret);
+        wisp__tls_session_free(t->cx, &s);
+        return;
+    }
+    t->sink(t->sink_user, s);
+}
+
 int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb send,
-                     wisp__tls_recv_cb recv, void *io, wisp__tls_t **out)
+                     wisp__tls_recv_cb recv, void *io, wisp__tls_session_cb sink, void *sink_user,
+                     wisp__tls_t **out)
 {
     wisp__tls_t *t;
     int ret;
@@ -601,6 +778,8 @@ int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb
     t->send = send;
     t->recv = recv;
     t->io = io;
+    t->sink = conf->server ? NULL : sink;
+    t->sink_user = sink_user;
     mbedtls_ssl_init(&t->ssl);
     ret = mbedtls_ssl_setup(&t->ssl, &conf->conf);
     if (ret) {
@@ -610,7 +789,12 @@ int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb
     }
     if (!conf->server) {
         if (wisp_addr_parse(peer, 0, &t->ip) == 0) {
+            /* Trap 4: "no host name" said explicitly; verify_cb checks the IP. */
             t->peer_ip = 1;
+            if ((ret = mbedtls_ssl_set_hostname(&t->ssl, NULL)) != 0) {
+                ret = WISP_EINVAL;
+                goto fail;
+            }
         } else if ((ret = mbedtls_ssl_set_hostname(&t->ssl, peer)) != 0) {
             ret = WISP_EINVAL;
             goto fail;
@@ -653,8 +837,11 @@ int wisp__tls_handshake(wisp__tls_t *t)
             return map_err(t, ret, "handshake");
     }
     t->done = 1;
-    WISP_LOGD(t->cx, "TLS handshake %s: %s", t->full ? "full" : "resumed",
-              mbedtls_ssl_get_ciphersuite(&t->ssl));
+    WISP_LOGD(t->cx, "TLS handshake %s: %s %s", t->full ? "full" : "resumed",
+              mbedtls_ssl_get_version(&t->ssl), mbedtls_ssl_get_ciphersuite(&t->ssl));
+    /* TLS 1.3 sessions come later, with each NewSessionTicket (wisp__tls_read). */
+    if (!IS_TLS13(&t->ssl))
+        session_offer(t);
     return 0;
 }
 
@@ -663,23 +850,73 @@ int wisp__tls_resumed(const wisp__tls_t *t)
     return t && t->done && !t->full;
 }
 
+#ifdef ERR_NEW_TICKET
+/*
+ * Trap 5, second half. mbedTLS 3.6 stops a read at a NewSessionTicket (WANT_READ)
+ * and finishes it in whichever of read or write comes next, which then returns
+ * ERR_NEW_TICKET. That path first flushes any record an earlier write left pending
+ * after WANT_WRITE, without telling the writer; out_flushed remembers it, so the
+ * repeated write (same buf and len, as the contract says) is reported written
+ * instead of being encrypted a second time.
+ */
+static int ticket_step(wisp__tls_t *t, int ret)
+{
+    if (ret != ERR_NEW_TICKET)
+        return ret;
+    if (t->out_wait && !OUT_PENDING(&t->ssl))
+        t->out_flushed = 1;
+    session_offer(t);
+    return ret;
+}
+#endif
+
 int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len)
 {
     int ret;
 
     if (!t || !buf)
         return WISP_EINVAL;
+#ifdef ERR_NEW_TICKET
+    do
+        ret = ticket_step(t, mbedtls_ssl_read(&t->ssl, buf, len));
+    while (ret == ERR_NEW_TICKET);
+#else
     ret = mbedtls_ssl_read(&t->ssl, buf, len);
+#endif
     if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
         return 0;
+    /* The transport ended without close_notify: whatever was cut off, the peer did
+     * not say this is the end (mbedTLS documents a bare 0 for the same case). */
+    if (ret == MBEDTLS_ERR_SSL_CONN_EOF || (ret == 0 && len))
+        return WISP_ETRUNCATED;
     return map_err(t, ret, "read");
 }
 
 int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len)
 {
+    int ret;
+
     if (!t || (!buf && len))
         return WISP_EINVAL;
-    return map_err(t, mbedtls_ssl_write(&t->ssl, buf, len), "write");
+#ifdef ERR_NEW_TICKET
+    for (;;) {
+        if (t->out_flushed) {
+            /* What mbedTLS returns for a flushed pending record. */
+            int max = mbedtls_ssl_get_max_out_record_payload(&t->ssl);
+
+            t->out_flushed = 0;
+            t->out_wait = 0;
+            return max > 0 && len > (size_t)max ? max : (int)len;
+        }
+        ret = ticket_step(t, mbedtls_ssl_write(&t->ssl, buf, len));
+        if (ret != ERR_NEW_TICKET)
+            break;
+    }
+    t->out_wait = ret == MBEDTLS_ERR_SSL_WANT_WRITE;
+#else
+    ret = mbedtls_ssl_write(&t->ssl, buf, len);
+#endif
+    return map_err(t, ret, "write");
 }
 
 size_t wisp__tls_pending(const wisp__tls_t *t)
@@ -697,36 +934,19 @@ int wisp__tls_close_notify(wisp__tls_t *t)
     return ret ? map_err(t, ret, "close_notify") : 0;
 }
 
-int wisp__tls_session_save(wisp__tls_t *t, wisp__tls_session_t **out)
-{
-    wisp__tls_session_t *s;
-    int ret;
-
-    if (!out)
-        return WISP_EINVAL;
-    *out = NULL;
-    if (!t || !t->done)
-        return WISP_ESTATE;
-    s = wisp__alloc(t->cx, sizeof(*s));
-    if (!s)
-        return WISP_ENOMEM;
-    mbedtls_ssl_session_init(&s->s);
-    ret = mbedtls_ssl_get_session(&t->ssl, &s->s);
-    if (ret) {
-        wisp__tls_session_free(t->cx, &s);
-        return map_err(t, ret, "get_session");
-    }
-    *out = s;
-    return 0;
-}
-
 void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **sp)
 {
     if (!sp || !*sp)
         return;
     mbedtls_ssl_session_free(&(*sp)->s);
+    mbedtls_platform_zeroize(*sp, sizeof(**sp));
     wisp__free(cx, *sp);
     *sp = NULL;
+}
+
+const char *wisp__tls_protocol(const wisp__tls_t *t)
+{
+    return t && t->done ? mbedtls_ssl_get_version(&t->ssl) : "";
 }
 
 const char *wisp__tls_ciphersuite(const wisp__tls_t *t)

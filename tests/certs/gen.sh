@@ -2,6 +2,10 @@
 # Regenerates wisp's test PKI with openssl (3.0 or later).
 #
 #   tests/certs/gen.sh [OUTDIR]     (default: the directory this script is in)
+#   tests/certs/gen.sh --profile-leaves [OUTDIR]
+#                                   only the X.509-profile leaves (below), issued by
+#                                   the ca.pem/ca.key already in OUTDIR, so nothing
+#                                   else changes (other tests embed ca.pem)
 #
 # Every certificate is issued through `openssl ca` with explicit dates, so the
 # validity windows do not depend on the day the script runs: everything is valid
@@ -11,6 +15,11 @@
 # the previous set untouched. See README.md for what each file is for.
 set -eu
 
+only_profile=0
+if [ "${1:-}" = --profile-leaves ]; then
+    only_profile=1
+    shift
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here}
 mkdir -p "$out"
@@ -121,10 +130,18 @@ key_rsa() {
     openssl genrsa -traditional -out "$work/$1.key" 2048 2>/dev/null
 }
 
-# issue NAME CA EXT CN START END: a certificate for NAME's key, signed by CA
-# (or self-signed when CA is "self"), with extension section EXT.
+key_ec_curve() {
+    openssl ecparam -name "$2" -genkey -noout -out "$work/$1.key" 2>/dev/null
+}
+key_rsa_bits() {
+    openssl genrsa -traditional -out "$work/$1.key" "$2" 2>/dev/null
+}
+
+# issue NAME CA EXT CN START END [MD]: a certificate for NAME's key, signed by CA
+# (or self-signed when CA is "self") with digest MD (default sha256), with
+# extension section EXT.
 issue() {
-    local name=$1 ca=$2 ext=$3 cn=$4 start=$5 end=$6 cfg selfsign=""
+    local name=$1 ca=$2 ext=$3 cn=$4 start=$5 end=$6 md=${7:-sha256} cfg selfsign=""
     openssl req -new -key "$work/$name.key" -subj "/O=wisp test/CN=$cn" \
         -out "$work/$name.csr"
     if [ "$ca" = self ]; then
@@ -135,13 +152,40 @@ issue() {
         cfg="$work/db-$ca/ca.cnf"
     fi
     # shellcheck disable=SC2086  # $selfsign is one word or nothing
-    openssl ca -batch -notext -config "$cfg" $selfsign -rand_serial \
+    openssl ca -batch -notext -config "$cfg" $selfsign -rand_serial -md "$md" \
         -extfile "$work/ext.cnf" -extensions "$ext" \
         -startdate "$start" -enddate "$end" \
         -in "$work/$name.csr" -out "$work/$name.pem" 2>"$work/$name.log" ||
         { cat "$work/$name.log" >&2; return 1; }
     rm -f "$work/$name.csr"
 }
+
+# Leaves that are valid but outside wisp's X.509 profile (SPEC section 8: SHA-256
+# or better, RSA >= 2048, P-256 or P-384): each must fail verification.
+profile_leaves() {
+    key_ec server-sha224
+    issue server-sha224 ca server_ec localhost "$START" "$END" sha224
+    key_rsa_bits server-rsa1024 1024
+    issue server-rsa1024 ca server_rsa localhost "$START" "$END"
+    key_ec_curve server-p521 secp521r1
+    issue server-p521 ca server_ec localhost "$START" "$END"
+    for c in server-sha224 server-rsa1024 server-p521; do
+        openssl verify -auth_level 0 -CAfile "$work/ca.pem" "$work/$c.pem" >/dev/null
+    done
+}
+profile_files="server-sha224 server-rsa1024 server-p521"
+
+if [ "$only_profile" = 1 ]; then
+    cp "$out/ca.pem" "$out/ca.key" "$work/"
+    ca_config ca
+    profile_leaves
+    for f in $profile_files; do
+        chmod 644 "$work/$f.key" "$work/$f.pem"
+        mv -f "$work/$f.key" "$work/$f.pem" "$out/"
+    done
+    echo "gen.sh: profile leaves written to $out"
+    exit 0
+fi
 
 # The root everything trusts, and an intermediate under it.
 key_ec ca
@@ -172,6 +216,7 @@ key_ec other-server
 issue other-server other-ca server_ec localhost "$START" "$END"
 key_ec client
 issue client ca client wisp-test-client "$START" "$END"
+profile_leaves
 
 for c in ca inter other-ca; do
     openssl x509 -in "$work/$c.pem" -outform DER -out "$work/$c.der"
@@ -190,7 +235,7 @@ if openssl verify -CAfile "$work/ca.pem" "$work/expired.pem" >/dev/null 2>&1; th
 fi
 
 files="ca inter other-ca server server-rsa server-inter wronghost ipcn expired
-       other-server client"
+       other-server client $profile_files"
 for f in $files; do
     chmod 644 "$work/$f.key" "$work/$f.pem"
     mv -f "$work/$f.key" "$work/$f.pem" "$out/"

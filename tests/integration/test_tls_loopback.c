@@ -1,8 +1,9 @@
 /*
  * The TLS glue end to end: a wisp TLS client and a wisp TLS server on the same loop
  * over real loopback sockets. Covers the 1 MiB transfer both ways in random-sized
- * writes, session resumption, the three mbedTLS 2.28 traps (flight coalescing with
- * TCP_NODELAY, IP subjectAltName matching without CN fallback) and verification
+ * writes, session resumption (TLS 1.3 tickets after the handshake on 3.6), the
+ * mbedTLS traps (flight coalescing with TCP_NODELAY, per version; IP subjectAltName
+ * matching without CN fallback, and without a host name on 3.6.3+) and verification
  * failures. Every test ends with zero sockets registered and zero heap, checked by
  * a counting allocator after the context is gone.
  */
@@ -47,6 +48,13 @@ static wisp__tls_blob_t file_blob(const char *name)
 
     assert_non_null(b.data);
     return b;
+}
+
+/* The version a handshake between two wisp peers must reach: TLS 1.3 where the
+ * mbedTLS build offers it (3.x, as built by make test), TLS 1.2 on 2.28. */
+static const char *expected_protocol(void)
+{
+    return wisp_tls_version()[0] == '3' ? "TLSv1.3" : "TLSv1.2";
 }
 
 static int make_server(fixture_t *f, const char *cert, const char *key)
@@ -196,6 +204,10 @@ static void test_resumption(void **state)
     f->cli[0].tx_total = 10;
     f->cli[0].save_session = 1;
     f->l.rx_total = 10;
+    /* Under TLS 1.3 the ticket follows the handshake: the client must read on to
+     * see it, so the server sends a little data after it. */
+    f->cli[0].rx_total = 10;
+    f->srv[0].tx_total = 10;
     assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
                      0);
     {
@@ -234,18 +246,25 @@ static int setup_counting(void **state)
 }
 
 static unsigned sends_at_handshake[2];
+static int nodelay_at_handshake[2];
+static char proto_at_handshake[2][16];
 
 static void record_sends(tlspeer_t *p)
 {
+    int one = 0;
+    socklen_t sl = sizeof(one);
+
     sends_at_handshake[p->server] = sends_by_fd[p->sock.fd];
+    if (getsockopt(p->sock.fd, IPPROTO_TCP, TCP_NODELAY, &one, &sl) == 0)
+        nodelay_at_handshake[p->server] = one;
+    snprintf(proto_at_handshake[p->server], sizeof(proto_at_handshake[0]), "%s",
+             wisp__tls_protocol(p->tls));
 }
 
 static void test_flights_coalesced_nodelay(void **state)
 {
     fixture_t *f = *state;
     tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
-    int one = 0;
-    socklen_t sl = sizeof(one);
 
     assert_int_equal(make_server(f, "server.pem", "server.key"), 0);
     assert_int_equal(make_client(f, "ca.pem"), 0);
@@ -256,23 +275,32 @@ static void test_flights_coalesced_nodelay(void **state)
     f->srv[0].on_handshake = record_sends;
     assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
                      0);
-    assert_int_equal(getsockopt(f->cli[0].sock.fd, IPPROTO_TCP, TCP_NODELAY, &one, &sl), 0);
-    assert_int_equal(one, 1);
-    while (!f->srv[0].hs_done && !f->srv[0].closed)
-        assert_int_equal(wisp_service(f->cx, 100), 0);
-    one = 0;
-    assert_int_equal(getsockopt(f->srv[0].sock.fd, IPPROTO_TCP, TCP_NODELAY, &one, &sl), 0);
-    assert_int_equal(one, 1);
     assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
     assert_int_equal(f->cli[0].err, 0);
     assert_int_equal(f->srv[0].err, 0);
-    /* Full TLS 1.2 handshake. When the client completes it has sent ClientHello and
-     * one ClientKeyExchange+ChangeCipherSpec+Finished flight: 2 sends (4 or more
-     * uncoalesced). When the server completes it has sent its hello flight
-     * (ServerHello..ServerHelloDone, 4 messages) in 1 send, its Finished flight
-     * still buffered for the end of the iteration. */
-    assert_int_equal(sends_at_handshake[0], 2);
-    assert_int_equal(sends_at_handshake[1], 1);
+    assert_int_equal(nodelay_at_handshake[0], 1);
+    assert_int_equal(nodelay_at_handshake[1], 1);
+    /* Both sides agree, and it is the newest version the build has. */
+    assert_string_equal(proto_at_handshake[0], proto_at_handshake[1]);
+    assert_string_equal(proto_at_handshake[0], expected_protocol());
+    if (!strcmp(proto_at_handshake[0], "TLSv1.2")) {
+        /* Full TLS 1.2 handshake. When the client completes it has sent ClientHello
+         * and one ClientKeyExchange+ChangeCipherSpec+Finished flight: 2 sends (4 or
+         * more uncoalesced). When the server completes it has sent its hello flight
+         * (ServerHello..ServerHelloDone, 4 messages) in 1 send, its Finished flight
+         * still buffered for the end of the iteration. */
+        assert_int_equal(sends_at_handshake[0], 2);
+        assert_int_equal(sends_at_handshake[1], 1);
+    } else {
+        /* Full TLS 1.3 handshake: one round trip. When the client completes it has
+         * sent its ClientHello (1 send), its ChangeCipherSpec + Finished flight
+         * still buffered for the end of the iteration. When the server completes
+         * it has sent ServerHello, ChangeCipherSpec, EncryptedExtensions,
+         * Certificate, CertificateVerify and Finished (6 messages) in 1 send, its
+         * NewSessionTicket still buffered. */
+        assert_int_equal(sends_at_handshake[0], 1);
+        assert_int_equal(sends_at_handshake[1], 1);
+    }
     assert_idle(f);
 }
 
@@ -336,6 +364,83 @@ static void test_expired(void **state)
     expect_cert_failure(*state, "expired.pem", "expired.key", "localhost", "127.0.0.1");
 }
 
+/* The X.509 profile (SPEC section 8): valid chains outside it fail verification. */
+static void test_profile_refuses_rsa1024(void **state)
+{
+    expect_cert_failure(*state, "server-rsa1024.pem", "server-rsa1024.key", "localhost",
+                        "127.0.0.1");
+}
+
+static void test_profile_refuses_p521(void **state)
+{
+    fixture_t *f = *state;
+    tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
+    int err;
+
+    assert_int_equal(make_server(f, "server-p521.pem", "server-p521.key"), 0);
+    assert_int_equal(make_client(f, "ca.pem"), 0);
+    assert_int_equal(tlslistener_open(&f->l, f->cx, f->server, "127.0.0.1", f->srv, 1), 0);
+    f->cli[0].tx_total = 1;
+    f->l.rx_total = 1;
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
+                     0);
+    assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
+    /* TLS 1.3: the certificate arrives and fails the profile (WISP_ECERT). TLS 1.2:
+     * the client offers no P-521 group, so the server cannot use its key at all and
+     * gives up first (the client sees the close). Refused either way. */
+    err = f->cli[0].err;
+    assert_false(f->cli[0].hs_done);
+    assert_true(err == WISP_ECERT || err == WISP_ECLOSED || err == WISP_ETLSALERT);
+    assert_idle(f);
+}
+
+static void test_profile_refuses_sha224(void **state)
+{
+    expect_cert_failure(*state, "server-sha224.pem", "server-sha224.key", "localhost", "127.0.0.1");
+}
+
+/* The truncation contract of wisp__tls_read: the server sends 3000 bytes and closes
+ * first, with or without close_notify; the client reads to the end. */
+static void run_truncation(fixture_t *f, int bare)
+{
+    tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
+
+    assert_int_equal(make_server(f, "server.pem", "server.key"), 0);
+    assert_int_equal(make_client(f, "ca.pem"), 0);
+    assert_int_equal(tlslistener_open(&f->l, f->cx, f->server, "127.0.0.1", f->srv, 1), 0);
+    f->srv[0].tx_total = 3000;
+    f->srv[0].close_done = 1;
+    f->srv[0].bare_close = (uint8_t)bare;
+    f->cli[0].rx_total = 3000;
+    f->cli[0].wait_close = 1;
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
+                     0);
+    assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
+    assert_int_equal(f->srv[0].err, 0);
+    /* Every byte arrived either way: only close_notify says it was all. */
+    assert_int_equal(f->cli[0].rx_done, 3000);
+}
+
+static void test_read_close_notify_is_zero(void **state)
+{
+    fixture_t *f = *state;
+
+    run_truncation(f, 0);
+    assert_int_equal(f->cli[0].last_read, 0);
+    assert_int_equal(f->cli[0].err, 0);
+    assert_idle(f);
+}
+
+static void test_read_bare_eof_is_truncated(void **state)
+{
+    fixture_t *f = *state;
+
+    run_truncation(f, 1);
+    assert_int_equal(f->cli[0].last_read, WISP_ETRUNCATED);
+    assert_int_equal(f->cli[0].err, WISP_ETRUNCATED);
+    assert_idle(f);
+}
+
 static void test_bad_inputs(void **state)
 {
     fixture_t *f = *state;
@@ -353,7 +458,7 @@ static void test_bad_inputs(void **state)
     in.server = 1;
     in.ca_count = 0;
     assert_int_equal(wisp__tls_conf_create(f->cx, &in, &f->server), WISP_EINVAL);
-    assert_int_equal(wisp__tls_create(NULL, "x", NULL, NULL, NULL, &t), WISP_EINVAL);
+    assert_int_equal(wisp__tls_create(NULL, "x", NULL, NULL, NULL, NULL, NULL, &t), WISP_EINVAL);
     assert_null(t);
     assert_int_equal(wisp__tls_handshake(NULL), WISP_EINVAL);
     wisp__tls_destroy(NULL);
@@ -374,6 +479,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_rsa1024, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_p521, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_sha224, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_close_notify_is_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_bare_eof_is_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

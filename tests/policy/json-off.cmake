@@ -4,12 +4,21 @@
 # option off, then inspects libwisp.a: no object from lib/policy/json*.c, no JSON
 # tokenizer, loader or certificate-decoder symbol; and, so that the check cannot pass
 # vacuously, the model API (lookups, templates) is there.
-#   cmake -DSOURCE=... -DBINARY=... -DGENERATOR=... -DCC=... -DNM=... -DAR=... -P json-off.cmake
+#   cmake -DSOURCE=... -DBINARY=... -DGENERATOR=... -DCC=... -DNM=... -DAR=...
+#         [-DMBEDTLS_SOURCE=...] [-DMBEDTLS_USER_CONFIG=...] [-DC_FLAGS=...] -P json-off.cmake
 set(args -S ${SOURCE} -B ${BINARY} -G ${GENERATOR} -DCMAKE_C_COMPILER=${CC}
          -DCMAKE_BUILD_TYPE=Release -DWISP_WITH_JSON_POLICY=OFF
          -DWISP_BUILD_TESTS=OFF -DWISP_BUILD_TOOLS=OFF)
+# The same mbedTLS, configured the same way, and the same compiler flags as the
+# build that runs this test.
 if(MBEDTLS_SOURCE)
     list(APPEND args -DWISP_MBEDTLS_SOURCE_DIR=${MBEDTLS_SOURCE})
+endif()
+if(MBEDTLS_USER_CONFIG)
+    list(APPEND args -DMBEDTLS_USER_CONFIG_FILE=${MBEDTLS_USER_CONFIG})
+endif()
+if(C_FLAGS)
+    list(APPEND args "-DCMAKE_C_FLAGS=${C_FLAGS}")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out
                 ERROR_VARIABLE out)

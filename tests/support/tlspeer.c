@@ -34,6 +34,19 @@ static int tls_recv(void *io, uint8_t *buf, size_t len)
     return wisp__sock_read(io, buf, len);
 }
 
+/* Keeps the latest session TLS offers (TLS 1.3 may send several tickets). */
+static void session_sink(void *user, wisp__tls_session_t *sess)
+{
+    tlspeer_t *p = user;
+
+    if (!p->save_session) {
+        wisp__tls_session_free(p->cx, &sess);
+        return;
+    }
+    wisp__tls_session_free(p->cx, &p->session);
+    p->session = sess;
+}
+
 static void fail(tlspeer_t *p, int err)
 {
     if (!p->err)
@@ -79,6 +92,8 @@ static int do_read(tlspeer_t *p)
 
         if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE)
             return 0;
+        if (n <= 0)
+            p->last_read = n;
         if (n == 0)
             return p->rx_done == p->rx_total ? 1 : WISP_ECLOSED;
         if (n < 0)
@@ -108,10 +123,6 @@ static void pump(tlspeer_t *p)
         }
         p->hs_done = 1;
         p->resumed = wisp__tls_resumed(p->tls);
-        if (p->save_session && wisp__tls_session_save(p->tls, &p->session)) {
-            fail(p, WISP_EINTERNAL);
-            return;
-        }
         if (p->on_handshake)
             p->on_handshake(p);
     }
@@ -125,7 +136,7 @@ static void pump(tlspeer_t *p)
     if (p->tx_done == p->tx_total && p->rx_done == p->rx_total && !p->finished) {
         p->finished = 1;
         /* The client closes first; the server closes when it sees close_notify. */
-        if (!p->server || ret == 1)
+        if ((!p->server && !p->wait_close) || p->close_done || ret == 1)
             tlspeer_close(p);
     } else if (ret == 1 && p->finished) {
         tlspeer_close(p);
@@ -162,7 +173,7 @@ int tlspeer_connect(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, co
     int ret;
 
     init(p, cx);
-    ret = wisp__tls_create(conf, host, tls_send, tls_recv, &p->sock, &p->tls);
+    ret = wisp__tls_create(conf, host, tls_send, tls_recv, &p->sock, session_sink, p, &p->tls);
     if (!ret && resume)
         ret = wisp__tls_set_session(p->tls, resume);
     if (!ret)
@@ -180,7 +191,7 @@ int tlspeer_accept(tlspeer_t *p, wisp_context_t *cx, wisp__tls_conf_t *conf, int
 
     init(p, cx);
     p->server = 1;
-    ret = wisp__tls_create(conf, NULL, tls_send, tls_recv, &p->sock, &p->tls);
+    ret = wisp__tls_create(conf, NULL, tls_send, tls_recv, &p->sock, NULL, NULL, &p->tls);
     if (!ret)
         ret = wisp__sock_adopt(&p->sock, fd);
     if (ret) {
@@ -197,7 +208,8 @@ void tlspeer_close(tlspeer_t *p)
         return;
     p->closed = 1;
     if (p->tls && p->hs_done && p->sock.fd >= 0) {
-        (void)wisp__tls_close_notify(p->tls);
+        if (!p->bare_close)
+            (void)wisp__tls_close_notify(p->tls);
         (void)wisp__sock_flush(&p->sock);
     }
     /* The one close order: unregister, free the TLS session, close the fd. */

@@ -18,14 +18,19 @@ typedef struct tlspeer {
     int err; /* first failure, 0 if none */
     size_t tx_total, tx_done, rx_total, rx_done;
     uint8_t tx_seed, rx_seed;
-    uint32_t rng;      /* write sizes */
-    size_t max_write;  /* largest single write; 0 = 16384 */
-    size_t tx_pending; /* length of a write TLS asked to repeat */
-    int resumed;       /* handshake outcome */
+    uint32_t rng;       /* write sizes */
+    size_t max_write;   /* largest single write; 0 = 16384 */
+    size_t tx_pending;  /* length of a write TLS asked to repeat */
+    int resumed;        /* handshake outcome */
+    uint8_t wait_close; /* client: finish only at the peer's close (read to the end) */
+    uint8_t close_done; /* server: close as soon as done, before the client does */
+    uint8_t bare_close; /* close the TCP connection without close_notify */
+    int last_read;      /* the wisp__tls_read result that ended reading (0 or error) */
     /* Called once when the handshake completes (before any application data). */
     void (*on_handshake)(struct tlspeer *p);
     void *user;
-    /* Nonzero: save the session at handshake time into *session (client). */
+    /* Nonzero: keep the latest resumable session TLS offers in *session (client;
+     * under TLS 1.3 it arrives after the handshake, with the first read). */
     int save_session;
     wisp__tls_session_t *session;
 } tlspeer_t;

@@ -4,16 +4,18 @@
 #   make demo    build and run the examples on loopback, printing what happened
 #   make test    normal build + ASan/UBSan build, every ctest in both
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
+#   make firmware  Cortex-M4 build (cached cross mbedTLS, libwisp, the QEMU test image)
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
 
 BUILD ?= build
 ASAN  ?= build-asan
 FUZZ  ?= build-fuzz
+FW    ?= build-firmware
 FUZZ_SECONDS ?= 60
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan test demo bench fuzz clean format
+.PHONY: all deps build asan firmware test demo bench fuzz clean format
 
 all: build
 
@@ -28,10 +30,15 @@ asan: deps
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j$(JOBS)
 
-test: build asan
+# mbedTLS for the firmware is cross-built once and cached in $(FW)/mbedtls-2.28.
+firmware: deps
+	JOBS=$(JOBS) scripts/firmware-build.sh $(FW)
+
+test: build asan firmware
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN) --output-on-failure -j$(JOBS) -LE nosan
+	ctest --test-dir $(FW)/client --output-on-failure -j$(JOBS)
 
 demo: build
 	@scripts/demo.sh $(BUILD)
@@ -54,4 +61,4 @@ format:
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(FW)

@@ -37,6 +37,7 @@
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
+#include "tls/tls-heap.h"
 #include "tls/tls-internal.h"
 
 /* ---- TLS_COMPAT: the only version-dependent code ---- */
@@ -396,6 +397,7 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
     *out = NULL;
     if (!cx || !info || (info->ca_count && !info->ca))
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(cx);
     if (!info->server && !info->ca_count && !info->system_ca) {
         WISP_LOGE(cx, "TLS client config without trust anchors: verification is required");
         return WISP_EINVAL;
@@ -593,6 +595,7 @@ int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb
     *out = NULL;
     if (!conf || !send || !recv || (!conf->server && !peer))
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(conf->cx);
     t = wisp__zalloc(conf->cx, sizeof(*t));
     if (!t)
         return WISP_ENOMEM;
@@ -631,6 +634,7 @@ int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s)
 
     if (!t || !s)
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
     ret = mbedtls_ssl_set_session(&t->ssl, &s->s);
     return ret ? map_err(t, ret, "set_session") : 0;
 }
@@ -643,6 +647,7 @@ int wisp__tls_handshake(wisp__tls_t *t)
         return WISP_EINVAL;
     if (t->done)
         return 0;
+    (void)wisp__tls_heap_use(t->cx);
     /* Step by step so we can see whether a certificate is exchanged: a resumed
      * handshake goes from the hellos straight to ChangeCipherSpec. */
     while (SSL_STATE(&t->ssl) != MBEDTLS_SSL_HANDSHAKE_OVER) {
@@ -669,6 +674,7 @@ int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len)
 
     if (!t || !buf)
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
     ret = mbedtls_ssl_read(&t->ssl, buf, len);
     if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
         return 0;
@@ -679,6 +685,7 @@ int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len)
 {
     if (!t || (!buf && len))
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
     return map_err(t, mbedtls_ssl_write(&t->ssl, buf, len), "write");
 }
 
@@ -693,6 +700,7 @@ int wisp__tls_close_notify(wisp__tls_t *t)
 
     if (!t)
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
     ret = mbedtls_ssl_close_notify(&t->ssl);
     return ret ? map_err(t, ret, "close_notify") : 0;
 }
@@ -707,6 +715,7 @@ int wisp__tls_session_save(wisp__tls_t *t, wisp__tls_session_t **out)
     *out = NULL;
     if (!t || !t->done)
         return WISP_ESTATE;
+    (void)wisp__tls_heap_use(t->cx);
     s = wisp__alloc(t->cx, sizeof(*s));
     if (!s)
         return WISP_ENOMEM;

@@ -43,8 +43,9 @@ test: build asan firmware
 demo: build
 	@scripts/demo.sh $(BUILD)
 
-bench: build
+bench: build firmware
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
+	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DWISP_FUZZ=ON \

@@ -23,11 +23,12 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
 asan: deps
-	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON -DWISP_WERROR=ON \
+		$(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j$(JOBS)
 
 # mbedTLS for the firmware is cross-built once and cached in $(FW)/mbedtls-2.28.
@@ -49,7 +50,8 @@ bench: build firmware
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DWISP_FUZZ=ON \
-		-DWISP_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link $(CMAKE_FLAGS)
+		-DWISP_SANITIZE=ON -DWISP_WERROR=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
+		$(CMAKE_FLAGS)
 	cmake --build $(FUZZ) -j$(JOBS) --target fuzz_policy fuzz_h1_response fuzz_h1_request
 	for t in policy h1_response h1_request; do \
 		mkdir -p $(FUZZ)/corpus/$$t && \

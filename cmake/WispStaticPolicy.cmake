@@ -33,6 +33,11 @@ function(_wisp_host_policy_tool out_tool out_dep)
     if(NOT TARGET wisp_host_policy_tool)
         include(ExternalProject)
         get_filename_component(src "${_wisp_static_policy_src}" ABSOLUTE)
+        if(NOT EXISTS "${src}/tools/wisp-policy/main.c")
+            # The installed module has no source tree to build the tool from.
+            message(FATAL_ERROR "wisp_add_static_policy: no wisp-policy found; install "
+                                "wisp with its tools or set -DWISP_POLICY_TOOL=<path>")
+        endif()
         ExternalProject_Add(wisp_host_policy_tool
             SOURCE_DIR "${src}"
             BINARY_DIR "${bin}"

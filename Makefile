@@ -9,6 +9,7 @@
 #                package ($(MBEDTLS2), WISP_MBEDTLS_SOURCE_DIR), which runs the TLS,
 #                install and client-only tests
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
+#   make firmware  Cortex-M4 build (cached cross mbedTLS, libwisp, the QEMU test image)
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
 
 BUILD ?= build
@@ -16,11 +17,12 @@ ASAN  ?= build-asan
 FUZZ  ?= build-fuzz
 MBEDTLS3 ?= build-mbedtls3
 MBEDTLS2 ?= build-mbedtls2
+FW    ?= build-firmware
 FUZZ_SECONDS ?= 60
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan mbedtls3 mbedtls2 test demo bench fuzz clean format
+.PHONY: all deps build asan mbedtls3 mbedtls2 firmware test demo bench fuzz clean format
 
 all: build
 
@@ -28,19 +30,24 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
 asan: deps
-	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON -DWISP_WERROR=ON \
+		$(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j$(JOBS)
+
+# mbedTLS for the firmware is cross-built once and cached in $(FW)/mbedtls-2.28.
+firmware: deps
+	JOBS=$(JOBS) scripts/firmware-build.sh $(FW)
 
 # wisp against mbedTLS 3.6 (TLS 1.2 and 1.3), its default configuration plus
 # MBEDTLS_USE_PSA_CRYPTO (cmake/mbedtls-user-config-psa.h). The source is fetched once;
 # mbedTLS's libraries are rebuilt only when they change.
 mbedtls3: deps
 	src=$$(scripts/get-mbedtls-source.sh 3.6 $(MBEDTLS3)/mbedtls-src) && \
-	cmake -S . -B $(MBEDTLS3) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	cmake -S . -B $(MBEDTLS3) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_WERROR=ON \
 		-DWISP_MBEDTLS_SOURCE_DIR=$$src \
 		-DMBEDTLS_USER_CONFIG_FILE=$(CURDIR)/cmake/mbedtls-user-config-psa.h $(CMAKE_FLAGS)
 	cmake --build $(MBEDTLS3) -j$(JOBS)
@@ -50,27 +57,30 @@ mbedtls3: deps
 # TLS, the installed package (mbedTLS inside wisp's export and wisp.pc) and client-only.
 mbedtls2: deps
 	src=$$(scripts/get-mbedtls-source.sh 2.28 $(MBEDTLS2)/mbedtls-src) && \
-	cmake -S . -B $(MBEDTLS2) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	cmake -S . -B $(MBEDTLS2) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_WERROR=ON \
 		-DWISP_MBEDTLS_SOURCE_DIR=$$src $(CMAKE_FLAGS)
 	cmake --build $(MBEDTLS2) -j$(JOBS)
 
-test: build asan mbedtls3 mbedtls2
+test: build asan mbedtls3 mbedtls2 firmware
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN) --output-on-failure -j$(JOBS) -LE nosan
 	ctest --test-dir $(MBEDTLS3) --output-on-failure -j$(JOBS)
 	ctest --test-dir $(MBEDTLS2) --output-on-failure -j$(JOBS) \
 		-R '^(install_consumer|integration_|interop_tls_|tls_client_only)'
+	ctest --test-dir $(FW)/client --output-on-failure -j$(JOBS)
 
 demo: build
 	@scripts/demo.sh $(BUILD)
 
-bench: build
+bench: build firmware
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
+	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DWISP_FUZZ=ON \
-		-DWISP_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link $(CMAKE_FLAGS)
+		-DWISP_SANITIZE=ON -DWISP_WERROR=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
+		$(CMAKE_FLAGS)
 	cmake --build $(FUZZ) -j$(JOBS) --target fuzz_policy fuzz_h1_response fuzz_h1_request
 	for t in policy h1_response h1_request; do \
 		mkdir -p $(FUZZ)/corpus/$$t && \
@@ -83,4 +93,4 @@ format:
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2) $(FW)

@@ -19,9 +19,38 @@
 #    an MCU, and builds with WISP_WITH_JSON_POLICY=OFF (which link no JSON code and so
 #    cannot build the tool), build wisp-policy once for the host and pass
 #    -DWISP_POLICY_TOOL=/path/to/wisp-policy;
-#  - otherwise a wisp-policy found on PATH.
+#  - otherwise a wisp-policy found on PATH;
+#  - otherwise one built for the host from this source tree, in
+#    <build>/wisp-host-tools (an ExternalProject with the host compiler, JSON loader
+#    on, only the tool's target), so a cross or JSON-off build needs no extra step.
 set(WISP_POLICY_TOOL "" CACHE FILEPATH
     "A host wisp-policy, for builds that do not build the tool themselves")
+set(_wisp_static_policy_src "${CMAKE_CURRENT_LIST_DIR}/..")
+
+function(_wisp_host_policy_tool out_tool out_dep)
+    set(bin "${CMAKE_BINARY_DIR}/wisp-host-tools")
+    set(tool "${bin}/tools/wisp-policy/wisp-policy")
+    if(NOT TARGET wisp_host_policy_tool)
+        include(ExternalProject)
+        get_filename_component(src "${_wisp_static_policy_src}" ABSOLUTE)
+        if(NOT EXISTS "${src}/tools/wisp-policy/main.c")
+            # The installed module has no source tree to build the tool from.
+            message(FATAL_ERROR "wisp_add_static_policy: no wisp-policy found; install "
+                                "wisp with its tools or set -DWISP_POLICY_TOOL=<path>")
+        endif()
+        ExternalProject_Add(wisp_host_policy_tool
+            SOURCE_DIR "${src}"
+            BINARY_DIR "${bin}"
+            CMAKE_ARGS -DCMAKE_BUILD_TYPE=Release -DWISP_WITH_JSON_POLICY=ON
+                       -DWISP_BUILD_TOOLS=ON -DWISP_BUILD_TESTS=OFF
+            BUILD_COMMAND ${CMAKE_COMMAND} --build "${bin}" --target wisp-policy
+            INSTALL_COMMAND ""
+            BUILD_ALWAYS ON
+            BUILD_BYPRODUCTS "${tool}")
+    endif()
+    set(${out_tool} "${tool}" PARENT_SCOPE)
+    set(${out_dep} wisp_host_policy_tool "${tool}" PARENT_SCOPE)
+endfunction()
 
 function(wisp_add_static_policy target file name)
     if(NOT name MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,12 +70,12 @@ function(wisp_add_static_policy target file name)
         set(tool_dep "${WISP_POLICY_TOOL}")
     else()
         find_program(WISP_POLICY_TOOL_PATH wisp-policy)
-        if(NOT WISP_POLICY_TOOL_PATH)
-            message(FATAL_ERROR "wisp_add_static_policy: this build has no wisp-policy; "
-                                "build it for the host and set -DWISP_POLICY_TOOL=<path>")
+        if(WISP_POLICY_TOOL_PATH)
+            set(tool "${WISP_POLICY_TOOL_PATH}")
+            set(tool_dep "${WISP_POLICY_TOOL_PATH}")
+        else()
+            _wisp_host_policy_tool(tool tool_dep)
         endif()
-        set(tool "${WISP_POLICY_TOOL_PATH}")
-        set(tool_dep "${WISP_POLICY_TOOL_PATH}")
     endif()
 
     file(MAKE_DIRECTORY "${dir}")

@@ -47,6 +47,25 @@
 #define WISP_WITH_JSON_POLICY 1
 #endif
 
+/** The POSIX port is built in and is the platform of a context created without one.
+ *  Set by the build (CMake WISP_PLAT_POSIX, off for bare-metal toolchains). */
+#ifndef WISP_WITH_PLAT_POSIX
+#define WISP_WITH_PLAT_POSIX 1
+#endif
+
+/** A context created without an allocator uses the C library's malloc/free. With 0
+ *  the allocator is required (WISP_EINVAL without one) and wisp links no malloc.
+ *  ROM: a few bytes, plus malloc itself if nothing else links it. */
+#ifndef WISP_WITH_DEFAULT_ALLOC
+#define WISP_WITH_DEFAULT_ALLOC WISP_WITH_PLAT_POSIX
+#endif
+
+/** A context created without a log sink writes to stderr. With 0 such a context logs
+ *  nothing and wisp links no stdio stream code (formatting still uses vsnprintf). */
+#ifndef WISP_WITH_DEFAULT_LOG
+#define WISP_WITH_DEFAULT_LOG WISP_WITH_PLAT_POSIX
+#endif
+
 /* ---- Logging ------------------------------------------------------------------ */
 
 /** Compile-time log floor: messages below this level are removed by the compiler.

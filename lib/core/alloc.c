@@ -10,10 +10,13 @@
  * This file is the only place under lib/ that may name the C library's allocator: it
  * provides the default when the application supplies none.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/context-private.h"
+
+#if WISP_WITH_DEFAULT_ALLOC
+#include <stdlib.h>
+#endif
 
 typedef union wisp__blk {
     size_t size;
@@ -22,6 +25,7 @@ typedef union wisp__blk {
     long long ll;
 } wisp__blk_t;
 
+#if WISP_WITH_DEFAULT_ALLOC
 static void *libc_alloc(void *user, size_t size)
 {
     (void)user;
@@ -41,6 +45,7 @@ void wisp__alloc_default(wisp_allocator_t *a)
     a->free = libc_free;
     a->user = NULL;
 }
+#endif
 
 void *wisp__alloc(wisp_context_t *cx, size_t size)
 {
@@ -53,8 +58,9 @@ void *wisp__alloc(wisp_context_t *cx, size_t size)
     if (cx->heap_limit && cx->stats.heap_in_use + total > cx->heap_limit) {
         if (!cx->heap_warned) {
             cx->heap_warned = 1;
-            WISP_LOGW(cx, "heap limit %zu reached (in use %zu, asked %zu)", cx->heap_limit,
-                      cx->stats.heap_in_use, size);
+            WISP_LOGW(cx, "heap limit %lu reached (in use %lu, asked %lu)",
+                      (unsigned long)cx->heap_limit, (unsigned long)cx->stats.heap_in_use,
+                      (unsigned long)size);
         }
         return NULL;
     }
@@ -86,8 +92,8 @@ void wisp__free(wisp_context_t *cx, void *ptr)
     b = (wisp__blk_t *)ptr - 1;
     if (b->size > cx->stats.heap_in_use) {
         /* Accounting underflow means a block from elsewhere or a double free. */
-        WISP_LOGE(cx, "wisp__free: block of %zu bytes exceeds heap in use %zu", b->size,
-                  cx->stats.heap_in_use);
+        WISP_LOGE(cx, "wisp__free: block of %lu bytes exceeds heap in use %lu",
+                  (unsigned long)b->size, (unsigned long)cx->stats.heap_in_use);
         return;
     }
     cx->stats.heap_in_use -= b->size;

@@ -10,8 +10,23 @@
 
 #include "core/context-private.h"
 
+/* The defaults exist only in builds that ask for them (wisp/config.h), so firmware
+ * that passes its own allocator, sink and platform links no malloc, no stdio stream
+ * and no POSIX code. */
+#if WISP_WITH_DEFAULT_ALLOC
 void wisp__alloc_default(wisp_allocator_t *a);
+#endif
+#if WISP_WITH_DEFAULT_LOG
 void wisp__log_stderr(void *user, int level, const char *line);
+#define DEFAULT_LOG wisp__log_stderr
+#else
+#define DEFAULT_LOG NULL
+#endif
+#if WISP_WITH_PLAT_POSIX
+#define DEFAULT_PLAT wisp_plat_posix()
+#else
+#define DEFAULT_PLAT NULL
+#endif
 
 static int open_wake(wisp_context_t *cx)
 {
@@ -44,7 +59,11 @@ int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out)
             return WISP_EINVAL;
         a = *info->allocator;
     } else {
+#if WISP_WITH_DEFAULT_ALLOC
         wisp__alloc_default(&a);
+#else
+        return WISP_EINVAL;
+#endif
     }
     /* The context block itself is not counted in heap_in_use: the figure reports
      * what wisp holds for streams, vhosts and connections, and reads 0 when idle. */
@@ -54,10 +73,10 @@ int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out)
     memset(cx, 0, sizeof(*cx));
     cx->alloc = a;
     cx->heap_limit = info->heap_limit;
-    cx->log = info->log ? info->log : wisp__log_stderr;
+    cx->log = info->log ? info->log : DEFAULT_LOG;
     cx->log_user = info->log ? info->log_user : NULL;
     cx->log_level = (info->log_level || info->log_level_set) ? info->log_level : WISP_LOG_NOTICE;
-    cx->plat = info->plat ? info->plat : wisp_plat_posix();
+    cx->plat = info->plat ? info->plat : DEFAULT_PLAT;
     cx->wake_fd = -1;
     if (!cx->plat || !cx->plat->now_ms || !cx->plat->poll) {
         a.free(a.user, cx);
@@ -106,8 +125,8 @@ void wisp__context_free(wisp_context_t *cx)
     wisp__defer_run(cx);
     wisp__io_release(cx);
     if (cx->stats.heap_in_use)
-        WISP_LOGE(cx, "context destroyed with %zu bytes still in use (leak)",
-                  cx->stats.heap_in_use);
+        WISP_LOGE(cx, "context destroyed with %lu bytes still in use (leak)",
+                  (unsigned long)cx->stats.heap_in_use);
     cx->plat->wake_close(cx->plat->user, &cx->wake);
     cx->plat->lock_destroy(cx->plat->user, &cx->post_lock);
     a = cx->alloc;

@@ -31,6 +31,7 @@ void wisp_set_log_level(wisp_context_t *cx, int level)
         cx->log_level = level;
 }
 
+#if WISP_WITH_DEFAULT_LOG
 static const char *const level_names[] = {"E", "W", "N", "I", "D"};
 
 /* The default sink: one line to stderr with a level letter. */
@@ -42,3 +43,4 @@ void wisp__log_stderr(void *user, int level, const char *line)
         level = WISP_LOG_DEBUG;
     fprintf(stderr, "[wisp %s] %s\n", level_names[level], line);
 }
+#endif

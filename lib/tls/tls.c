@@ -65,6 +65,7 @@
 #include <mbedtls/ssl_ticket.h>
 #endif
 
+#include "tls/tls-heap.h"
 #include "tls/tls-internal.h"
 
 /* ---- TLS_COMPAT: the only version-dependent code ---- */
@@ -535,6 +536,7 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
     *out = NULL;
     if (!cx || !info || (info->ca_count && !info->ca))
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(cx);
     if (!info->server && !info->ca_count && !info->system_ca) {
         WISP_LOGE(cx, "TLS client config without trust anchors: verification is required");
         return WISP_EINVAL;
@@ -770,6 +772,7 @@ int wisp__tls_create(wisp__tls_conf_t *conf, const char *peer, wisp__tls_send_cb
     *out = NULL;
     if (!conf || !send || !recv || (!conf->server && !peer))
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(conf->cx);
     t = wisp__zalloc(conf->cx, sizeof(*t));
     if (!t)
         return WISP_ENOMEM;
@@ -815,6 +818,7 @@ int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session_t *s)
 
     if (!t || !s)
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
     ret = mbedtls_ssl_set_session(&t->ssl, &s->s);
     return ret ? map_err(t, ret, "set_session") : 0;
 }
@@ -827,6 +831,7 @@ int wisp__tls_handshake(wisp__tls_t *t)
         return WISP_EINVAL;
     if (t->done)
         return 0;
+    (void)wisp__tls_heap_use(t->cx);
     /* Step by step so we can see whether a certificate is exchanged: a resumed
      * handshake goes from the hellos straight to ChangeCipherSpec. */
     while (SSL_STATE(&t->ssl) != MBEDTLS_SSL_HANDSHAKE_OVER) {
@@ -876,6 +881,7 @@ int wisp__tls_read(wisp__tls_t *t, void *buf, size_t len)
 
     if (!t || !buf)
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
 #ifdef ERR_NEW_TICKET
     do
         ret = ticket_step(t, mbedtls_ssl_read(&t->ssl, buf, len));
@@ -898,6 +904,7 @@ int wisp__tls_write(wisp__tls_t *t, const void *buf, size_t len)
 
     if (!t || (!buf && len))
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
 #ifdef ERR_NEW_TICKET
     for (;;) {
         if (t->out_flushed) {
@@ -930,6 +937,7 @@ int wisp__tls_close_notify(wisp__tls_t *t)
 
     if (!t)
         return WISP_EINVAL;
+    (void)wisp__tls_heap_use(t->cx);
     ret = mbedtls_ssl_close_notify(&t->ssl);
     return ret ? map_err(t, ret, "close_notify") : 0;
 }

@@ -175,8 +175,8 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
     wisp__stats(cx)->vhosts_live++;
     wisp__stats(cx)->vhosts_created++;
-    WISP_LOGI(cx, "vhost '%s' created (%zu CA certs%s)", v->store->name, v->store->cert_count,
-              v->store->system ? ", system bundle" : "");
+    WISP_LOGI(cx, "vhost '%s' created (%lu CA certs%s)", v->store->name,
+              (unsigned long)v->store->cert_count, v->store->system ? ", system bundle" : "");
     *out = v;
     return 0;
 }

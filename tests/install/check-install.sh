@@ -35,6 +35,12 @@ cmake -S "$src/tests/install/consumer" -B "$work/cmake" \
 cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer"
 
+echo "== wisp_add_static_policy() from the installed package =="
+cmake -S "$src/tests/install/static-consumer" -B "$work/static" \
+    -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/static" >/dev/null
+"$work/static/static-consumer"
+
 echo "== pkg-config wisp =="
 libdir=$(find "$work/prefix" -name wisp.pc -path '*pkgconfig*' -exec dirname {} \;)
 export PKG_CONFIG_PATH="$libdir"

@@ -1,0 +1,171 @@
+/*
+ * The wisp firmware test image (QEMU mps2-an386, Cortex-M4F): one client stream of
+ * the static policy fw_policy (policy.json, compiled by wisp_add_static_policy) does
+ * a full TLS handshake and an HTTP/1.1 GET against the in-image TLS peer (peer.c),
+ * over in-memory sockets (plat-mem.c), on one loop. It prints through semihosting:
+ * the transaction's result, the client's peak heap with mbedTLS counted, the idle heap
+ * before and after the stream, and the stack high-water mark; tests/firmware/check.py
+ * compares the transcript with expected.txt.
+ *
+ * The application supplies wisp's allocator (newlib's malloc, which the image links
+ * for stdio anyway), its log sink and its platform: wisp's defaults are not in this
+ * build (WISP_WITH_DEFAULT_ALLOC/LOG = 0, no POSIX port).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wisp.h>
+
+#include "board/board.h"
+#include "core/core-internal.h"
+#ifdef FW_POLICY_H
+#include FW_POLICY_H
+#else
+#include "fw_policy.h"
+#endif
+#include "peer.h"
+#include "plat-mem.h"
+
+/* Loop iterations before the run is declared hung (each advances the virtual clock
+ * by at most 10 ms when idle, so the policy's 10 s timeout fires well before). */
+#define MAX_ITERATIONS 20000
+
+static void *app_alloc(void *user, size_t size)
+{
+    (void)user;
+    return malloc(size);
+}
+
+static void app_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+static const wisp_allocator_t allocator = {app_alloc, app_free, NULL};
+
+static void app_log(void *user, int level, const char *line)
+{
+    (void)user;
+    printf("log %d: %s\n", level, line);
+}
+
+static struct {
+    int finished, status, final_state;
+    size_t body_len;
+    char body[64];
+} run;
+
+static int on_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
+{
+    (void)user;
+    (void)flags;
+    if (len && run.body_len + len < sizeof(run.body)) {
+        memcpy(run.body + run.body_len, buf, len);
+        run.body[run.body_len + len] = '\0';
+    }
+    run.body_len += len;
+    return WISP_CB_OK;
+}
+
+static int on_state(void *user, wisp_state_t st, int arg)
+{
+    (void)user;
+    if (st == WISP_STATE_ACK || st == WISP_STATE_NACK)
+        run.status = arg;
+    if (st == WISP_STATE_DONE || st == WISP_STATE_ALL_RETRIES_FAILED || st == WISP_STATE_TIMEOUT ||
+        st == WISP_STATE_CONNECTION_FAILED) {
+        run.finished = 1;
+        run.final_state = (int)st;
+        if (st != WISP_STATE_DONE)
+            printf("stream: %s (%s)\n", wisp_state_name(st), wisp_strerror(arg));
+    }
+    return WISP_CB_OK;
+}
+
+static const wisp_stream_ops_t stream_ops = {.type = "hello", .rx = on_rx, .state = on_state};
+
+int main(void)
+{
+    wisp_context_info_t info = {0}, peer_info = {0};
+    wisp_context_t *cx = NULL, *peer_cx = NULL;
+    wisp_stream_t *s = NULL;
+    wisp_stats_t st, peer_st;
+    const void *meta = NULL;
+    size_t meta_len = 0, heap_before, heap_after, heap_peak;
+    unsigned long iterations = 0;
+    int ok;
+
+    printf("wisp firmware test: qemu mps2-an386 (Cortex-M4F), mbedTLS %s\n", wisp_tls_version());
+
+    /* The peer's own heap account: a bare context with the same allocator. */
+    peer_info.allocator = &allocator;
+    peer_info.plat = mem_plat();
+    if (wisp__context_new(&peer_info, &peer_cx) || peer_init(peer_cx)) {
+        printf("FAIL: peer setup\n");
+        return 1;
+    }
+
+    info.policy = &fw_policy;
+    info.allocator = &allocator;
+    info.plat = mem_plat();
+    info.log = app_log;
+    info.log_level = WISP_LOG_WARN;
+    info.log_level_set = 1;
+    if (wisp_context_create(&info, &cx)) {
+        printf("FAIL: wisp_context_create\n");
+        return 1;
+    }
+    wisp_get_stats(cx, &st);
+    heap_before = st.heap_in_use;
+
+    if (wisp_stream_create(cx, &stream_ops, NULL, &s) || wisp_stream_request_tx(s)) {
+        printf("FAIL: stream\n");
+        return 1;
+    }
+    while (!run.finished && iterations++ < MAX_ITERATIONS) {
+        peer_step();
+        if (wisp_service(cx, 10) < 0)
+            break;
+    }
+    if (wisp_stream_get_metadata(s, "test", &meta, &meta_len))
+        meta_len = 0;
+    printf("result: %s, HTTP %d, %lu body bytes\n",
+           run.final_state == WISP_STATE_DONE ? "DONE" : "FAILED", run.status,
+           (unsigned long)run.body_len);
+    printf("body: %s", run.body);
+    printf("metadata x-wisp-test: %.*s\n", (int)meta_len, meta ? (const char *)meta : "");
+    wisp_get_stats(cx, &st);
+    heap_peak = st.heap_peak;
+    printf("stats: handshakes_full %lu, transactions %lu, conns_opened %lu\n",
+           (unsigned long)st.handshakes_full, (unsigned long)st.transactions,
+           (unsigned long)st.conns_opened);
+
+    /* Let the peer finish, then the stream go: idle heap must be back where it was. */
+    wisp_stream_destroy(s);
+    for (iterations = 0; iterations < 100; iterations++) {
+        peer_step();
+        (void)wisp_service(cx, 0);
+    }
+    wisp_get_stats(cx, &st);
+    heap_after = st.heap_in_use;
+    printf("peer: %s %s, %s\n", peer_version(), peer_suite(),
+           peer_done() ? "closed" : "still open");
+    printf("heap idle before: %lu\n", (unsigned long)heap_before);
+    printf("heap idle after: %lu\n", (unsigned long)heap_after);
+    printf("heap peak (client, mbedTLS counted): %lu\n", (unsigned long)heap_peak);
+    wisp_context_destroy(cx);
+
+    wisp_get_stats(peer_cx, &peer_st);
+    printf("heap peak (peer, not budgeted): %lu\n", (unsigned long)peer_st.heap_peak);
+    peer_free();
+    wisp__context_free(peer_cx);
+
+    printf("stack high-water: %lu of %lu\n", (unsigned long)board_stack_high_water(),
+           (unsigned long)board_stack_size());
+    ok = run.final_state == WISP_STATE_DONE && run.status == 200 && heap_after == heap_before &&
+         peer_done();
+    printf("%s\n", ok ? "PASS" : "FAIL");
+    return ok ? 0 : 1;
+}

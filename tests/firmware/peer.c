@@ -1,0 +1,200 @@
+/*
+ * The in-image TLS peer of the firmware test: one HTTPS/1.1 server connection on
+ * mbedTLS's server API, stepped from the same loop as wisp (main.c calls peer_step()
+ * before every wisp_service()), over the in-memory sockets of plat-mem.c.
+ *
+ * It accepts one connection, completes the handshake with the test server
+ * certificate (tests/certs/server.pem, P-256, compiled in as DER), reads one request
+ * head, answers 200 with a fixed body and the x-wisp-test header, sends close_notify
+ * and closes. Its mbedTLS heap is charged to a context of its own (tls-heap.c), so
+ * the client's figures count only the client.
+ */
+#include <string.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "peer.h"
+#include "plat-mem.h"
+#include "server-cert.h"
+#include "tls/tls-heap.h"
+
+enum { P_ACCEPT, P_HANDSHAKE, P_REQUEST, P_RESPONSE, P_CLOSE, P_DONE, P_FAILED };
+
+static const char response[] = "HTTP/1.1 200 OK\r\n"
+                               "Content-Length: 24\r\n"
+                               "x-wisp-test: firmware\r\n"
+                               "Connection: close\r\n"
+                               "\r\n"
+                               "hello from the TLS peer\n";
+
+static struct {
+    wisp_context_t *owner;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context key;
+    mbedtls_ssl_context ssl;
+    int state, fd;
+    char head[512];
+    size_t head_len, sent;
+} p;
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    int n = mem_send(p.fd, buf, len);
+
+    (void)ctx;
+    return n == WISP_EAGAIN ? MBEDTLS_ERR_SSL_WANT_WRITE : n < 0 ? -1 : n;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    int n = mem_recv(p.fd, buf, len);
+
+    (void)ctx;
+    return n == WISP_EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : n < 0 ? -1 : n;
+}
+
+static int entropy(void *ctx, unsigned char *buf, size_t len)
+{
+    return mem_entropy(ctx, buf, len);
+}
+
+static int blocked(int ret)
+{
+    return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
+}
+
+int peer_init(wisp_context_t *heap_owner)
+{
+    wisp_context_t *prev;
+    int ret;
+
+    memset(&p, 0, sizeof(p));
+    p.owner = heap_owner;
+    p.fd = -1;
+    prev = wisp__tls_heap_use(p.owner);
+    mbedtls_ctr_drbg_init(&p.drbg);
+    mbedtls_ssl_config_init(&p.conf);
+    mbedtls_x509_crt_init(&p.crt);
+    mbedtls_pk_init(&p.key);
+    mbedtls_ssl_init(&p.ssl);
+    ret = mbedtls_ctr_drbg_seed(&p.drbg, entropy, NULL, (const unsigned char *)"peer", 4);
+    if (!ret)
+        ret = mbedtls_x509_crt_parse_der(&p.crt, server_cert_der, sizeof(server_cert_der));
+    if (!ret)
+        ret = mbedtls_pk_parse_key(&p.key, server_key_der, sizeof(server_key_der), NULL, 0);
+    if (!ret)
+        ret = mbedtls_ssl_config_defaults(&p.conf, MBEDTLS_SSL_IS_SERVER,
+                                          MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (!ret) {
+        mbedtls_ssl_conf_rng(&p.conf, mbedtls_ctr_drbg_random, &p.drbg);
+        ret = mbedtls_ssl_conf_own_cert(&p.conf, &p.crt, &p.key);
+    }
+    (void)wisp__tls_heap_use(prev);
+    p.state = ret ? P_FAILED : P_ACCEPT;
+    return ret ? -1 : 0;
+}
+
+static void step_once(void)
+{
+    int ret;
+
+    switch (p.state) {
+    case P_ACCEPT:
+        if ((p.fd = mem_accept()) < 0)
+            return;
+        if (mbedtls_ssl_setup(&p.ssl, &p.conf)) {
+            p.state = P_FAILED;
+            return;
+        }
+        mbedtls_ssl_set_bio(&p.ssl, NULL, bio_send, bio_recv, NULL);
+        p.state = P_HANDSHAKE;
+        return;
+    case P_HANDSHAKE:
+        ret = mbedtls_ssl_handshake(&p.ssl);
+        if (!ret)
+            p.state = P_REQUEST;
+        else if (!blocked(ret))
+            p.state = P_FAILED;
+        return;
+    case P_REQUEST:
+        ret = mbedtls_ssl_read(&p.ssl, (unsigned char *)p.head + p.head_len,
+                               sizeof(p.head) - 1 - p.head_len);
+        if (ret > 0) {
+            p.head_len += (size_t)ret;
+            p.head[p.head_len] = '\0';
+            if (strstr(p.head, "\r\n\r\n"))
+                p.state = P_RESPONSE;
+            else if (p.head_len == sizeof(p.head) - 1)
+                p.state = P_FAILED;
+        } else if (!blocked(ret)) {
+            p.state = P_FAILED;
+        }
+        return;
+    case P_RESPONSE:
+        ret = mbedtls_ssl_write(&p.ssl, (const unsigned char *)response + p.sent,
+                                sizeof(response) - 1 - p.sent);
+        if (ret > 0 && (p.sent += (size_t)ret) == sizeof(response) - 1)
+            p.state = P_CLOSE;
+        else if (ret <= 0 && !blocked(ret))
+            p.state = P_FAILED;
+        return;
+    case P_CLOSE:
+        ret = mbedtls_ssl_close_notify(&p.ssl);
+        if (!ret) {
+            mem_close(p.fd);
+            p.fd = -1;
+            p.state = P_DONE;
+        } else if (!blocked(ret)) {
+            p.state = P_FAILED;
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+void peer_step(void)
+{
+    wisp_context_t *prev = wisp__tls_heap_use(p.owner);
+    int before;
+
+    do {
+        before = p.state;
+        step_once();
+    } while (p.state != before);
+    (void)wisp__tls_heap_use(prev);
+}
+
+int peer_done(void)
+{
+    return p.state == P_DONE;
+}
+
+const char *peer_version(void)
+{
+    return p.state >= P_REQUEST ? mbedtls_ssl_get_version(&p.ssl) : "";
+}
+
+const char *peer_suite(void)
+{
+    return p.state >= P_REQUEST ? mbedtls_ssl_get_ciphersuite(&p.ssl) : "";
+}
+
+void peer_free(void)
+{
+    wisp_context_t *prev = wisp__tls_heap_use(p.owner);
+
+    if (p.fd >= 0)
+        mem_close(p.fd);
+    mbedtls_ssl_free(&p.ssl);
+    mbedtls_ssl_config_free(&p.conf);
+    mbedtls_x509_crt_free(&p.crt);
+    mbedtls_pk_free(&p.key);
+    mbedtls_ctr_drbg_free(&p.drbg);
+    (void)wisp__tls_heap_use(prev);
+}

@@ -312,12 +312,11 @@ static int mode_streams(const char *ca, unsigned port, int n)
      * about (the handshake is one of them). */
     printf("wall_us %ld\n",
            (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000));
-    printf("cpu_us %ld\n",
-           (long)((ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
-                   ru0.ru_stime.tv_sec) *
-                      1000000L +
-                  (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) +
-                  (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec)));
+    printf("cpu_us %ld\n", (long)((ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+                                   ru0.ru_stime.tv_sec) *
+                                      1000000L +
+                                  (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) +
+                                  (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec)));
     for (i = 0; i < n; i++) {
         ok += b[i].status == 200;
         wisp_stream_destroy(b[i].s);

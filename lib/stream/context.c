@@ -75,7 +75,9 @@ void wisp_context_destroy(wisp_context_t *cx)
     if (wisp__context_defer_free(cx)) {
         /* From inside a callback: every stream hears DESTROYING now, and the loop
          * frees the context when this iteration ends (SPEC §5). */
+#if WISP_WITH_CLIENT
         wisp__streams_destroy_all(cx);
+#endif
         return;
     }
     wisp__context_free(cx);

@@ -127,7 +127,7 @@ typedef struct tstream {
     wisp_state_t end;     /* the state that finished the transaction */
     wisp_state_t outcome; /* ACK or NACK of the last response, or 0 */
     uint8_t finished;
-    uint8_t rx_done; /* the body's EOM arrived */
+    uint8_t rx_done;     /* the body's EOM arrived */
     uint8_t held_queued; /* on the run's holding or done FIFO */
     uint8_t *held;       /* body held back while another stream owns stdout */
     size_t held_len, held_cap;

@@ -109,14 +109,19 @@ typedef struct wisp_policy_trust_store {
 
 /** A fixed request header of a client stream ("headers"). */
 typedef struct wisp_policy_header {
-    const char *name;  /**< an HTTP token, as written */
+    /** An HTTP token, as written: it is only ever sent, never compared with a
+     *  received name, so its case is the policy author's choice. */
+    const char *name;
     const char *value; /**< no CR, LF, NUL or other control character but TAB */
 } wisp_policy_header_t;
 
 /** A metadata slot ("metadata"). */
 typedef struct wisp_policy_meta {
-    const char *name;   /**< slot name, usable as ${name} in endpoint and url */
-    const char *header; /**< the HTTP header it is sent as and filled from, or NULL */
+    const char *name; /**< slot name, usable as ${name} in endpoint and url */
+    /** The HTTP header it is sent as and filled from, or NULL. Always lower case
+     *  ("ETag" in the JSON is stored as "etag"), so it can be compared with a
+     *  received header name without folding both sides. */
+    const char *header;
 } wisp_policy_meta_t;
 
 /**

@@ -511,6 +511,24 @@ static int dup_str(loader_t *l, tok_t *t, const char **out)
     return 0;
 }
 
+/* A metadata slot's header name, lower-cased: the stream matches response headers
+ * against it with wisp__h1_name_eq(), which wants its second name in lower case
+ * (header names compare without case, RFC 9110 §5.1). Doing it once here means a
+ * static policy, emitted from this model, is lower case too. */
+static int dup_lower(loader_t *l, tok_t *t, const char **out)
+{
+    char *s = wisp__strndup(l->cx, t->text, t->len);
+    size_t i;
+
+    if (!s)
+        return nomem(l);
+    for (i = 0; i < t->len; i++)
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            s[i] = (char)(s[i] - 'A' + 'a');
+    *out = s;
+    return 0;
+}
+
 /* An index in names[] for the string t, or -1 (reported). */
 static int get_enum(loader_t *l, tok_t *t, const char *what, const char *const *names, size_t count)
 {
@@ -1215,7 +1233,7 @@ static int meta_value(loader_t *l, struct frame *f, tok_t *t)
         report(l, tok_pos(t), "invalid header name");
         return 0;
     }
-    return dup_str(l, t, &l->meta[s->metadata_count - 1].header);
+    return dup_lower(l, t, &l->meta[s->metadata_count - 1].header);
 }
 
 /* One element of an array frame; f->count already counts it. */

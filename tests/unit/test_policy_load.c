@@ -701,6 +701,40 @@ static void test_defaults(void **state)
     wisp_policy_free(f->cx, &p);
 }
 
+/* ---- Header names ---- */
+
+/* A metadata slot's header name is stored lower-cased whatever its spelling, since
+ * the stream compares received names against it; fixed headers stay as written. */
+static void test_header_case(void **state)
+{
+    static const char *const spellings[] = {"ETag", "etag", "ETAG", "eTaG"};
+    fixture_t *f = *state;
+    wisp_policy_t *p, *first = NULL;
+    const wisp_policy_stream_t *s;
+    char json[512], why[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        snprintf(json, sizeof(json),
+                 "{\"schema\":1,\"streams\":{\"s\":{\"endpoint\":\"h\",\"tls\":false,"
+                 "\"headers\":{\"X-Fixed\":\"1\"},\"metadata\":{\"tag\":\"%s\"}}}}",
+                 spellings[i]);
+        assert_int_equal(wisp_policy_load_json(f->cx, NULL, json, strlen(json), &p, NULL), 0);
+        s = wisp_policy_stream_find(p, "s");
+        assert_non_null(s);
+        assert_string_equal(s->metadata[0].header, "etag");
+        assert_string_equal(s->headers[0].name, "X-Fixed");
+        if (!first) {
+            first = p;
+            continue;
+        }
+        if (!policy_equal(first, p, why, sizeof(why)))
+            fail_msg("\"%s\": %s", spellings[i], why);
+        wisp_policy_free(f->cx, &p);
+    }
+    wisp_policy_free(f->cx, &first);
+}
+
 /* ---- Model API ---- */
 
 static void test_lookups(void **state)
@@ -919,6 +953,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_static, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loader_api, setup, teardown),

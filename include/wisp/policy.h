@@ -216,8 +216,14 @@ WISP_API void wisp_policy_free(wisp_context_t *cx, wisp_policy_t **p);
 typedef enum wisp_template_mode {
     /** A URL path: slot values are percent-encoded (all but A-Z a-z 0-9 - . _ ~). */
     WISP_TEMPLATE_URL = 1,
-    /** A header value or host name: slot values holding CR, LF or NUL are refused. */
-    WISP_TEMPLATE_HEADER
+    /** A header value: slot values holding CR, LF or NUL are refused. */
+    WISP_TEMPLATE_HEADER,
+    /** A host name (an endpoint): as WISP_TEMPLATE_HEADER, and the expanded result
+     *  is refused if it is an IPv4 address in any spelling but the dotted quad
+     *  ("127.1", "2130706433", "0x7f.1", "0177.0.0.1"), or numeric labels that are
+     *  no address at all ("1.2.3.256"): such a host would be connected to as a
+     *  number but verified as a name (SPEC §8). Names and IPv6 literals pass. */
+    WISP_TEMPLATE_HOST
 } wisp_template_mode_t;
 
 /**
@@ -236,14 +242,16 @@ typedef int (*wisp_policy_slot_cb)(void *user, const char *name, size_t name_len
  * formed (the loader guarantees it for policy templates).
  *
  * \param  tmpl     NUL-terminated template, e.g. "/v1/time?tz=${tz}"
- * \param  mode     WISP_TEMPLATE_URL or WISP_TEMPLATE_HEADER
+ * \param  mode     WISP_TEMPLATE_URL, WISP_TEMPLATE_HEADER or WISP_TEMPLATE_HOST
  * \param  get      slot lookup callback
  * \param  out      output buffer; always NUL-terminated when out_size > 0
  * \param  out_size its size: the hard cap on the expansion, NUL included
  * \param  out_len  receives the expanded length (without NUL); may be NULL
  * \return 0, WISP_EINVAL (NULL arguments, bad mode, malformed template),
  *         WISP_ETOOBIG (the expansion does not fit out_size),
- *         WISP_EHEADER (a header-bound value holds CR, LF or NUL),
+ *         WISP_EHEADER (a header- or host-bound value holds CR, LF or NUL),
+ *         WISP_EINVAL also for a WISP_TEMPLATE_HOST result that is a short or odd
+ *         IPv4 spelling (out is then empty),
  *         or the callback's own negative code.
  */
 WISP_API WISP_NODISCARD int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,

@@ -1090,6 +1090,28 @@ static void store(wisp_policy_stream_t *s, const struct skey *k, uint32_t v)
         memcpy(p, &v, 4);
 }
 
+/* A host that glibc would read as IPv4 must be the dotted quad (SPEC §8). One with
+ * ${slot}s is checked again after expansion (WISP_TEMPLATE_HOST), so only the
+ * template-free ones are judged here. */
+static int numeric_host_ok(loader_t *l, tok_t *t)
+{
+    char buf[80];
+    uint32_t a = 0;
+    int form;
+
+    if (strstr(t->text, "${"))
+        return 1;
+    form = wisp__host_form(t->text, t->len, &a);
+    if (form == WISP_HOST_IPV4_ODD)
+        report(l, tok_pos(t), "\"%s\" is a short or odd IPv4 spelling: write %u.%u.%u.%u",
+               show(buf, sizeof(buf), t->text, t->len), (unsigned)(a >> 24),
+               (unsigned)(a >> 16 & 255), (unsigned)(a >> 8 & 255), (unsigned)(a & 255));
+    else if (form == WISP_HOST_NUMERIC)
+        report(l, tok_pos(t), "\"%s\" is numeric but not an IPv4 address (write a dotted quad)",
+               show(buf, sizeof(buf), t->text, t->len));
+    return form <= WISP_HOST_IPV4;
+}
+
 static int host_value(loader_t *l, tok_t *t, int templated, const char **out)
 {
     size_t i;
@@ -1115,7 +1137,7 @@ static int host_value(loader_t *l, tok_t *t, int templated, const char **out)
             }
         }
     }
-    return dup_str(l, t, out);
+    return numeric_host_ok(l, t) ? dup_str(l, t, out) : 0;
 }
 
 static int stream_other(loader_t *l, struct frame *f, tok_t *t)

@@ -14,6 +14,26 @@
 /** Nonzero if s[0..len) is a valid name: 1..WISP_POLICY_NAME_MAX of [A-Za-z0-9_-]. */
 int wisp__policy_name_ok(const char *s, size_t len);
 
+/** What a host string is to getaddrinfo(3) (see wisp__host_form()). */
+enum wisp__host_form {
+    WISP_HOST_NAME,     /**< a DNS name or an IPv6 literal: not all labels numeric */
+    WISP_HOST_IPV4,     /**< the canonical dotted quad, 0..255 each, no leading zero */
+    WISP_HOST_IPV4_ODD, /**< another spelling glibc reads as IPv4 ("127.1", "0x7f.1") */
+    WISP_HOST_NUMERIC   /**< numeric labels glibc still refuses ("1.2.3.256", "08") */
+};
+
+/**
+ * Classify s[0..len) as inet_aton(3) would read it. Every numeric label (decimal,
+ * octal with a leading 0, hex with 0x) makes a number; 1 to 4 of them make an IPv4
+ * address, the last filling the remaining bytes. This is the one test behind the
+ * loader's endpoint check and WISP_TEMPLATE_HOST: both refuse anything above
+ * WISP_HOST_IPV4.
+ * \param  addr  receives the address (host order) for WISP_HOST_IPV4 and
+ *               WISP_HOST_IPV4_ODD; may be NULL
+ * \return one of enum wisp__host_form
+ */
+int wisp__host_form(const char *s, size_t len, uint32_t *addr);
+
 /**
  * One step through a template. On entry *s points at the rest of the template.
  * Sets *lit / *lit_len to the literal text before the next "${" (or to the end),

@@ -63,6 +63,123 @@ int wisp__template_step(const char **s, const char **lit, size_t *lit_len, const
     return 1;
 }
 
+/* ---- Numeric hosts ----
+ *
+ * getaddrinfo(3) on glibc reads a host as IPv4 whenever inet_aton(3) accepts it, and
+ * inet_aton accepts far more than the dotted quad: 1 to 4 parts, each decimal, octal
+ * (leading 0) or hex (0x), the last part filling the remaining bytes ("127.1",
+ * "2130706433", "0x7f.1", "0177.0.0.1"). Such a host is connected to as an address
+ * but would be verified as a DNS name, so wisp refuses every spelling but the
+ * canonical one. A host all of whose labels are numbers in that sense is "numeric";
+ * one glibc still refuses (an octal 8, a part out of range, five parts) is refused
+ * as well, since it could only reach DNS as a name no certificate holds.
+ */
+
+static unsigned digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (unsigned)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (unsigned)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F')
+        return (unsigned)(c - 'A' + 10);
+    return 99;
+}
+
+static int hex_prefix(const char *s, size_t n)
+{
+    return n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+}
+
+/* A label that looks like a number to inet_aton: digits, or 0x and hex digits. */
+static int numeric_label(const char *s, size_t n)
+{
+    size_t i = hex_prefix(s, n) ? 2 : 0;
+    unsigned base = i ? 16 : 10;
+
+    if (!n)
+        return 0;
+    for (; i < n; i++)
+        if (digit_value(s[i]) >= base)
+            return 0;
+    return 1;
+}
+
+/* The label's value as inet_aton reads it; -1 where it refuses (8 or 9 in an octal
+ * part, "0x" with no digit, a value past 32 bits). */
+static int label_value(const char *s, size_t n, uint32_t *out)
+{
+    unsigned base = 10, d;
+    uint64_t v = 0;
+    size_t i = 0;
+
+    if (hex_prefix(s, n)) {
+        if (n == 2)
+            return -1;
+        base = 16;
+        i = 2;
+    } else if (n >= 2 && s[0] == '0') {
+        base = 8;
+        i = 1;
+    }
+    for (; i < n; i++) {
+        d = digit_value(s[i]);
+        if (d >= base)
+            return -1;
+        v = v * base + d;
+        if (v > 0xffffffffu)
+            return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int wisp__host_form(const char *s, size_t len, uint32_t *addr)
+{
+    const char *label[4];
+    size_t llen[4], n = 0, i, start = 0;
+    uint32_t v[4], a = 0;
+    int canonical = 1, dot = 0;
+
+    if (!s)
+        return WISP_HOST_NAME;
+    if (len && s[len - 1] == '.') { /* "127.0.0.1.": numeric, though no address */
+        dot = 1;
+        len--;
+    }
+    for (i = 0; i <= len; i++) {
+        if (i < len && s[i] != '.')
+            continue;
+        if (!numeric_label(s + start, i - start))
+            return WISP_HOST_NAME;
+        if (n < 4) {
+            label[n] = s + start;
+            llen[n] = i - start;
+        }
+        n++;
+        start = i + 1;
+    }
+    if (n > 4 || dot)
+        return WISP_HOST_NUMERIC;
+    for (i = 0; i < n; i++) {
+        if (label_value(label[i], llen[i], &v[i]))
+            return WISP_HOST_NUMERIC;
+        if (i + 1 < n && v[i] > 255)
+            return WISP_HOST_NUMERIC;
+        if (llen[i] > 1 && label[i][0] == '0') /* octal, hex or a leading zero */
+            canonical = 0;
+        if (i + 1 < n)
+            a |= v[i] << (24 - 8 * i);
+    }
+    /* The last part fills the bytes the others left: 32, 24, 16 or 8 bits. */
+    if (v[n - 1] > (0xffffffffu >> (8 * (n - 1))))
+        return WISP_HOST_NUMERIC;
+    a |= v[n - 1];
+    if (addr)
+        *addr = a;
+    return canonical && n == 4 ? WISP_HOST_IPV4 : WISP_HOST_IPV4_ODD;
+}
+
 /* ---- Lookups ---- */
 
 const wisp_policy_stream_t *wisp_policy_stream_find(const wisp_policy_t *p, const char *name)
@@ -232,7 +349,7 @@ static int put_value(out_buf_t *o, wisp_template_mode_t mode, const char *v, siz
     size_t i;
     int ret;
 
-    if (mode == WISP_TEMPLATE_HEADER) {
+    if (mode == WISP_TEMPLATE_HEADER || mode == WISP_TEMPLATE_HOST) {
         /* No header injection: a value that could end the header line is refused. */
         for (i = 0; i < n; i++)
             if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
@@ -270,7 +387,8 @@ int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,
     if (!out || !out_size)
         return WISP_EINVAL;
     out[0] = '\0';
-    if (!tmpl || !get || (mode != WISP_TEMPLATE_URL && mode != WISP_TEMPLATE_HEADER))
+    if (!tmpl || !get ||
+        (mode != WISP_TEMPLATE_URL && mode != WISP_TEMPLATE_HEADER && mode != WISP_TEMPLATE_HOST))
         return WISP_EINVAL;
     while ((ret = wisp__template_step(&tmpl, &lit, &lit_len, &slot, &slot_len)) == 1) {
         ret = put(&o, lit, lit_len);
@@ -290,6 +408,9 @@ int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,
             goto out;
     }
     if (ret == WISP_ESYNTAX)
+        ret = WISP_EINVAL;
+    /* The whole result, literal text included: "127.${x}" with x = "1" is "127.1". */
+    if (!ret && mode == WISP_TEMPLATE_HOST && wisp__host_form(o.p, o.len, NULL) > WISP_HOST_IPV4)
         ret = WISP_EINVAL;
 out:
     o.p[o.len] = '\0';

@@ -30,6 +30,9 @@ WISP_NODISCARD void *wisp__zalloc(wisp_context_t *cx, size_t size);
 void wisp__free(wisp_context_t *cx, void *ptr);
 /** A copy of len bytes plus a NUL terminator; NULL on failure. */
 WISP_NODISCARD char *wisp__strndup(wisp_context_t *cx, const char *s, size_t len);
+/** Overwrite len bytes at p with zeros in a way the compiler cannot drop (a dead
+ *  store before free() otherwise may be). NULL-safe. For keys and key text. */
+void wisp__zeroize(void *p, size_t len);
 
 /* ---- Logging: compiled out below WISP_LOG_LEVEL ---- */
 

@@ -752,6 +752,8 @@ static int cert_done(loader_t *l)
 
     l->collecting = 0;
     ret = wisp__cert_decode(l->text, &len, &kind, &why);
+    if (ret)
+        wisp__zeroize(l->text, l->text_len);
     if (ret == WISP_ETOOBIG) {
         report(l, l->text_at, "certificate larger than %d bytes (DER)", WISP_POLICY_DER_MAX);
         return 0;
@@ -764,6 +766,9 @@ static int cert_done(loader_t *l)
     if (!der)
         return nomem(l);
     memcpy(der, l->text, len);
+    /* The buffer now holds the DER and what is left of the text: a key must not
+     * outlive its entry in the loader's scratch (SPEC §8). */
+    wisp__zeroize(l->text, l->text_len);
     c->der = der;
     c->len = len;
     c->kind = kind;
@@ -778,6 +783,7 @@ static int cert_text(loader_t *l, tok_t *t)
 
     if (need > WISP_POLICY_CERT_TEXT_MAX) {
         report(l, l->text_at, "certificate text longer than %d bytes", WISP_POLICY_CERT_TEXT_MAX);
+        wisp__zeroize(l->text, l->text_len);
         l->collecting = 0;
         return 0;
     }
@@ -791,6 +797,7 @@ static int cert_text(loader_t *l, tok_t *t)
             return nomem(l);
         if (l->text_len)
             memcpy(n, l->text, l->text_len);
+        wisp__zeroize(l->text, l->text_cap);
         wisp__free(l->cx, l->text);
         l->text = n;
         l->text_cap = ncap;
@@ -1762,6 +1769,7 @@ static void free_pending(loader_t *l)
     }
     l->refs = NULL;
     l->refs_tail = &l->refs;
+    wisp__zeroize(l->text, l->text_cap);
     wisp__free(l->cx, l->text);
     l->text = NULL;
     l->text_cap = 0;
@@ -1798,16 +1806,21 @@ int wisp_policy_loader_finish(wisp_policy_loader_t *l, wisp_policy_t **out)
 
 void wisp_policy_loader_destroy(wisp_policy_loader_t **pl)
 {
+    wisp_context_t *cx;
     loader_t *l;
 
     if (!pl || !*pl)
         return;
     l = *pl;
     *pl = NULL;
+    cx = l->cx;
     free_pending(l);
     wisp_policy_free(l->cx, &l->p);
     wisp__free(l->cx, l->filename);
-    wisp__free(l->cx, l);
+    /* The tokenizer's buffer (inside the loader) held the last piece of every
+     * string, key text included. */
+    wisp__zeroize(l, sizeof(*l));
+    wisp__free(cx, l);
 }
 
 int wisp_policy_load_json(wisp_context_t *cx, const char *filename, const char *text, size_t len,

@@ -305,6 +305,10 @@ void wisp_policy_free(wisp_context_t *cx, wisp_policy_t **pp)
     }
     for (i = 0; i < p->cert_count; i++) {
         free_const(cx, p->certs[i].name);
+        /* Every DER blob, certificates included: one rule, and a key is never
+         * missed because its kind was not known yet (SPEC §8). */
+        if (p->certs[i].der)
+            wisp__zeroize((void *)(uintptr_t)p->certs[i].der, p->certs[i].len);
         free_const(cx, p->certs[i].der);
     }
     for (i = 0; i < p->retry_count; i++) {

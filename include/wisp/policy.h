@@ -51,6 +51,8 @@ extern "C" {
 #define WISP_POLICY_FOREVER 0xffffu
 /** Largest value of any *_ms duration: one day. */
 #define WISP_POLICY_MS_MAX 86400000u
+/** Largest "pipeline_depth": GET/HEAD requests written ahead on one connection. */
+#define WISP_POLICY_PIPELINE_MAX 16
 
 /* ---- Enumerations --------------------------------------------------------------- */
 
@@ -73,6 +75,57 @@ typedef enum wisp_cert_kind {
     WISP_CERT_X509 = 1, /**< an X.509 certificate */
     WISP_CERT_KEY       /**< a private key (PKCS#8, SEC1 EC or PKCS#1 RSA) */
 } wisp_cert_kind_t;
+
+/* ---- The stream keys: one table ------------------------------------------------
+ *
+ * Every key of a "streams" entry, once: X(key, kind, roles, min, max, dflt). The key
+ * is also the name of its field in wisp_policy_stream_t (expect_status fills
+ * expect_status_min and _max). This table drives the JSON loader (key recognition,
+ * ranges, defaults, role and TLS checks, references), wisp-policy's emitter, the
+ * tests' model comparer and the test that holds policies/wisp-policy.schema.json to
+ * the same keys, types and ranges. Adding a key is a row here, its field below,
+ * and its docs: see CONTRIBUTING.md.
+ *
+ * kind   BOOL, UINT (an integer min..max; dflt applies when absent), ENUM (protocol,
+ *        method), HOST (endpoint, bind), URL, TRUST (a trust store name), CERT (a
+ *        certificate name), KEY (a private key name), RETRY (a retry name), HEADERS,
+ *        METADATA (maps), STATUS ([min, max]). TRUST, CERT and KEY need "tls": true.
+ * roles  CLIENT, SERVER or BOTH: the streams it is valid in.
+ * min, max, dflt  for BOOL and UINT only (0 elsewhere). Defaults that depend on
+ *        other keys (port, url, bind, expect_status, protocol, method) are applied
+ *        by the loader when the stream closes; their dflt here is 0.
+ */
+#define WISP_POLICY_STREAM_KEYS(X)                                                                 \
+    X(server, BOOL, BOTH, 0, 1, 0)                                                                 \
+    X(tls, BOOL, BOTH, 0, 1, 1)                                                                    \
+    X(port, UINT, BOTH, 0, 65535, 0)                                                               \
+    X(metadata, METADATA, BOTH, 0, 0, 0)                                                           \
+    X(endpoint, HOST, CLIENT, 0, 0, 0)                                                             \
+    X(protocol, ENUM, CLIENT, 0, 0, 0)                                                             \
+    X(method, ENUM, CLIENT, 0, 0, 0)                                                               \
+    X(url, URL, CLIENT, 0, 0, 0)                                                                   \
+    X(trust_store, TRUST, CLIENT, 0, 0, 0)                                                         \
+    X(client_cert, CERT, CLIENT, 0, 0, 0)                                                          \
+    X(client_key, KEY, CLIENT, 0, 0, 0)                                                            \
+    X(headers, HEADERS, CLIENT, 0, 0, 0)                                                           \
+    X(retry, RETRY, CLIENT, 0, 0, 0)                                                               \
+    X(timeout_ms, UINT, CLIENT, 0, WISP_POLICY_MS_MAX, 10000)                                      \
+    X(connect_timeout_ms, UINT, CLIENT, 0, WISP_POLICY_MS_MAX, 5000)                               \
+    X(keepalive_ms, UINT, CLIENT, 0, WISP_POLICY_MS_MAX, 5000)                                     \
+    X(expect_status, STATUS, CLIENT, 0, 0, 0)                                                      \
+    X(max_fragment_len, UINT, CLIENT, 0, 4096, 0)                                                  \
+    X(reuse, BOOL, CLIENT, 0, 1, 1)                                                                \
+    X(pipeline_depth, UINT, CLIENT, 1, WISP_POLICY_PIPELINE_MAX, 1)                                \
+    X(nailed_up, BOOL, CLIENT, 0, 1, 0)                                                            \
+    X(bind, HOST, SERVER, 0, 0, 0)                                                                 \
+    X(cert, CERT, SERVER, 0, 0, 0)                                                                 \
+    X(key, KEY, SERVER, 0, 0, 0)                                                                   \
+    X(client_ca, TRUST, SERVER, 0, 0, 0)                                                           \
+    X(max_connections, UINT, SERVER, 1, 65535, 32)                                                 \
+    X(header_limit, UINT, SERVER, 256, 65536, 4096)                                                \
+    X(body_limit, UINT, SERVER, 0, 1073741824u, 1048576)                                           \
+    X(handshake_timeout_ms, UINT, SERVER, 0, WISP_POLICY_MS_MAX, 5000)                             \
+    X(idle_timeout_ms, UINT, SERVER, 0, WISP_POLICY_MS_MAX, 10000)
 
 /* ---- The model ------------------------------------------------------------------ */
 
@@ -155,7 +208,10 @@ typedef struct wisp_policy_stream {
     uint16_t expect_status_max;
     uint16_t max_fragment_len; /**< 0 (off), 512, 1024, 2048 or 4096; default 0 */
     uint8_t reuse;             /**< queue on a leader connection (h1); default 1 */
-    uint8_t nailed_up;         /**< connect at create, reconnect on loss; default 0 */
+    /** GET/HEAD requests written ahead on one connection, 1..WISP_POLICY_PIPELINE_MAX;
+     *  default 1 (no pipelining). */
+    uint8_t pipeline_depth;
+    uint8_t nailed_up; /**< connect at create, reconnect on loss; default 0 */
 
     /* -- server streams -- */
     const char *bind;                           /**< listen address, default "0.0.0.0" */

@@ -79,90 +79,62 @@ static const char *const retry_keys[YK_COUNT] = {"backoff_ms", "jitter_pct", "co
 enum { TK_CERTS, TK_LINGER, TK_COUNT };
 static const char *const trust_keys[TK_COUNT] = {"certs", "linger_ms"};
 
-enum {
-    SK_SERVER,
-    SK_TLS,
-    SK_PORT,
-    SK_METADATA,
-    SK_ENDPOINT,
-    SK_PROTOCOL,
-    SK_METHOD,
-    SK_URL,
-    SK_TRUST_STORE,
-    SK_CLIENT_CERT,
-    SK_CLIENT_KEY,
-    SK_HEADERS,
-    SK_RETRY,
-    SK_TIMEOUT,
-    SK_CONNECT_TIMEOUT,
-    SK_KEEPALIVE,
-    SK_EXPECT_STATUS,
-    SK_MAX_FRAGMENT,
-    SK_REUSE,
-    SK_NAILED_UP,
-    SK_BIND,
-    SK_CERT,
-    SK_KEY,
-    SK_CLIENT_CA,
-    SK_MAX_CONNECTIONS,
-    SK_HEADER_LIMIT,
-    SK_BODY_LIMIT,
-    SK_HANDSHAKE_TIMEOUT,
-    SK_IDLE_TIMEOUT,
-    SK_COUNT
-};
+/* Stream keys come from the one table in policy.h: SK_<key> indexes stream_keys[],
+ * whose rows say the key's kind (K_* below), roles, range, default and field. */
+#define SK_ENUM(key, kind, roles, min, max, dflt) SK_##key,
+enum { WISP_POLICY_STREAM_KEYS(SK_ENUM) SK_COUNT };
 
-/* Value types of stream keys: booleans and integers are read and defaulted by the
- * table (dflt applies when the key is absent and valid for the role); the others by
- * code, enums included, since an enum's size is the compiler's choice. */
-enum { V_BOOL, V_UINT, V_ENUM, V_OTHER };
+/* How the loader reads each kind: BOOL and UINT by the table (stored at the field
+ * and defaulted when absent and valid for the role), the rest by code. Enums are
+ * read by code since an enum's size is the compiler's choice. */
+enum {
+    V_BOOL,
+    V_UINT,
+    V_ENUM,
+    V_HOST,
+    V_URL,
+    V_TRUST,
+    V_CERT,
+    V_KEY,
+    V_RETRY,
+    V_HEADERS,
+    V_METADATA,
+    V_STATUS
+};
 enum { R_CLIENT = 1, R_SERVER = 2, R_BOTH = 3 };
 
 struct skey {
     const char *name; /* first member: suggest() reads tables of named things */
     uint8_t roles, type;
     uint32_t min, max, dflt;
-    uint16_t off, size;
+    uint16_t off, size; /* the field; for references, the pointer to fill */
 };
 
+/* Every kind but STATUS (two fields) and the maps (arrays) has its field. */
 #define FIELD(f)                                                                                   \
     (uint16_t) offsetof(wisp_policy_stream_t, f), sizeof(((wisp_policy_stream_t *)0)->f)
-#define MS WISP_POLICY_MS_MAX
+#define OFF_BOOL(f) FIELD(f)
+#define OFF_UINT(f) FIELD(f)
+#define OFF_ENUM(f) FIELD(f)
+#define OFF_HOST(f) FIELD(f)
+#define OFF_URL(f) FIELD(f)
+#define OFF_TRUST(f) FIELD(f)
+#define OFF_CERT(f) FIELD(f)
+#define OFF_KEY(f) FIELD(f)
+#define OFF_RETRY(f) FIELD(f)
+#define OFF_HEADERS(f) 0, 0
+#define OFF_METADATA(f) 0, 0
+#define OFF_STATUS(f) 0, 0
+#define SK_ROW(key, kind, roles, min, max, dflt)                                                   \
+    {#key, R_##roles, V_##kind, min, max, dflt, OFF_##kind(key)},
 
-static const struct skey stream_keys[SK_COUNT] = {
-    [SK_SERVER] = {"server", R_BOTH, V_BOOL, 0, 1, 0, FIELD(server)},
-    [SK_TLS] = {"tls", R_BOTH, V_BOOL, 0, 1, 1, FIELD(tls)},
-    [SK_PORT] = {"port", R_BOTH, V_UINT, 0, 65535, 0, FIELD(port)},
-    [SK_METADATA] = {"metadata", R_BOTH, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_ENDPOINT] = {"endpoint", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_PROTOCOL] = {"protocol", R_CLIENT, V_ENUM, 0, 0, 0, 0, 0},
-    [SK_METHOD] = {"method", R_CLIENT, V_ENUM, 0, 0, 0, 0, 0},
-    [SK_URL] = {"url", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_TRUST_STORE] = {"trust_store", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_CLIENT_CERT] = {"client_cert", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_CLIENT_KEY] = {"client_key", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_HEADERS] = {"headers", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_RETRY] = {"retry", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_TIMEOUT] = {"timeout_ms", R_CLIENT, V_UINT, 0, MS, 10000, FIELD(timeout_ms)},
-    [SK_CONNECT_TIMEOUT] = {"connect_timeout_ms", R_CLIENT, V_UINT, 0, MS, 5000,
-                            FIELD(connect_timeout_ms)},
-    [SK_KEEPALIVE] = {"keepalive_ms", R_CLIENT, V_UINT, 0, MS, 5000, FIELD(keepalive_ms)},
-    [SK_EXPECT_STATUS] = {"expect_status", R_CLIENT, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_MAX_FRAGMENT] = {"max_fragment_len", R_CLIENT, V_UINT, 0, 4096, 0, FIELD(max_fragment_len)},
-    [SK_REUSE] = {"reuse", R_CLIENT, V_BOOL, 0, 1, 1, FIELD(reuse)},
-    [SK_NAILED_UP] = {"nailed_up", R_CLIENT, V_BOOL, 0, 1, 0, FIELD(nailed_up)},
-    [SK_BIND] = {"bind", R_SERVER, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_CERT] = {"cert", R_SERVER, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_KEY] = {"key", R_SERVER, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_CLIENT_CA] = {"client_ca", R_SERVER, V_OTHER, 0, 0, 0, 0, 0},
-    [SK_MAX_CONNECTIONS] = {"max_connections", R_SERVER, V_UINT, 1, 65535, 32,
-                            FIELD(max_connections)},
-    [SK_HEADER_LIMIT] = {"header_limit", R_SERVER, V_UINT, 256, 65536, 4096, FIELD(header_limit)},
-    [SK_BODY_LIMIT] = {"body_limit", R_SERVER, V_UINT, 0, 1073741824u, 1048576, FIELD(body_limit)},
-    [SK_HANDSHAKE_TIMEOUT] = {"handshake_timeout_ms", R_SERVER, V_UINT, 0, MS, 5000,
-                              FIELD(handshake_timeout_ms)},
-    [SK_IDLE_TIMEOUT] = {"idle_timeout_ms", R_SERVER, V_UINT, 0, MS, 10000, FIELD(idle_timeout_ms)},
-};
+static const struct skey stream_keys[SK_COUNT] = {WISP_POLICY_STREAM_KEYS(SK_ROW)};
+
+/* References need "tls": true; a retry does not. */
+static int tls_only(const struct skey *k)
+{
+    return k->type == V_TRUST || k->type == V_CERT || k->type == V_KEY;
+}
 
 static const char *const protocols[] = {"h1"}; /* index + WISP_PROTO_H1 */
 static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
@@ -1147,43 +1119,40 @@ static int host_value(loader_t *l, tok_t *t, int templated, const char **out)
     return numeric_host_ok(l, t) ? dup_str(l, t, out) : 0;
 }
 
-static int stream_other(loader_t *l, struct frame *f, tok_t *t)
+/* A stream key read by code rather than by the table: by its kind. */
+static int stream_other(loader_t *l, struct frame *f, tok_t *t, const struct skey *k)
 {
     wisp_policy_stream_t *s = &l->streams[f->index];
+    const char **str = (const char **)(void *)((unsigned char *)s + k->off);
 
-    switch (f->key) {
-    case SK_METADATA:
+    switch (k->type) {
+    case V_METADATA:
         return open_as(l, t, K_METADATA, f->index);
-    case SK_HEADERS:
+    case V_HEADERS:
         return open_as(l, t, K_HEADERS, f->index);
-    case SK_EXPECT_STATUS:
+    case V_STATUS:
         if (t->type != WISP_JSON_ARRAY_BEGIN)
             return wrong_type(l, t, "an array [min, max]");
         l->status_codes[0] = l->status_codes[1] = 0;
         push(l, K_STATUS, f->index, t);
         return 0;
-    case SK_ENDPOINT:
-        return host_value(l, t, 1, &s->endpoint);
-    case SK_BIND:
-        return host_value(l, t, 0, &s->bind);
-    case SK_URL:
+    case V_HOST: /* a client's endpoint may hold ${slot}s; a server's bind may not */
+        return host_value(l, t, (k->roles & R_CLIENT) != 0, str);
+    case V_URL:
         if (!get_str(l, t))
             return 0;
         if (t->text[0] != '/') {
             report(l, tok_pos(t), "must start with '/'");
             return 0;
         }
-        return template_ok(l, t, url_char) ? dup_str(l, t, &s->url) : 0;
-    case SK_TRUST_STORE:
-    case SK_CLIENT_CA:
+        return template_ok(l, t, url_char) ? dup_str(l, t, str) : 0;
+    case V_TRUST:
         return add_ref(l, t, REF_TRUST, f->key, f->index, 0);
-    case SK_CLIENT_CERT:
-    case SK_CERT:
+    case V_CERT:
         return add_ref(l, t, REF_X509, f->key, f->index, 0);
-    case SK_CLIENT_KEY:
-    case SK_KEY:
+    case V_KEY:
         return add_ref(l, t, REF_KEY, f->key, f->index, 0);
-    default: /* SK_RETRY */
+    default: /* V_RETRY */
         return add_ref(l, t, REF_RETRY, f->key, f->index, 0);
     }
 }
@@ -1207,7 +1176,7 @@ static int stream_value(loader_t *l, struct frame *f, tok_t *t)
             l->vseen[f->key].line = 0;
             return 0;
         }
-        if (f->key == SK_MAX_FRAGMENT && v != 0 && v != 512 && v != 1024 && v != 2048 &&
+        if (f->key == SK_max_fragment_len && v != 0 && v != 512 && v != 1024 && v != 2048 &&
             v != 4096) {
             report(l, tok_pos(t), "must be 0, 512, 1024, 2048 or 4096, got %s", t->text);
             return 0;
@@ -1215,7 +1184,7 @@ static int stream_value(loader_t *l, struct frame *f, tok_t *t)
         store(s, k, v);
         return 0;
     case V_ENUM:
-        if (f->key == SK_PROTOCOL) {
+        if (f->key == SK_protocol) {
             i = get_enum(l, t, "protocol", protocols, sizeof(protocols) / sizeof(*protocols));
             if (i >= 0)
                 s->protocol = (wisp_proto_t)(WISP_PROTO_H1 + i);
@@ -1226,7 +1195,7 @@ static int stream_value(loader_t *l, struct frame *f, tok_t *t)
         }
         return 0;
     default:
-        return stream_other(l, f, t);
+        return stream_other(l, f, t, k);
     }
 }
 
@@ -1437,35 +1406,32 @@ static void client_close(loader_t *l, struct frame *f, wisp_policy_stream_t *s)
 {
     pos_t *seen = l->kseen;
 
-    if (!seen[SK_PROTOCOL].line)
+    if (!seen[SK_protocol].line)
         s->protocol = WISP_PROTO_H1;
-    if (!seen[SK_METHOD].line)
+    if (!seen[SK_method].line)
         s->method = WISP_METHOD_GET;
-    if (!seen[SK_EXPECT_STATUS].line) {
+    if (!seen[SK_expect_status].line) {
         s->expect_status_min = 200;
         s->expect_status_max = 299;
     }
-    if (seen[SK_PORT].line && l->vseen[SK_PORT].line && !s->port)
-        key_report(l, f, "port", l->vseen[SK_PORT], "must be 1..65535 for a client stream");
-    if (!seen[SK_ENDPOINT].line)
+    if (seen[SK_port].line && l->vseen[SK_port].line && !s->port)
+        key_report(l, f, "port", l->vseen[SK_port], "must be 1..65535 for a client stream");
+    if (!seen[SK_endpoint].line)
         missing(l, f, "endpoint");
-    if (s->tls && !seen[SK_TRUST_STORE].line)
+    if (s->tls && !seen[SK_trust_store].line)
         missing(l, f, "trust_store");
-    if (seen[SK_CLIENT_CERT].line && !seen[SK_CLIENT_KEY].line)
-        key_report(l, f, "client_cert", seen[SK_CLIENT_CERT], "needs \"%s\" too", "client_key");
-    if (seen[SK_CLIENT_KEY].line && !seen[SK_CLIENT_CERT].line)
-        key_report(l, f, "client_key", seen[SK_CLIENT_KEY], "needs \"%s\" too", "client_cert");
-    check_slots(l, f, s, SK_ENDPOINT, s->endpoint);
-    check_slots(l, f, s, SK_URL, s->url);
+    if (seen[SK_client_cert].line && !seen[SK_client_key].line)
+        key_report(l, f, "client_cert", seen[SK_client_cert], "needs \"%s\" too", "client_key");
+    if (seen[SK_client_key].line && !seen[SK_client_cert].line)
+        key_report(l, f, "client_key", seen[SK_client_key], "needs \"%s\" too", "client_cert");
+    check_slots(l, f, s, SK_endpoint, s->endpoint);
+    check_slots(l, f, s, SK_url, s->url);
 }
 
 static int stream_close(loader_t *l, struct frame *f)
 {
-    static const uint8_t tls_only[] = {SK_TRUST_STORE, SK_CLIENT_CERT, SK_CLIENT_KEY,
-                                       SK_CERT,        SK_KEY,         SK_CLIENT_CA};
     wisp_policy_stream_t *s = &l->streams[f->index];
     int role = s->server ? R_SERVER : R_CLIENT, k;
-    size_t i;
 
     for (k = 0; k < SK_COUNT; k++) {
         const struct skey *d = &stream_keys[k];
@@ -1476,21 +1442,20 @@ static int stream_close(loader_t *l, struct frame *f)
         else if (!l->kseen[k].line && (d->roles & role) && (d->type == V_BOOL || d->type == V_UINT))
             store(s, d, d->dflt);
     }
-    if (!l->kseen[SK_PORT].line)
+    if (!l->kseen[SK_port].line)
         s->port = s->tls ? 443 : 80;
     if (!s->tls) {
-        for (i = 0; i < sizeof(tls_only); i++) {
-            k = tls_only[i];
-            if (l->kseen[k].line && (stream_keys[k].roles & role))
+        for (k = 0; k < SK_COUNT; k++)
+            if (l->kseen[k].line && (stream_keys[k].roles & role) && tls_only(&stream_keys[k]))
                 key_report(l, f, stream_keys[k].name, l->kseen[k], "needs \"tls\": true");
-        }
         if (s->max_fragment_len && !s->server)
-            key_report(l, f, "max_fragment_len", l->kseen[SK_MAX_FRAGMENT], "needs \"tls\": true");
+            key_report(l, f, "max_fragment_len", l->kseen[SK_max_fragment_len],
+                       "needs \"tls\": true");
     }
     if (s->server) {
-        if (s->tls && !l->kseen[SK_CERT].line)
+        if (s->tls && !l->kseen[SK_cert].line)
             missing(l, f, "cert");
-        if (s->tls && !l->kseen[SK_KEY].line)
+        if (s->tls && !l->kseen[SK_key].line)
             missing(l, f, "key");
         if (!s->bind && !(s->bind = wisp__strndup(l->cx, "0.0.0.0", 7)))
             return nomem(l);
@@ -1569,33 +1534,12 @@ static void ref_report(loader_t *l, const struct ref *r, const char *what, const
     report(l, r->at, "%s\"%s\"%s", what, show(buf, sizeof(buf), r->text, strlen(r->text)), why);
 }
 
+/* A stream's reference field is a const pointer at the table's offset for it. */
 static void ref_assign(loader_t *l, const struct ref *r, const void *target)
 {
-    wisp_policy_stream_t *s = &l->streams[r->owner];
+    unsigned char *s = (unsigned char *)&l->streams[r->owner];
 
-    switch (r->field) {
-    case SK_TRUST_STORE:
-        s->trust_store = target;
-        break;
-    case SK_CLIENT_CA:
-        s->client_ca = target;
-        break;
-    case SK_CLIENT_CERT:
-        s->client_cert = target;
-        break;
-    case SK_CLIENT_KEY:
-        s->client_key = target;
-        break;
-    case SK_CERT:
-        s->cert = target;
-        break;
-    case SK_KEY:
-        s->key = target;
-        break;
-    default: /* SK_RETRY */
-        s->retry = target;
-        break;
-    }
+    memcpy(s + stream_keys[r->field].off, &target, sizeof(target));
 }
 
 /* The reserved "system" store joins the model only if a client stream names it. It
@@ -1606,7 +1550,7 @@ static int add_system_store(loader_t *l)
     struct ref *r;
 
     for (r = l->refs; r; r = r->next)
-        if (r->what == REF_TRUST && r->field == SK_TRUST_STORE && !strcmp(r->text, "system"))
+        if (r->what == REF_TRUST && r->field == SK_trust_store && !strcmp(r->text, "system"))
             break;
     if (!r)
         return 0;
@@ -1674,7 +1618,7 @@ static int resolve(loader_t *l)
             target = wisp_policy_retry_find(l->p, r->text);
             suggest(hint, sizeof(hint), r->text, strlen(r->text), l->retries, l->p->retry_count,
                     sizeof(*l->retries));
-        } else if (r->field == SK_CLIENT_CA && !strcmp(r->text, "system")) {
+        } else if (r->field == SK_client_ca && !strcmp(r->text, "system")) {
             ref_report(l, r, "the trust store ", " cannot check client certificates");
             continue;
         } else {

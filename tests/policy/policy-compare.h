@@ -155,6 +155,23 @@ static int pc_stream_lists(pc_ctx_t *c, const wisp_policy_stream_t *x,
     return 1;
 }
 
+/* One comparison per stream key, by its kind in WISP_POLICY_STREAM_KEYS (the maps
+ * are compared by pc_stream_lists). */
+#define PC_BOOL(x, y, f) PC_UINT(x, y, f)
+#define PC_ENUM(x, y, f) PC_UINT(x, y, f)
+#define PC_HOST(x, y, f) PC_STR(x, y, f)
+#define PC_URL(x, y, f) PC_STR(x, y, f)
+#define PC_TRUST(x, y, f) PC_REF(x, y, f, trust_stores, trust_store_count)
+#define PC_CERT(x, y, f) PC_REF(x, y, f, certs, cert_count)
+#define PC_KEY(x, y, f) PC_REF(x, y, f, certs, cert_count)
+#define PC_RETRY(x, y, f) PC_REF(x, y, f, retries, retry_count)
+#define PC_HEADERS(x, y, f) ((void)0)
+#define PC_METADATA(x, y, f) ((void)0)
+#define PC_STATUS(x, y, f)                                                                         \
+    PC_UINT(x, y, f##_min);                                                                        \
+    PC_UINT(x, y, f##_max)
+#define PC_KEY_ROW(key, kind, roles, min, max, dflt) PC_##kind(x, y, key);
+
 static int pc_streams(pc_ctx_t *c)
 {
     size_t i;
@@ -164,34 +181,7 @@ static int pc_streams(pc_ctx_t *c)
 
         snprintf(c->where, sizeof(c->where), "streams[%zu]", i);
         PC_STR(x, y, name);
-        PC_UINT(x, y, server);
-        PC_UINT(x, y, tls);
-        PC_UINT(x, y, port);
-        PC_UINT(x, y, protocol);
-        PC_UINT(x, y, method);
-        PC_STR(x, y, endpoint);
-        PC_STR(x, y, url);
-        PC_REF(x, y, trust_store, trust_stores, trust_store_count);
-        PC_REF(x, y, client_cert, certs, cert_count);
-        PC_REF(x, y, client_key, certs, cert_count);
-        PC_REF(x, y, retry, retries, retry_count);
-        PC_UINT(x, y, timeout_ms);
-        PC_UINT(x, y, connect_timeout_ms);
-        PC_UINT(x, y, keepalive_ms);
-        PC_UINT(x, y, expect_status_min);
-        PC_UINT(x, y, expect_status_max);
-        PC_UINT(x, y, max_fragment_len);
-        PC_UINT(x, y, reuse);
-        PC_UINT(x, y, nailed_up);
-        PC_STR(x, y, bind);
-        PC_REF(x, y, cert, certs, cert_count);
-        PC_REF(x, y, key, certs, cert_count);
-        PC_REF(x, y, client_ca, trust_stores, trust_store_count);
-        PC_UINT(x, y, max_connections);
-        PC_UINT(x, y, header_limit);
-        PC_UINT(x, y, body_limit);
-        PC_UINT(x, y, handshake_timeout_ms);
-        PC_UINT(x, y, idle_timeout_ms);
+        WISP_POLICY_STREAM_KEYS(PC_KEY_ROW)
         if (!pc_stream_lists(c, x, y))
             return 0;
     }

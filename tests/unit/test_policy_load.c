@@ -588,6 +588,15 @@ static void test_limits(void **state)
               "policy.json:1:38: release: nesting deeper than 16 levels\n");
     free(json);
     free(list);
+    /* pipeline_depth: 1..WISP_POLICY_PIPELINE_MAX, clients only. */
+    expect_one(f,
+               doc("\"streams\":{\"s\":{\"endpoint\":\"h\",\"tls\":false,\"pipeline_depth\":17}}"),
+               "policy.json:1:73: streams.s.pipeline_depth: must be 1..16, got 17");
+    expect_one(f,
+               doc("\"streams\":{\"s\":{\"endpoint\":\"h\",\"tls\":false,\"pipeline_depth\":0}}"),
+               "policy.json:1:73: streams.s.pipeline_depth: must be 1..16, got 0");
+    expect_one(f, doc("\"streams\":{\"s\":{\"server\":true,\"tls\":false,\"pipeline_depth\":4}}"),
+               "policy.json:1:55: streams.s.pipeline_depth: not valid for a server stream");
     free(big);
 }
 
@@ -662,6 +671,7 @@ static void test_defaults(void **state)
     assert_int_equal(s->expect_status_max, 299);
     assert_int_equal(s->max_fragment_len, 0);
     assert_int_equal(s->reuse, 1);
+    assert_int_equal(s->pipeline_depth, 1);
     assert_int_equal(s->nailed_up, 0);
     /* Server fields stay zero on a client stream. */
     assert_null(s->bind);
@@ -694,6 +704,7 @@ static void test_defaults(void **state)
     assert_int_equal(s->protocol, 0);
     assert_int_equal(s->timeout_ms, 0);
     assert_int_equal(s->reuse, 0);
+    assert_int_equal(s->pipeline_depth, 0);
 
     s = wisp_policy_stream_find(p, "q");
     assert_int_equal(s->port, 80);

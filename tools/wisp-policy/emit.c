@@ -209,55 +209,55 @@ static void stream_arrays(out_t *o, size_t i)
     }
 }
 
+/* An enum field by its symbolic name (protocol and method are the enum keys). */
+static void field_enum(out_t *o, const char *field, const wisp_policy_stream_t *s)
+{
+    const char *method = wisp_policy_method_name(s->method);
+
+    if (!strcmp(field, "protocol") && s->protocol == WISP_PROTO_H1)
+        fputs("        .protocol = WISP_PROTO_H1,\n", o->f);
+    else if (!strcmp(field, "method") && method)
+        fprintf(o->f, "        .method = WISP_METHOD_%s,\n", method);
+}
+
+/* One line (or two) per stream key, by its kind in WISP_POLICY_STREAM_KEYS. */
+#define EMIT_BOOL(f) field_uint(o, #f, s->f)
+#define EMIT_UINT(f) field_uint(o, #f, s->f)
+#define EMIT_ENUM(f) field_enum(o, #f, s)
+#define EMIT_HOST(f) field_str(o, #f, s->f)
+#define EMIT_URL(f) field_str(o, #f, s->f)
+#define EMIT_TRUST(f)                                                                              \
+    field_ref(o, #f, "trust_stores", p->trust_stores, s->f, sizeof(*p->trust_stores))
+#define EMIT_CERT(f) field_ref(o, #f, "certs", p->certs, s->f, sizeof(*p->certs))
+#define EMIT_KEY(f) field_ref(o, #f, "certs", p->certs, s->f, sizeof(*p->certs))
+#define EMIT_RETRY(f) field_ref(o, #f, "retries", p->retries, s->f, sizeof(*p->retries))
+#define EMIT_HEADERS(f)                                                                            \
+    field_array(o, "headers", "headers", i, s->header_count);                                      \
+    field_uint(o, "header_count", s->header_count)
+#define EMIT_METADATA(f)                                                                           \
+    field_array(o, "metadata", "metadata", i, s->metadata_count);                                  \
+    field_uint(o, "metadata_count", s->metadata_count)
+#define EMIT_STATUS(f)                                                                             \
+    field_uint(o, #f "_min", s->f##_min);                                                          \
+    field_uint(o, #f "_max", s->f##_max)
+#define ROLE_CLIENT 1
+#define ROLE_SERVER 2
+#define ROLE_BOTH 3
+#define EMIT_ROW(key, kind, roles, min, max, dflt)                                                 \
+    if (ROLE_##roles & role) {                                                                     \
+        EMIT_##kind(key);                                                                          \
+    }
+
 /* One stream. Fields of the other role are zero in the model and left out here. */
 static void stream(out_t *o, size_t i)
 {
     const wisp_policy_t *p = o->p;
     const wisp_policy_stream_t *s = &p->streams[i];
-    const char *method = wisp_policy_method_name(s->method);
+    int role = s->server ? ROLE_SERVER : ROLE_CLIENT;
 
     fputs("    {\n", o->f);
     field_str(o, "name", s->name);
-    field_uint(o, "server", s->server);
-    field_uint(o, "tls", s->tls);
-    field_uint(o, "port", s->port);
-    field_array(o, "metadata", "metadata", i, s->metadata_count);
-    field_uint(o, "metadata_count", s->metadata_count);
-    if (s->server) {
-        field_str(o, "bind", s->bind);
-        field_ref(o, "cert", "certs", p->certs, s->cert, sizeof(*p->certs));
-        field_ref(o, "key", "certs", p->certs, s->key, sizeof(*p->certs));
-        field_ref(o, "client_ca", "trust_stores", p->trust_stores, s->client_ca,
-                  sizeof(*p->trust_stores));
-        field_uint(o, "max_connections", s->max_connections);
-        field_uint(o, "header_limit", s->header_limit);
-        field_uint(o, "body_limit", s->body_limit);
-        field_uint(o, "handshake_timeout_ms", s->handshake_timeout_ms);
-        field_uint(o, "idle_timeout_ms", s->idle_timeout_ms);
-        fputs("    },\n", o->f);
-        return;
-    }
-    if (s->protocol == WISP_PROTO_H1)
-        fputs("        .protocol = WISP_PROTO_H1,\n", o->f);
-    if (method)
-        fprintf(o->f, "        .method = WISP_METHOD_%s,\n", method);
-    field_str(o, "endpoint", s->endpoint);
-    field_str(o, "url", s->url);
-    field_ref(o, "trust_store", "trust_stores", p->trust_stores, s->trust_store,
-              sizeof(*p->trust_stores));
-    field_ref(o, "client_cert", "certs", p->certs, s->client_cert, sizeof(*p->certs));
-    field_ref(o, "client_key", "certs", p->certs, s->client_key, sizeof(*p->certs));
-    field_array(o, "headers", "headers", i, s->header_count);
-    field_uint(o, "header_count", s->header_count);
-    field_ref(o, "retry", "retries", p->retries, s->retry, sizeof(*p->retries));
-    field_uint(o, "timeout_ms", s->timeout_ms);
-    field_uint(o, "connect_timeout_ms", s->connect_timeout_ms);
-    field_uint(o, "keepalive_ms", s->keepalive_ms);
-    field_uint(o, "expect_status_min", s->expect_status_min);
-    field_uint(o, "expect_status_max", s->expect_status_max);
-    field_uint(o, "max_fragment_len", s->max_fragment_len);
-    field_uint(o, "reuse", s->reuse);
-    field_uint(o, "nailed_up", s->nailed_up);
+    WISP_POLICY_STREAM_KEYS(EMIT_ROW)
     fputs("    },\n", o->f);
 }
 

@@ -225,8 +225,25 @@ typedef struct wisp_policy_stream {
     uint32_t idle_timeout_ms;                   /**< default 10000 */
 } wisp_policy_stream_t;
 
+/**
+ * Layout version of the model structs (every struct in this header). A static
+ * policy is compiled against the header of the library it links with, but its
+ * initialisers were written by one wisp-policy: if that tool knew another layout,
+ * fields land in the wrong places. So the emitter stamps each static policy with
+ * the number it was built with (as a literal, not this macro), and context creation
+ * refuses a policy whose stamp differs (WISP_EPOLICY, logged with both numbers).
+ * Bump it whenever a model struct gains, loses or reorders a field.
+ *
+ * 1 is the unstamped layout before the stamp existed: its first field is schema,
+ * always 1, which reads as layout 1 and so is refused too.
+ */
+#define WISP_POLICY_LAYOUT 2
+
 /** A whole policy. Arrays hold their entries in document order. */
 typedef struct wisp_policy {
+    /** WISP_POLICY_LAYOUT of the library (loaded) or wisp-policy (static) that built
+     *  it. First, so that every layout finds it at the same place. */
+    uint32_t layout;
     uint32_t schema;     /**< always 1 */
     const char *release; /**< "release", or NULL */
     const wisp_policy_retry_t *retries;

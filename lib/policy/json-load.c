@@ -1675,8 +1675,10 @@ int wisp_policy_loader_create(wisp_context_t *cx, const char *filename, wisp_pol
     l->refs_tail = &l->refs;
     l->filename = wisp__strndup(cx, filename, strlen(filename));
     l->p = wisp__zalloc(cx, sizeof(*l->p));
-    if (l->p)
+    if (l->p) {
         l->p->allocated = 1; /* before anything can fail: free knows it is ours */
+        l->p->layout = WISP_POLICY_LAYOUT;
+    }
     if (!l->filename || !l->p) {
         wisp_policy_loader_destroy(&l);
         return WISP_ENOMEM;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/core-internal.h"
-#include "wisp/policy.h"
+#include "policy/policy-internal.h"
 
 #if WISP_WITH_JSON_POLICY
 static void policy_destroy(wisp_context_t *cx, void *p)
@@ -53,14 +53,13 @@ int wisp_context_create(const wisp_context_info_t *info, wisp_context_t **out)
     ret = wisp__context_new(info, &cx);
     if (ret)
         return ret;
-    if (info->policy_json) {
+    if (info->policy_json)
         ret = attach_json(cx, info);
-        if (ret) {
-            wisp__context_free(cx);
-            return ret;
-        }
-    } else {
+    else if (!(ret = wisp__policy_layout_check(cx, info->policy)))
         wisp__context_set_policy(cx, info->policy);
+    if (ret) {
+        wisp__context_free(cx);
+        return ret;
     }
     *out = cx;
     return 0;

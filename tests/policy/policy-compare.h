@@ -197,6 +197,7 @@ static int policy_equal(const wisp_policy_t *a, const wisp_policy_t *b, char *wh
     pc_ctx_t ctx = {a, b, why, why_len, "policy"}, *c = &ctx;
 
     why[0] = '\0';
+    PC_UINT(a, b, layout);
     PC_UINT(a, b, schema);
     PC_STR(a, b, release);
     PC_UINT(a, b, retry_count);

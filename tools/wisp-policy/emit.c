@@ -320,8 +320,14 @@ int emit_policy(FILE *c, FILE *h, const wisp_policy_t *p, const char *name, cons
     retries(&o);
     trust_stores(&o);
     streams(&o);
-    fprintf(c, "const wisp_policy_t %s = {\n    .schema = %lu,\n    .release = ", name,
-            (unsigned long)p->schema);
+    /* The stamp is the number this tool was built with, written as a literal: the
+     * macro would take the value of whatever header the file is compiled against,
+     * which is exactly what the stamp must not do. */
+    fprintf(c,
+            "const wisp_policy_t %s = {\n"
+            "    .layout = %lu, /* WISP_POLICY_LAYOUT of the wisp-policy that wrote this */\n"
+            "    .schema = %lu,\n    .release = ",
+            name, (unsigned long)WISP_POLICY_LAYOUT, (unsigned long)p->schema);
     str(&o, p->release);
     fputs(",\n", c);
     top_array(&o, "retries", "retry_count", p->retry_count);

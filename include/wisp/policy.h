@@ -59,16 +59,18 @@ extern "C" {
 /** Application protocol of a stream. Only h1 exists in schema 1. */
 typedef enum wisp_proto { WISP_PROTO_H1 = 1 } wisp_proto_t;
 
-/** HTTP request method of a client stream. */
+/** The HTTP methods a client stream may use, in enum order: the one method table of
+ *  the library (the enum below, wisp_policy_method_name() and the loader's names). */
+#define WISP_POLICY_METHODS(X) X(GET) X(HEAD) X(POST) X(PUT) X(PATCH) X(DELETE) X(OPTIONS)
+
+#define WISP_METHOD_ENUM_(m) WISP_METHOD_##m,
+/** HTTP request method of a client stream: WISP_METHOD_GET (1) .. WISP_METHOD_OPTIONS.
+ *  0 (WISP_METHOD_NONE) is a server stream's, which has no method. */
 typedef enum wisp_method {
-    WISP_METHOD_GET = 1,
-    WISP_METHOD_HEAD,
-    WISP_METHOD_POST,
-    WISP_METHOD_PUT,
-    WISP_METHOD_PATCH,
-    WISP_METHOD_DELETE,
-    WISP_METHOD_OPTIONS
+    WISP_METHOD_NONE = 0,
+    WISP_POLICY_METHODS(WISP_METHOD_ENUM_) WISP_METHOD_END_ /**< past the last; not a method */
 } wisp_method_t;
+#undef WISP_METHOD_ENUM_
 
 /** What a "certs" entry holds, told from the DER structure at load time. */
 typedef enum wisp_cert_kind {

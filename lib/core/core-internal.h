@@ -34,6 +34,12 @@ WISP_NODISCARD char *wisp__strndup(wisp_context_t *cx, const char *s, size_t len
  *  store before free() otherwise may be). NULL-safe. For keys and key text. */
 void wisp__zeroize(void *p, size_t len);
 
+/* ---- Character classes (chars.c) ---- */
+
+/** Nonzero if c is an RFC 9110 token character (tchar: header names, methods); the
+ *  one test for the whole library. c is an unsigned char value; 0 is not one. */
+int wisp__is_tchar(int c);
+
 /* ---- Logging: compiled out below WISP_LOG_LEVEL ---- */
 
 void wisp__log(wisp_context_t *cx, int level, const char *fmt, ...) WISP_PRINTF(3, 4);

@@ -137,8 +137,6 @@ static int tls_only(const struct skey *k)
 }
 
 static const char *const protocols[] = {"h1"}; /* index + WISP_PROTO_H1 */
-static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
-                                      "PATCH", "DELETE", "OPTIONS"}; /* + WISP_METHOD_GET */
 
 /* ---- References, resolved at the end ---- */
 
@@ -524,12 +522,6 @@ static int get_enum(loader_t *l, tok_t *t, const char *what, const char *const *
     return -1;
 }
 
-static int tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* An HTTP header name: a token (RFC 9110 §5.6.2). */
 static int header_name_ok(const char *s, size_t len)
 {
@@ -538,7 +530,7 @@ static int header_name_ok(const char *s, size_t len)
     if (!len || len > WISP_POLICY_NAME_MAX)
         return 0;
     for (i = 0; i < len; i++)
-        if (!tchar((unsigned char)s[i]))
+        if (!wisp__is_tchar((unsigned char)s[i]))
             return 0;
     return 1;
 }
@@ -675,15 +667,7 @@ static const void *map_base(loader_t *l, int kind, size_t *stride)
 
 static int name_taken(const void *base, size_t count, size_t stride, const char *s, size_t len)
 {
-    size_t i;
-
-    for (i = 0; i < count; i++) {
-        const char *name = *(const char *const *)(const void *)((const char *)base + i * stride);
-
-        if (name && strlen(name) == len && !memcmp(name, s, len))
-            return 1;
-    }
-    return 0;
+    return wisp__policy_find(base, count, stride, s, len) != NULL;
 }
 
 /* ---- References ---- */
@@ -1189,7 +1173,7 @@ static int stream_value(loader_t *l, struct frame *f, tok_t *t)
             if (i >= 0)
                 s->protocol = (wisp_proto_t)(WISP_PROTO_H1 + i);
         } else {
-            i = get_enum(l, t, "method", methods, sizeof(methods) / sizeof(*methods));
+            i = get_enum(l, t, "method", wisp__policy_method_names, WISP_POLICY_METHOD_COUNT);
             if (i >= 0)
                 s->method = (wisp_method_t)(WISP_METHOD_GET + i);
         }

@@ -14,6 +14,19 @@
 /** Nonzero if s[0..len) is a valid name: 1..WISP_POLICY_NAME_MAX of [A-Za-z0-9_-]. */
 int wisp__policy_name_ok(const char *s, size_t len);
 
+/** The method names ("GET" ...), indexed by method - WISP_METHOD_GET. */
+#define WISP_POLICY_METHOD_COUNT (WISP_METHOD_END_ - WISP_METHOD_GET)
+extern const char *const wisp__policy_method_names[WISP_POLICY_METHOD_COUNT];
+
+/**
+ * The one lookup behind every *_find: the entry of base[0..count) (entries stride
+ * bytes apart, each starting with its const char *name, NULL names skipped) whose
+ * name is name[0..len). NULL when absent or on NULL base/name. Linear: entries are
+ * few (WISP_POLICY_MAP_MAX), and a scan costs no RAM.
+ */
+const void *wisp__policy_find(const void *base, size_t count, size_t stride, const char *name,
+                              size_t len);
+
 /**
  * Check a policy's layout stamp before a context takes it: 0 when p->layout is
  * WISP_POLICY_LAYOUT (or p is NULL: no policy), else WISP_EPOLICY with an error

@@ -195,78 +195,66 @@ int wisp__policy_layout_check(wisp_context_t *cx, const wisp_policy_t *p)
 
 /* ---- Lookups ---- */
 
-const wisp_policy_stream_t *wisp_policy_stream_find(const wisp_policy_t *p, const char *name)
+const void *wisp__policy_find(const void *base, size_t count, size_t stride, const char *name,
+                              size_t len)
 {
     size_t i;
 
-    if (!p || !name)
+    if (!base || !name)
         return NULL;
-    for (i = 0; i < p->stream_count; i++)
-        if (!strcmp(p->streams[i].name, name))
-            return &p->streams[i];
+    for (i = 0; i < count; i++) {
+        const void *e = (const char *)base + i * stride;
+        const char *n = *(const char *const *)e;
+
+        if (n && strlen(n) == len && !memcmp(n, name, len))
+            return e;
+    }
     return NULL;
+}
+
+/* The model's arrays, each of entries that start with their name. */
+#define FIND(p, arr, count, name)                                                                  \
+    ((p) && (name)                                                                                 \
+         ? wisp__policy_find((p)->arr, (p)->count, sizeof(*(p)->arr), name, strlen(name))          \
+         : NULL)
+
+const wisp_policy_stream_t *wisp_policy_stream_find(const wisp_policy_t *p, const char *name)
+{
+    return FIND(p, streams, stream_count, name);
 }
 
 const wisp_policy_trust_store_t *wisp_policy_trust_store_find(const wisp_policy_t *p,
                                                               const char *name)
 {
-    size_t i;
-
-    if (!p || !name)
-        return NULL;
-    for (i = 0; i < p->trust_store_count; i++)
-        if (!strcmp(p->trust_stores[i].name, name))
-            return &p->trust_stores[i];
-    return NULL;
+    return FIND(p, trust_stores, trust_store_count, name);
 }
 
 const wisp_policy_retry_t *wisp_policy_retry_find(const wisp_policy_t *p, const char *name)
 {
-    size_t i;
-
-    if (!p || !name)
-        return NULL;
-    for (i = 0; i < p->retry_count; i++)
-        if (!strcmp(p->retries[i].name, name))
-            return &p->retries[i];
-    return NULL;
+    return FIND(p, retries, retry_count, name);
 }
 
 const wisp_policy_cert_t *wisp_policy_cert_find(const wisp_policy_t *p, const char *name)
 {
-    size_t i;
-
-    if (!p || !name)
-        return NULL;
-    for (i = 0; i < p->cert_count; i++)
-        if (!strcmp(p->certs[i].name, name))
-            return &p->certs[i];
-    return NULL;
+    return FIND(p, certs, cert_count, name);
 }
 
 const wisp_policy_meta_t *wisp_policy_meta_find(const wisp_policy_stream_t *s, const char *name,
                                                 size_t len)
 {
-    size_t i;
-
-    if (!s || !name)
-        return NULL;
-    for (i = 0; i < s->metadata_count; i++) {
-        const char *n = s->metadata[i].name;
-
-        if (!strncmp(n, name, len) && n[len] == '\0')
-            return &s->metadata[i];
-    }
-    return NULL;
+    return s ? wisp__policy_find(s->metadata, s->metadata_count, sizeof(*s->metadata), name, len)
+             : NULL;
 }
+
+#define METHOD_NAME(m) #m,
+const char *const wisp__policy_method_names[WISP_POLICY_METHOD_COUNT] = {
+    WISP_POLICY_METHODS(METHOD_NAME)};
 
 const char *wisp_policy_method_name(wisp_method_t m)
 {
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-
-    if (m < WISP_METHOD_GET || m > WISP_METHOD_OPTIONS)
+    if (m < WISP_METHOD_GET || m >= WISP_METHOD_END_)
         return NULL;
-    return names[m - WISP_METHOD_GET];
+    return wisp__policy_method_names[m - WISP_METHOD_GET];
 }
 
 /* ---- Freeing a loaded policy ---- */

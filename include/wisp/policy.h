@@ -129,6 +129,20 @@ typedef enum wisp_cert_kind {
     X(handshake_timeout_ms, UINT, SERVER, 0, WISP_POLICY_MS_MAX, 5000)                             \
     X(idle_timeout_ms, UINT, SERVER, 0, WISP_POLICY_MS_MAX, 10000)
 
+/* The keys of a "retry" entry and of a "trust_stores" entry, the same way:
+ * X(key, kind, min, max, dflt), the key also naming its field. Kinds: UINT as above;
+ * DELAYS (backoff_ms: 1..WISP_POLICY_BACKOFF_MAX delays, each min..max ms, filling
+ * backoff_ms and backoff_count); CONCEAL (an integer min..max or "forever"; absent,
+ * one per delay); CERTS (1..WISP_POLICY_TRUST_CERTS_MAX certificate names, filling
+ * certs and cert_count). */
+#define WISP_POLICY_RETRY_KEYS(X)                                                                  \
+    X(backoff_ms, DELAYS, 0, WISP_POLICY_MS_MAX, 0)                                                \
+    X(jitter_pct, UINT, 0, 100, 0)                                                                 \
+    X(conceal, CONCEAL, 0, WISP_POLICY_CONCEAL_MAX, 0)
+#define WISP_POLICY_TRUST_STORE_KEYS(X)                                                            \
+    X(certs, CERTS, 0, 0, 0)                                                                       \
+    X(linger_ms, UINT, 0, WISP_POLICY_MS_MAX, 0)
+
 /* ---- The model ------------------------------------------------------------------ */
 
 /** One "certs" entry: a certificate or private key, always DER. */

@@ -33,9 +33,9 @@ static void retry_close(loader_t *l, struct frame *f)
 {
     wisp_policy_retry_t *r = &l->retries[f->index];
 
-    if (!l->kseen[YK_BACKOFF].line)
-        wisp__loader_missing(l, f, wisp__loader_retry_keys[YK_BACKOFF]);
-    if (!l->kseen[YK_CONCEAL].line)
+    if (!l->kseen[YK_backoff_ms].line)
+        wisp__loader_missing(l, f, wisp__loader_retry_keys[YK_backoff_ms]);
+    if (!l->kseen[YK_conceal].line)
         r->conceal = (uint16_t)r->backoff_count;
 }
 
@@ -170,8 +170,8 @@ int wisp__loader_close(loader_t *l)
         ret = backoff_close(l, f);
         break;
     case K_TRUST:
-        if (!l->kseen[TK_CERTS].line)
-            wisp__loader_missing(l, f, wisp__loader_trust_keys[TK_CERTS]);
+        if (!l->kseen[TK_certs].line)
+            wisp__loader_missing(l, f, wisp__loader_trust_keys[TK_certs]);
         break;
     case K_TRUST_CERTS:
         trust_certs_close(l, f);

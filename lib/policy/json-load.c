@@ -37,9 +37,14 @@
 const char *const wisp__loader_root_keys[RK_COUNT] = {"schema", "release",      "retry",
                                                       "certs",  "trust_stores", "streams"};
 
-const char *const wisp__loader_retry_keys[YK_COUNT] = {"backoff_ms", "jitter_pct", "conceal"};
+#define KEY_NAME(key, kind, min, max, dflt) #key,
+#define KEY_RANGE(key, kind, min, max, dflt) {min, max},
+const char *const wisp__loader_retry_keys[YK_COUNT] = {WISP_POLICY_RETRY_KEYS(KEY_NAME)};
+const struct key_range wisp__loader_retry_ranges[YK_COUNT] = {WISP_POLICY_RETRY_KEYS(KEY_RANGE)};
 
-const char *const wisp__loader_trust_keys[TK_COUNT] = {"certs", "linger_ms"};
+const char *const wisp__loader_trust_keys[TK_COUNT] = {WISP_POLICY_TRUST_STORE_KEYS(KEY_NAME)};
+const struct key_range wisp__loader_trust_ranges[TK_COUNT] = {
+    WISP_POLICY_TRUST_STORE_KEYS(KEY_RANGE)};
 
 const struct skey wisp__loader_stream_keys[SK_COUNT] = {WISP_POLICY_STREAM_KEYS(SK_ROW)};
 
@@ -682,16 +687,17 @@ static int retry_value(loader_t *l, struct frame *f, tok_t *t)
     uint32_t v = 0;
 
     switch (f->key) {
-    case YK_BACKOFF:
+    case YK_backoff_ms:
         if (t->type != WISP_JSON_ARRAY_BEGIN)
             return wrong_type(l, t, "an array");
         push(l, K_BACKOFF, f->index, t);
         return 0;
-    case YK_JITTER:
-        if (get_uint(l, t, 0, 100, &v))
+    case YK_jitter_pct:
+        if (get_uint(l, t, wisp__loader_retry_ranges[YK_jitter_pct].min,
+                     wisp__loader_retry_ranges[YK_jitter_pct].max, &v))
             r->jitter_pct = (uint8_t)v;
         return 0;
-    default: /* YK_CONCEAL */
+    default: /* YK_conceal */
         if (t->type == WISP_JSON_STRING) {
             if (!get_str(l, t))
                 return 0;
@@ -705,7 +711,8 @@ static int retry_value(loader_t *l, struct frame *f, tok_t *t)
         }
         if (t->type != WISP_JSON_NUMBER)
             return wrong_type(l, t, "an integer or \"forever\"");
-        if (get_uint(l, t, 0, WISP_POLICY_CONCEAL_MAX, &v))
+        if (get_uint(l, t, wisp__loader_retry_ranges[YK_conceal].min,
+                     wisp__loader_retry_ranges[YK_conceal].max, &v))
             r->conceal = (uint16_t)v;
         return 0;
     }
@@ -715,13 +722,14 @@ static int trust_value(loader_t *l, struct frame *f, tok_t *t)
 {
     uint32_t v = 0;
 
-    if (f->key == TK_CERTS) {
+    if (f->key == TK_certs) {
         if (t->type != WISP_JSON_ARRAY_BEGIN)
             return wrong_type(l, t, "an array");
         push(l, K_TRUST_CERTS, f->index, t);
         return 0;
     }
-    if (get_uint(l, t, 0, WISP_POLICY_MS_MAX, &v))
+    if (get_uint(l, t, wisp__loader_trust_ranges[TK_linger_ms].min,
+                 wisp__loader_trust_ranges[TK_linger_ms].max, &v))
         l->trusts[f->index].linger_ms = v;
     return 0;
 }
@@ -918,7 +926,9 @@ static int element(loader_t *l, struct frame *f, tok_t *t)
     case K_BACKOFF:
         if (i == WISP_POLICY_BACKOFF_MAX)
             wisp__loader_report(l, tok_pos(t), "more than %d delays", WISP_POLICY_BACKOFF_MAX);
-        if (get_uint(l, t, 0, WISP_POLICY_MS_MAX, &v) && i < WISP_POLICY_BACKOFF_MAX)
+        if (get_uint(l, t, wisp__loader_retry_ranges[YK_backoff_ms].min,
+                     wisp__loader_retry_ranges[YK_backoff_ms].max, &v) &&
+            i < WISP_POLICY_BACKOFF_MAX)
             l->backoff[i] = v;
         return 0;
     case K_STATUS:

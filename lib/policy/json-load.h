@@ -54,9 +54,17 @@ struct frame {
 
 enum { RK_SCHEMA, RK_RELEASE, RK_RETRY, RK_CERTS, RK_TRUST_STORES, RK_STREAMS, RK_COUNT };
 
-enum { YK_BACKOFF, YK_JITTER, YK_CONCEAL, YK_COUNT };
+/* Retry and trust store keys come from their tables in policy.h too. */
+#define YK_ENUM(key, kind, min, max, dflt) YK_##key,
+enum { WISP_POLICY_RETRY_KEYS(YK_ENUM) YK_COUNT };
 
-enum { TK_CERTS, TK_LINGER, TK_COUNT };
+#define TK_ENUM(key, kind, min, max, dflt) TK_##key,
+enum { WISP_POLICY_TRUST_STORE_KEYS(TK_ENUM) TK_COUNT };
+
+/* The range of each retry and trust store key, by YK_* / TK_*. */
+struct key_range {
+    uint32_t min, max;
+};
 
 /* Stream keys come from the one table in policy.h: SK_<key> indexes stream_keys[],
  * whose rows say the key's kind (K_* below), roles, range, default and field. */
@@ -177,6 +185,8 @@ typedef const wisp__json_token_t tok_t;
 extern const char *const wisp__loader_root_keys[RK_COUNT];
 extern const char *const wisp__loader_retry_keys[YK_COUNT];
 extern const char *const wisp__loader_trust_keys[TK_COUNT];
+extern const struct key_range wisp__loader_retry_ranges[YK_COUNT];
+extern const struct key_range wisp__loader_trust_ranges[TK_COUNT];
 extern const struct skey wisp__loader_stream_keys[SK_COUNT];
 
 static inline pos_t tok_pos(tok_t *t)

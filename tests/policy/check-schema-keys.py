@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Hold policies/wisp-policy.schema.json to the stream key table.
+"""Hold policies/wisp-policy.schema.json to the policy key tables.
 
     check-schema-keys.py SCHEMA KEYS-DUMP-EXE
 
-KEYS-DUMP-EXE prints WISP_POLICY_STREAM_KEYS (include/wisp/policy.h) one row per
-line: "key kind roles min max dflt". The schema's clientStream and serverStream must
-list exactly the table's keys for their role, each with the type its kind implies,
-and for BOOL and UINT keys the same range and default. Exit 0 when they agree.
+KEYS-DUMP-EXE prints WISP_POLICY_STREAM_KEYS, WISP_POLICY_RETRY_KEYS and
+WISP_POLICY_TRUST_STORE_KEYS (include/wisp/policy.h) one row per line: "table key
+kind roles min max dflt". The schema's clientStream and serverStream must list
+exactly the stream keys for their role, $defs.retry and $defs.trustStore exactly the
+retry and trust store keys, each with the type its kind implies, and for integers
+the same range and default. Exit 0 when they agree.
 """
 import json
 import subprocess
@@ -45,6 +47,18 @@ def check_row(schema, role, key, kind, lo, hi, dflt, prop):
             want(p["default"] == bool(dflt), f"default {bool(dflt)}")
         elif key != "server":
             want(False, f"default {bool(dflt)}")
+    elif kind == "DELAYS":
+        items = resolve(schema, p.get("items", {}))
+        want(p.get("type") == "array" and p.get("minItems") == 1, "an array of 1 or more")
+        want(items.get("minimum") == lo and items.get("maximum") == hi, f"items {lo}..{hi}")
+    elif kind == "CONCEAL":
+        ints = [o for o in p.get("oneOf", []) if o.get("type") == "integer"]
+        want(len(ints) == 1 and ints[0].get("minimum") == lo and ints[0].get("maximum") == hi,
+             f"an integer {lo}..{hi}")
+        want({"const": "forever"} in p.get("oneOf", []), 'or "forever"')
+    elif kind == "CERTS":
+        want(p.get("type") == "array" and p.get("items", {}).get("$ref") == "#/$defs/name",
+             "an array of names")
     elif kind == "UINT":
         if "enum" in p:
             vals = p["enum"]
@@ -82,21 +96,24 @@ def main(argv):
     rows = subprocess.run([argv[2]], check=True, capture_output=True, text=True).stdout
     table = [line.split() for line in rows.splitlines() if line.strip()]
     errors = []
-    for role, roles, defn in (("client", ("CLIENT", "BOTH"), "clientStream"),
-                              ("server", ("SERVER", "BOTH"), "serverStream")):
+    for role, tname, roles, defn in (("client", "stream", ("CLIENT", "BOTH"), "clientStream"),
+                                     ("server", "stream", ("SERVER", "BOTH"), "serverStream"),
+                                     ("retry", "retry", ("-",), "retry"),
+                                     ("trust", "trust", ("-",), "trustStore")):
         props = schema["$defs"][defn]["properties"]
-        keys = {r[0] for r in table if r[2] in roles}
+        rows_of = [r[1:] for r in table if r[0] == tname]
+        keys = {r[0] for r in rows_of if r[2] in roles}
         for extra in sorted(set(props) - keys):
-            errors.append(f"{role}.{extra}: in the schema, not in WISP_POLICY_STREAM_KEYS")
+            errors.append(f"{role}.{extra}: in the schema, not in the {tname} key table")
         for missing in sorted(keys - set(props)):
-            errors.append(f"{role}.{missing}: in WISP_POLICY_STREAM_KEYS, not in the schema")
-        for key, kind, r, lo, hi, dflt in table:
+            errors.append(f"{role}.{missing}: in the {tname} key table, not in the schema")
+        for key, kind, r, lo, hi, dflt in rows_of:
             if r in roles and key in props:
                 errors += check_row(schema, role, key, kind, int(lo), int(hi), int(dflt),
                                     props[key])
     for e in errors:
         print(e)
-    print(f"check-schema-keys: {len(table)} stream keys, {len(errors)} mismatch(es)")
+    print(f"check-schema-keys: {len(table)} keys, {len(errors)} mismatch(es)")
     return 1 if errors or not table else 0
 
 

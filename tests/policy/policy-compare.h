@@ -90,6 +90,28 @@ static int pc_certs(pc_ctx_t *c)
     return 1;
 }
 
+/* Retry and trust store keys, by kind (WISP_POLICY_RETRY_KEYS and _TRUST_STORE_KEYS). */
+#define PC_R_DELAYS(x, y, f)                                                                       \
+    PC_UINT(x, y, backoff_count);                                                                  \
+    for (k = 0; k < x->backoff_count; k++)                                                         \
+        if (x->f[k] != y->f[k])                                                                    \
+            return pc_fail(c, #f "[%zu]", k);
+#define PC_R_UINT(x, y, f) PC_UINT(x, y, f);
+#define PC_R_CONCEAL(x, y, f) PC_UINT(x, y, f);
+#define PC_RETRY_ROW(key, kind, min, max, dflt) PC_R_##kind(x, y, key)
+#define PC_T_CERTS(x, y, f)                                                                        \
+    PC_UINT(x, y, cert_count);                                                                     \
+    if (!x->cert_count && (x->f || y->f))                                                          \
+        return pc_fail(c, #f " set without cert_count");                                           \
+    for (k = 0; k < x->cert_count; k++) {                                                          \
+        long ia = pc_index(x->f[k], c->a->certs, c->a->cert_count, sizeof(*c->a->certs));          \
+        long ib = pc_index(y->f[k], c->b->certs, c->b->cert_count, sizeof(*c->b->certs));          \
+        if (ia < 0 || ia != ib)                                                                    \
+            return pc_fail(c, #f "[%zu]: index %ld != %ld", k, ia, ib);                            \
+    }
+#define PC_T_UINT(x, y, f) PC_UINT(x, y, f);
+#define PC_TRUST_ROW(key, kind, min, max, dflt) PC_T_##kind(x, y, key)
+
 static int pc_retries(pc_ctx_t *c)
 {
     size_t i, k;
@@ -99,12 +121,7 @@ static int pc_retries(pc_ctx_t *c)
 
         snprintf(c->where, sizeof(c->where), "retries[%zu]", i);
         PC_STR(x, y, name);
-        PC_UINT(x, y, backoff_count);
-        PC_UINT(x, y, jitter_pct);
-        PC_UINT(x, y, conceal);
-        for (k = 0; k < x->backoff_count; k++)
-            if (x->backoff_ms[k] != y->backoff_ms[k])
-                return pc_fail(c, "backoff_ms[%zu]", k);
+        WISP_POLICY_RETRY_KEYS(PC_RETRY_ROW)
     }
     return 1;
 }
@@ -118,18 +135,8 @@ static int pc_trust_stores(pc_ctx_t *c)
 
         snprintf(c->where, sizeof(c->where), "trust_stores[%zu]", i);
         PC_STR(x, y, name);
-        PC_UINT(x, y, cert_count);
-        PC_UINT(x, y, linger_ms);
         PC_UINT(x, y, system);
-        if (!x->cert_count && (x->certs || y->certs))
-            return pc_fail(c, "certs set without cert_count");
-        for (k = 0; k < x->cert_count; k++) {
-            long ia = pc_index(x->certs[k], c->a->certs, c->a->cert_count, sizeof(*c->a->certs));
-            long ib = pc_index(y->certs[k], c->b->certs, c->b->cert_count, sizeof(*c->b->certs));
-
-            if (ia < 0 || ia != ib)
-                return pc_fail(c, "certs[%zu]: index %ld != %ld", k, ia, ib);
-        }
+        WISP_POLICY_TRUST_STORE_KEYS(PC_TRUST_ROW)
     }
     return 1;
 }

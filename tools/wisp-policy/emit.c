@@ -111,6 +111,21 @@ static void certs(out_t *o)
     fputs("};\n\n", o->f);
 }
 
+/* One line (or two) per retry key, by its kind in WISP_POLICY_RETRY_KEYS. */
+#define EMIT_R_DELAYS(f)                                                                           \
+    field_array(o, #f, "backoff", i, r->backoff_count);                                            \
+    field_uint(o, "backoff_count", r->backoff_count)
+#define EMIT_R_UINT(f) field_uint(o, #f, r->f)
+#define EMIT_R_CONCEAL(k)                                                                          \
+    if (r->k == WISP_POLICY_FOREVER)                                                               \
+        fputs("        ." #k " = WISP_POLICY_FOREVER,\n", o->f);                                   \
+    else                                                                                           \
+        field_uint(o, #k, r->k)
+#define EMIT_RETRY_ROW(key, kind, min, max, dflt)                                                  \
+    {                                                                                              \
+        EMIT_R_##kind(key);                                                                        \
+    }
+
 static void retries(out_t *o)
 {
     const wisp_policy_t *p = o->p;
@@ -132,17 +147,21 @@ static void retries(out_t *o)
 
         fputs("    {\n", o->f);
         field_str(o, "name", r->name);
-        field_array(o, "backoff_ms", "backoff", i, r->backoff_count);
-        field_uint(o, "backoff_count", r->backoff_count);
-        field_uint(o, "jitter_pct", r->jitter_pct);
-        if (r->conceal == WISP_POLICY_FOREVER)
-            fputs("        .conceal = WISP_POLICY_FOREVER,\n", o->f);
-        else
-            field_uint(o, "conceal", r->conceal);
+        WISP_POLICY_RETRY_KEYS(EMIT_RETRY_ROW)
         fputs("    },\n", o->f);
     }
     fputs("};\n\n", o->f);
 }
+
+/* One line (or two) per trust store key, by its kind in WISP_POLICY_TRUST_STORE_KEYS. */
+#define EMIT_T_CERTS(f)                                                                            \
+    field_array(o, #f, "trust_certs", i, t->cert_count);                                           \
+    field_uint(o, "cert_count", t->cert_count)
+#define EMIT_T_UINT(f) field_uint(o, #f, t->f)
+#define EMIT_TRUST_ROW(key, kind, min, max, dflt)                                                  \
+    {                                                                                              \
+        EMIT_T_##kind(key);                                                                        \
+    }
 
 static void trust_stores(out_t *o)
 {
@@ -169,10 +188,8 @@ static void trust_stores(out_t *o)
 
         fputs("    {\n", o->f);
         field_str(o, "name", t->name);
-        field_array(o, "certs", "trust_certs", i, t->cert_count);
-        field_uint(o, "cert_count", t->cert_count);
-        field_uint(o, "linger_ms", t->linger_ms);
-        field_uint(o, "system", t->system);
+        WISP_POLICY_TRUST_STORE_KEYS(EMIT_TRUST_ROW)
+        field_uint(o, "system", t->system); /* not a key: the reserved store */
         fputs("    },\n", o->f);
     }
     fputs("};\n\n", o->f);

@@ -7,7 +7,13 @@
  * are byte arrays, and references between objects are addresses of array
  * elements, so the C compiler lays out the same tree the loader builds on the heap.
  * Helper arrays are static and prefixed with the policy name, so several policies
- * can be linked into one program.
+ * can be linked into one program. The fields of streams, retries and trust stores
+ * are written by walking the key tables of policy.h (WISP_POLICY_STREAM_KEYS and
+ * friends), so a new key needs no code here unless it is a new kind.
+ *
+ * One number is deliberately not symbolic: the layout stamp is written as the
+ * literal WISP_POLICY_LAYOUT this tool was built with, so that a library built
+ * with another layout recognises the file as foreign (see policy.h).
  */
 #include <string.h>
 

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "core/core-internal.h"
-#include "policy/policy-internal.h"
+#include "wisp/policy.h"
+#include "policy/policy-internal.h" /* wisp__policy_layout_check() */
 
 #if WISP_WITH_JSON_POLICY
 static void policy_destroy(wisp_context_t *cx, void *p)

@@ -51,28 +51,97 @@ extern "C" {
 #define WISP_POLICY_FOREVER 0xffffu
 /** Largest value of any *_ms duration: one day. */
 #define WISP_POLICY_MS_MAX 86400000u
+/** Largest "pipeline_depth": GET/HEAD requests written ahead on one connection. */
+#define WISP_POLICY_PIPELINE_MAX 16
 
 /* ---- Enumerations --------------------------------------------------------------- */
 
 /** Application protocol of a stream. Only h1 exists in schema 1. */
 typedef enum wisp_proto { WISP_PROTO_H1 = 1 } wisp_proto_t;
 
-/** HTTP request method of a client stream. */
+/** The HTTP methods a client stream may use, in enum order: the one method table of
+ *  the library (the enum below, wisp_policy_method_name() and the loader's names). */
+#define WISP_POLICY_METHODS(X) X(GET) X(HEAD) X(POST) X(PUT) X(PATCH) X(DELETE) X(OPTIONS)
+
+#define WISP_METHOD_ENUM_(m) WISP_METHOD_##m,
+/** HTTP request method of a client stream: WISP_METHOD_GET (1) .. WISP_METHOD_OPTIONS.
+ *  0 (WISP_METHOD_NONE) is a server stream's, which has no method. */
 typedef enum wisp_method {
-    WISP_METHOD_GET = 1,
-    WISP_METHOD_HEAD,
-    WISP_METHOD_POST,
-    WISP_METHOD_PUT,
-    WISP_METHOD_PATCH,
-    WISP_METHOD_DELETE,
-    WISP_METHOD_OPTIONS
+    WISP_METHOD_NONE = 0,
+    WISP_POLICY_METHODS(WISP_METHOD_ENUM_) WISP_METHOD_END_ /**< past the last; not a method */
 } wisp_method_t;
+#undef WISP_METHOD_ENUM_
 
 /** What a "certs" entry holds, told from the DER structure at load time. */
 typedef enum wisp_cert_kind {
     WISP_CERT_X509 = 1, /**< an X.509 certificate */
     WISP_CERT_KEY       /**< a private key (PKCS#8, SEC1 EC or PKCS#1 RSA) */
 } wisp_cert_kind_t;
+
+/* ---- The stream keys: one table ------------------------------------------------
+ *
+ * Every key of a "streams" entry, once: X(key, kind, roles, min, max, dflt). The key
+ * is also the name of its field in wisp_policy_stream_t (expect_status fills
+ * expect_status_min and _max). This table drives the JSON loader (key recognition,
+ * ranges, defaults, role and TLS checks, references), wisp-policy's emitter, the
+ * tests' model comparer and the test that holds policies/wisp-policy.schema.json to
+ * the same keys, types and ranges. Adding a key is a row here, its field below,
+ * and its docs: see CONTRIBUTING.md.
+ *
+ * kind   BOOL, UINT (an integer min..max; dflt applies when absent), ENUM (protocol,
+ *        method), HOST (endpoint, bind), URL, TRUST (a trust store name), CERT (a
+ *        certificate name), KEY (a private key name), RETRY (a retry name), HEADERS,
+ *        METADATA (maps), STATUS ([min, max]). TRUST, CERT and KEY need "tls": true.
+ * roles  CLIENT, SERVER or BOTH: the streams it is valid in.
+ * min, max, dflt  for BOOL and UINT only (0 elsewhere). Defaults that depend on
+ *        other keys (port, url, bind, expect_status, protocol, method) are applied
+ *        by the loader when the stream closes; their dflt here is 0.
+ */
+#define WISP_POLICY_STREAM_KEYS(X)                                                                 \
+    X(server, BOOL, BOTH, 0, 1, 0)                                                                 \
+    X(tls, BOOL, BOTH, 0, 1, 1)                                                                    \
+    X(port, UINT, BOTH, 0, 65535, 0)                                                               \
+    X(metadata, METADATA, BOTH, 0, 0, 0)                                                           \
+    X(endpoint, HOST, CLIENT, 0, 0, 0)                                                             \
+    X(protocol, ENUM, CLIENT, 0, 0, 0)                                                             \
+    X(method, ENUM, CLIENT, 0, 0, 0)                                                               \
+    X(url, URL, CLIENT, 0, 0, 0)                                                                   \
+    X(trust_store, TRUST, CLIENT, 0, 0, 0)                                                         \
+    X(client_cert, CERT, CLIENT, 0, 0, 0)                                                          \
+    X(client_key, KEY, CLIENT, 0, 0, 0)                                                            \
+    X(headers, HEADERS, CLIENT, 0, 0, 0)                                                           \
+    X(retry, RETRY, CLIENT, 0, 0, 0)                                                               \
+    X(timeout_ms, UINT, CLIENT, 0, WISP_POLICY_MS_MAX, 10000)                                      \
+    X(connect_timeout_ms, UINT, CLIENT, 0, WISP_POLICY_MS_MAX, 5000)                               \
+    X(keepalive_ms, UINT, CLIENT, 0, WISP_POLICY_MS_MAX, 5000)                                     \
+    X(expect_status, STATUS, CLIENT, 0, 0, 0)                                                      \
+    X(max_fragment_len, UINT, CLIENT, 0, 4096, 0)                                                  \
+    X(reuse, BOOL, CLIENT, 0, 1, 1)                                                                \
+    X(pipeline_depth, UINT, CLIENT, 1, WISP_POLICY_PIPELINE_MAX, 1)                                \
+    X(nailed_up, BOOL, CLIENT, 0, 1, 0)                                                            \
+    X(bind, HOST, SERVER, 0, 0, 0)                                                                 \
+    X(cert, CERT, SERVER, 0, 0, 0)                                                                 \
+    X(key, KEY, SERVER, 0, 0, 0)                                                                   \
+    X(client_ca, TRUST, SERVER, 0, 0, 0)                                                           \
+    X(max_connections, UINT, SERVER, 1, 65535, 32)                                                 \
+    X(header_limit, UINT, SERVER, 256, 65536, 4096)                                                \
+    X(body_limit, UINT, SERVER, 0, 1073741824u, 1048576)                                           \
+    X(handshake_timeout_ms, UINT, SERVER, 0, WISP_POLICY_MS_MAX, 5000)                             \
+    X(idle_timeout_ms, UINT, SERVER, 0, WISP_POLICY_MS_MAX, 10000)
+
+/* The keys of a "retry" entry and of a "trust_stores" entry, the same way:
+ * X(key, kind, min, max, dflt), the key also naming its field. Kinds: UINT as above;
+ * DELAYS (backoff_ms: 1..WISP_POLICY_BACKOFF_MAX delays, each min..max ms, filling
+ * backoff_ms and backoff_count); CONCEAL (an integer min..max or "forever"; absent,
+ * one per delay); CERTS (1..WISP_POLICY_TRUST_CERTS_MAX certificate names, filling
+ * certs and cert_count). */
+#define WISP_POLICY_RETRY_KEYS(X)                                                                  \
+    X(backoff_ms, DELAYS, 0, WISP_POLICY_MS_MAX, 0)                                                \
+    X(jitter_pct, UINT, 0, 100, 0)                                                                 \
+    X(conceal, CONCEAL, 0, WISP_POLICY_CONCEAL_MAX, 0)
+#define WISP_POLICY_TRUST_STORE_KEYS(X)                                                            \
+    X(certs, CERTS, 0, 0, 0)                                                                       \
+    X(linger_ms, UINT, 0, WISP_POLICY_MS_MAX, 0)
 
 /* ---- The model ------------------------------------------------------------------ */
 
@@ -109,14 +178,19 @@ typedef struct wisp_policy_trust_store {
 
 /** A fixed request header of a client stream ("headers"). */
 typedef struct wisp_policy_header {
-    const char *name;  /**< an HTTP token, as written */
+    /** An HTTP token, as written: it is only ever sent, never compared with a
+     *  received name, so its case is the policy author's choice. */
+    const char *name;
     const char *value; /**< no CR, LF, NUL or other control character but TAB */
 } wisp_policy_header_t;
 
 /** A metadata slot ("metadata"). */
 typedef struct wisp_policy_meta {
-    const char *name;   /**< slot name, usable as ${name} in endpoint and url */
-    const char *header; /**< the HTTP header it is sent as and filled from, or NULL */
+    const char *name; /**< slot name, usable as ${name} in endpoint and url */
+    /** The HTTP header it is sent as and filled from, or NULL. Always lower case
+     *  ("ETag" in the JSON is stored as "etag"), so it can be compared with a
+     *  received header name without folding both sides. */
+    const char *header;
 } wisp_policy_meta_t;
 
 /**
@@ -150,7 +224,10 @@ typedef struct wisp_policy_stream {
     uint16_t expect_status_max;
     uint16_t max_fragment_len; /**< 0 (off), 512, 1024, 2048 or 4096; default 0 */
     uint8_t reuse;             /**< queue on a leader connection (h1); default 1 */
-    uint8_t nailed_up;         /**< connect at create, reconnect on loss; default 0 */
+    /** GET/HEAD requests written ahead on one connection, 1..WISP_POLICY_PIPELINE_MAX;
+     *  default 1 (no pipelining). */
+    uint8_t pipeline_depth;
+    uint8_t nailed_up; /**< connect at create, reconnect on loss; default 0 */
 
     /* -- server streams -- */
     const char *bind;                           /**< listen address, default "0.0.0.0" */
@@ -164,8 +241,25 @@ typedef struct wisp_policy_stream {
     uint32_t idle_timeout_ms;                   /**< default 10000 */
 } wisp_policy_stream_t;
 
+/**
+ * Layout version of the model structs (every struct in this header). A static
+ * policy is compiled against the header of the library it links with, but its
+ * initialisers were written by one wisp-policy: if that tool knew another layout,
+ * fields land in the wrong places. So the emitter stamps each static policy with
+ * the number it was built with (as a literal, not this macro), and context creation
+ * refuses a policy whose stamp differs (WISP_EPOLICY, logged with both numbers).
+ * Bump it whenever a model struct gains, loses or reorders a field.
+ *
+ * 1 is the unstamped layout before the stamp existed: its first field is schema,
+ * always 1, which reads as layout 1 and so is refused too.
+ */
+#define WISP_POLICY_LAYOUT 2
+
 /** A whole policy. Arrays hold their entries in document order. */
 typedef struct wisp_policy {
+    /** WISP_POLICY_LAYOUT of the library (loaded) or wisp-policy (static) that built
+     *  it. First, so that every layout finds it at the same place. */
+    uint32_t layout;
     uint32_t schema;     /**< always 1 */
     const char *release; /**< "release", or NULL */
     const wisp_policy_retry_t *retries;
@@ -211,8 +305,14 @@ WISP_API void wisp_policy_free(wisp_context_t *cx, wisp_policy_t **p);
 typedef enum wisp_template_mode {
     /** A URL path: slot values are percent-encoded (all but A-Z a-z 0-9 - . _ ~). */
     WISP_TEMPLATE_URL = 1,
-    /** A header value or host name: slot values holding CR, LF or NUL are refused. */
-    WISP_TEMPLATE_HEADER
+    /** A header value: slot values holding CR, LF or NUL are refused. */
+    WISP_TEMPLATE_HEADER,
+    /** A host name (an endpoint): as WISP_TEMPLATE_HEADER, and the expanded result
+     *  is refused if it is an IPv4 address in any spelling but the dotted quad
+     *  ("127.1", "2130706433", "0x7f.1", "0177.0.0.1"), or numeric labels that are
+     *  no address at all ("1.2.3.256"): such a host would be connected to as a
+     *  number but verified as a name (SPEC §8). Names and IPv6 literals pass. */
+    WISP_TEMPLATE_HOST
 } wisp_template_mode_t;
 
 /**
@@ -231,14 +331,16 @@ typedef int (*wisp_policy_slot_cb)(void *user, const char *name, size_t name_len
  * formed (the loader guarantees it for policy templates).
  *
  * \param  tmpl     NUL-terminated template, e.g. "/v1/time?tz=${tz}"
- * \param  mode     WISP_TEMPLATE_URL or WISP_TEMPLATE_HEADER
+ * \param  mode     WISP_TEMPLATE_URL, WISP_TEMPLATE_HEADER or WISP_TEMPLATE_HOST
  * \param  get      slot lookup callback
  * \param  out      output buffer; always NUL-terminated when out_size > 0
  * \param  out_size its size: the hard cap on the expansion, NUL included
  * \param  out_len  receives the expanded length (without NUL); may be NULL
  * \return 0, WISP_EINVAL (NULL arguments, bad mode, malformed template),
  *         WISP_ETOOBIG (the expansion does not fit out_size),
- *         WISP_EHEADER (a header-bound value holds CR, LF or NUL),
+ *         WISP_EHEADER (a header- or host-bound value holds CR, LF or NUL),
+ *         WISP_EINVAL also for a WISP_TEMPLATE_HOST result that is a short or odd
+ *         IPv4 spelling (out is then empty),
  *         or the callback's own negative code.
  */
 WISP_API WISP_NODISCARD int wisp_policy_template_expand(const char *tmpl, wisp_template_mode_t mode,

@@ -42,6 +42,15 @@ WISP_NODISCARD void *wisp__zalloc(wisp_context_t *cx, size_t size);
 void wisp__free(wisp_context_t *cx, void *ptr);
 /** A copy of len bytes plus a NUL terminator; NULL on failure. */
 WISP_NODISCARD char *wisp__strndup(wisp_context_t *cx, const char *s, size_t len);
+/** Overwrite len bytes at p with zeros in a way the compiler cannot drop (a dead
+ *  store before free() otherwise may be). NULL-safe. For keys and key text. */
+void wisp__zeroize(void *p, size_t len);
+
+/* ---- Character classes (chars.c) ---- */
+
+/** Nonzero if c is an RFC 9110 token character (tchar: header names, methods); the
+ *  one test for the whole library. c is an unsigned char value; 0 is not one. */
+int wisp__is_tchar(int c);
 
 /* ---- Logging: compiled out below WISP_LOG_LEVEL ---- */
 

@@ -39,7 +39,7 @@ int wisp__h1_out_request_line(wisp__h1_out_t *w, const char *method, const char 
         return wisp__h1_out_fail(w, WISP_EINVAL);
     method_len = strlen(method);
     for (i = 0; i < method_len; i++)
-        if (!wisp__h1_is_tchar((unsigned char)method[i]))
+        if (!wisp__is_tchar((unsigned char)method[i]))
             return wisp__h1_out_fail(w, WISP_EINVAL);
     ret = visible_ascii(path, path_len);
     if (ret == 0 && method_len == 0)

@@ -285,8 +285,8 @@ int wisp__h1_name_eq(const char *name, size_t len, const char *lower);
  *         \return nonzero when it does. */
 int wisp__h1_list_has(const char *value, size_t len, const char *lower);
 
-/** \brief Is c an RFC 9110 token character (field names, methods)? */
-int wisp__h1_is_tchar(int c);
+/* Token characters (field names, methods): wisp__is_tchar() in lib/core, shared
+ * with the policy loader. */
 
 /* ==== Writers ================================================================== */
 

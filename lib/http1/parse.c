@@ -28,14 +28,6 @@ static int lower(int c)
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
-int wisp__h1_is_tchar(int c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    /* strchr would match the terminator for c == 0. */
-    return c > 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 int wisp__h1_name_eq(const char *name, size_t len, const char *lo)
 {
     size_t i;
@@ -187,7 +179,7 @@ static int field(wisp__h1_msg_t *m, char *s, size_t n, int trailer)
     size_t nl = 0;
     int ret;
 
-    while (nl < n && wisp__h1_is_tchar((unsigned char)s[nl]))
+    while (nl < n && wisp__is_tchar((unsigned char)s[nl]))
         nl++;
     if (nl == 0 || nl == n || s[nl] != ':')
         return WISP_EPROTO;

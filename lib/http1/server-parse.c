@@ -19,7 +19,7 @@ static int request_line(wisp__h1_msg_t *m, char *s, size_t n)
     char *end = s + n, *target, *version;
     size_t method_len = 0, target_len = 0;
 
-    while (method_len < n && wisp__h1_is_tchar((unsigned char)s[method_len]))
+    while (method_len < n && wisp__is_tchar((unsigned char)s[method_len]))
         method_len++;
     if (method_len == 0 || method_len == n || s[method_len] != ' ')
         return WISP_EPROTO;

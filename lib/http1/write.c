@@ -91,7 +91,7 @@ int wisp__h1_out_header(wisp__h1_out_t *w, const char *name, size_t name_len, co
     if (name == NULL || name_len == 0 || (value == NULL && value_len > 0))
         return wisp__h1_out_fail(w, WISP_EINVAL);
     for (i = 0; i < name_len; i++)
-        if (!wisp__h1_is_tchar((unsigned char)name[i]))
+        if (!wisp__is_tchar((unsigned char)name[i]))
             return wisp__h1_out_fail(w, WISP_EINVAL);
     /* The framing fields come only from the functions that own them: a second copy
      * from a policy or an application would decide where the message ends. */

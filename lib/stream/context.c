@@ -10,6 +10,7 @@
 #include "http1/http1-internal.h"
 #include "stream/stream-internal.h"
 #include "wisp/policy.h"
+#include "policy/policy-internal.h" /* wisp__policy_layout_check() */
 
 #if WISP_WITH_JSON_POLICY
 static void policy_destroy(wisp_context_t *cx, void *p)
@@ -55,14 +56,13 @@ int wisp_context_create(const wisp_context_info_t *info, wisp_context_t **out)
     ret = wisp__context_new(info, &cx);
     if (ret)
         return ret;
-    if (info->policy_json) {
+    if (info->policy_json)
         ret = attach_json(cx, info);
-        if (ret) {
-            wisp__context_free(cx);
-            return ret;
-        }
-    } else {
+    else if (!(ret = wisp__policy_layout_check(cx, info->policy)))
         wisp__context_set_policy(cx, info->policy);
+    if (ret) {
+        wisp__context_free(cx);
+        return ret;
     }
     *out = cx;
     return 0;

@@ -90,6 +90,28 @@ static int pc_certs(pc_ctx_t *c)
     return 1;
 }
 
+/* Retry and trust store keys, by kind (WISP_POLICY_RETRY_KEYS and _TRUST_STORE_KEYS). */
+#define PC_R_DELAYS(x, y, f)                                                                       \
+    PC_UINT(x, y, backoff_count);                                                                  \
+    for (k = 0; k < x->backoff_count; k++)                                                         \
+        if (x->f[k] != y->f[k])                                                                    \
+            return pc_fail(c, #f "[%zu]", k);
+#define PC_R_UINT(x, y, f) PC_UINT(x, y, f);
+#define PC_R_CONCEAL(x, y, f) PC_UINT(x, y, f);
+#define PC_RETRY_ROW(key, kind, min, max, dflt) PC_R_##kind(x, y, key)
+#define PC_T_CERTS(x, y, f)                                                                        \
+    PC_UINT(x, y, cert_count);                                                                     \
+    if (!x->cert_count && (x->f || y->f))                                                          \
+        return pc_fail(c, #f " set without cert_count");                                           \
+    for (k = 0; k < x->cert_count; k++) {                                                          \
+        long ia = pc_index(x->f[k], c->a->certs, c->a->cert_count, sizeof(*c->a->certs));          \
+        long ib = pc_index(y->f[k], c->b->certs, c->b->cert_count, sizeof(*c->b->certs));          \
+        if (ia < 0 || ia != ib)                                                                    \
+            return pc_fail(c, #f "[%zu]: index %ld != %ld", k, ia, ib);                            \
+    }
+#define PC_T_UINT(x, y, f) PC_UINT(x, y, f);
+#define PC_TRUST_ROW(key, kind, min, max, dflt) PC_T_##kind(x, y, key)
+
 static int pc_retries(pc_ctx_t *c)
 {
     size_t i, k;
@@ -99,12 +121,7 @@ static int pc_retries(pc_ctx_t *c)
 
         snprintf(c->where, sizeof(c->where), "retries[%zu]", i);
         PC_STR(x, y, name);
-        PC_UINT(x, y, backoff_count);
-        PC_UINT(x, y, jitter_pct);
-        PC_UINT(x, y, conceal);
-        for (k = 0; k < x->backoff_count; k++)
-            if (x->backoff_ms[k] != y->backoff_ms[k])
-                return pc_fail(c, "backoff_ms[%zu]", k);
+        WISP_POLICY_RETRY_KEYS(PC_RETRY_ROW)
     }
     return 1;
 }
@@ -118,18 +135,8 @@ static int pc_trust_stores(pc_ctx_t *c)
 
         snprintf(c->where, sizeof(c->where), "trust_stores[%zu]", i);
         PC_STR(x, y, name);
-        PC_UINT(x, y, cert_count);
-        PC_UINT(x, y, linger_ms);
         PC_UINT(x, y, system);
-        if (!x->cert_count && (x->certs || y->certs))
-            return pc_fail(c, "certs set without cert_count");
-        for (k = 0; k < x->cert_count; k++) {
-            long ia = pc_index(x->certs[k], c->a->certs, c->a->cert_count, sizeof(*c->a->certs));
-            long ib = pc_index(y->certs[k], c->b->certs, c->b->cert_count, sizeof(*c->b->certs));
-
-            if (ia < 0 || ia != ib)
-                return pc_fail(c, "certs[%zu]: index %ld != %ld", k, ia, ib);
-        }
+        WISP_POLICY_TRUST_STORE_KEYS(PC_TRUST_ROW)
     }
     return 1;
 }
@@ -155,6 +162,23 @@ static int pc_stream_lists(pc_ctx_t *c, const wisp_policy_stream_t *x,
     return 1;
 }
 
+/* One comparison per stream key, by its kind in WISP_POLICY_STREAM_KEYS (the maps
+ * are compared by pc_stream_lists). */
+#define PC_BOOL(x, y, f) PC_UINT(x, y, f)
+#define PC_ENUM(x, y, f) PC_UINT(x, y, f)
+#define PC_HOST(x, y, f) PC_STR(x, y, f)
+#define PC_URL(x, y, f) PC_STR(x, y, f)
+#define PC_TRUST(x, y, f) PC_REF(x, y, f, trust_stores, trust_store_count)
+#define PC_CERT(x, y, f) PC_REF(x, y, f, certs, cert_count)
+#define PC_KEY(x, y, f) PC_REF(x, y, f, certs, cert_count)
+#define PC_RETRY(x, y, f) PC_REF(x, y, f, retries, retry_count)
+#define PC_HEADERS(x, y, f) ((void)0)
+#define PC_METADATA(x, y, f) ((void)0)
+#define PC_STATUS(x, y, f)                                                                         \
+    PC_UINT(x, y, f##_min);                                                                        \
+    PC_UINT(x, y, f##_max)
+#define PC_KEY_ROW(key, kind, roles, min, max, dflt) PC_##kind(x, y, key);
+
 static int pc_streams(pc_ctx_t *c)
 {
     size_t i;
@@ -164,34 +188,7 @@ static int pc_streams(pc_ctx_t *c)
 
         snprintf(c->where, sizeof(c->where), "streams[%zu]", i);
         PC_STR(x, y, name);
-        PC_UINT(x, y, server);
-        PC_UINT(x, y, tls);
-        PC_UINT(x, y, port);
-        PC_UINT(x, y, protocol);
-        PC_UINT(x, y, method);
-        PC_STR(x, y, endpoint);
-        PC_STR(x, y, url);
-        PC_REF(x, y, trust_store, trust_stores, trust_store_count);
-        PC_REF(x, y, client_cert, certs, cert_count);
-        PC_REF(x, y, client_key, certs, cert_count);
-        PC_REF(x, y, retry, retries, retry_count);
-        PC_UINT(x, y, timeout_ms);
-        PC_UINT(x, y, connect_timeout_ms);
-        PC_UINT(x, y, keepalive_ms);
-        PC_UINT(x, y, expect_status_min);
-        PC_UINT(x, y, expect_status_max);
-        PC_UINT(x, y, max_fragment_len);
-        PC_UINT(x, y, reuse);
-        PC_UINT(x, y, nailed_up);
-        PC_STR(x, y, bind);
-        PC_REF(x, y, cert, certs, cert_count);
-        PC_REF(x, y, key, certs, cert_count);
-        PC_REF(x, y, client_ca, trust_stores, trust_store_count);
-        PC_UINT(x, y, max_connections);
-        PC_UINT(x, y, header_limit);
-        PC_UINT(x, y, body_limit);
-        PC_UINT(x, y, handshake_timeout_ms);
-        PC_UINT(x, y, idle_timeout_ms);
+        WISP_POLICY_STREAM_KEYS(PC_KEY_ROW)
         if (!pc_stream_lists(c, x, y))
             return 0;
     }
@@ -207,6 +204,7 @@ static int policy_equal(const wisp_policy_t *a, const wisp_policy_t *b, char *wh
     pc_ctx_t ctx = {a, b, why, why_len, "policy"}, *c = &ctx;
 
     why[0] = '\0';
+    PC_UINT(a, b, layout);
     PC_UINT(a, b, schema);
     PC_STR(a, b, release);
     PC_UINT(a, b, retry_count);

@@ -715,12 +715,12 @@ static void test_helpers(void **state)
     assert_false(wisp__h1_list_has("closed, x", 9, "close"));
     assert_false(wisp__h1_list_has("", 0, "close"));
     assert_true(wisp__h1_list_has(",,", 2, ""));
-    assert_true(wisp__h1_is_tchar('~'));
-    assert_true(wisp__h1_is_tchar('Z'));
-    assert_false(wisp__h1_is_tchar(0));
-    assert_false(wisp__h1_is_tchar(':'));
-    assert_false(wisp__h1_is_tchar(' '));
-    assert_false(wisp__h1_is_tchar(0xe9));
+    assert_true(wisp__is_tchar('~'));
+    assert_true(wisp__is_tchar('Z'));
+    assert_false(wisp__is_tchar(0));
+    assert_false(wisp__is_tchar(':'));
+    assert_false(wisp__is_tchar(' '));
+    assert_false(wisp__is_tchar(0xe9));
 }
 
 int main(void)

@@ -588,6 +588,15 @@ static void test_limits(void **state)
               "policy.json:1:38: release: nesting deeper than 16 levels\n");
     free(json);
     free(list);
+    /* pipeline_depth: 1..WISP_POLICY_PIPELINE_MAX, clients only. */
+    expect_one(f,
+               doc("\"streams\":{\"s\":{\"endpoint\":\"h\",\"tls\":false,\"pipeline_depth\":17}}"),
+               "policy.json:1:73: streams.s.pipeline_depth: must be 1..16, got 17");
+    expect_one(f,
+               doc("\"streams\":{\"s\":{\"endpoint\":\"h\",\"tls\":false,\"pipeline_depth\":0}}"),
+               "policy.json:1:73: streams.s.pipeline_depth: must be 1..16, got 0");
+    expect_one(f, doc("\"streams\":{\"s\":{\"server\":true,\"tls\":false,\"pipeline_depth\":4}}"),
+               "policy.json:1:55: streams.s.pipeline_depth: not valid for a server stream");
     free(big);
 }
 
@@ -662,6 +671,7 @@ static void test_defaults(void **state)
     assert_int_equal(s->expect_status_max, 299);
     assert_int_equal(s->max_fragment_len, 0);
     assert_int_equal(s->reuse, 1);
+    assert_int_equal(s->pipeline_depth, 1);
     assert_int_equal(s->nailed_up, 0);
     /* Server fields stay zero on a client stream. */
     assert_null(s->bind);
@@ -694,11 +704,46 @@ static void test_defaults(void **state)
     assert_int_equal(s->protocol, 0);
     assert_int_equal(s->timeout_ms, 0);
     assert_int_equal(s->reuse, 0);
+    assert_int_equal(s->pipeline_depth, 0);
 
     s = wisp_policy_stream_find(p, "q");
     assert_int_equal(s->port, 80);
     assert_null(s->cert);
     wisp_policy_free(f->cx, &p);
+}
+
+/* ---- Header names ---- */
+
+/* A metadata slot's header name is stored lower-cased whatever its spelling, since
+ * the stream compares received names against it; fixed headers stay as written. */
+static void test_header_case(void **state)
+{
+    static const char *const spellings[] = {"ETag", "etag", "ETAG", "eTaG"};
+    fixture_t *f = *state;
+    wisp_policy_t *p, *first = NULL;
+    const wisp_policy_stream_t *s;
+    char json[512], why[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        snprintf(json, sizeof(json),
+                 "{\"schema\":1,\"streams\":{\"s\":{\"endpoint\":\"h\",\"tls\":false,"
+                 "\"headers\":{\"X-Fixed\":\"1\"},\"metadata\":{\"tag\":\"%s\"}}}}",
+                 spellings[i]);
+        assert_int_equal(wisp_policy_load_json(f->cx, NULL, json, strlen(json), &p, NULL), 0);
+        s = wisp_policy_stream_find(p, "s");
+        assert_non_null(s);
+        assert_string_equal(s->metadata[0].header, "etag");
+        assert_string_equal(s->headers[0].name, "X-Fixed");
+        if (!first) {
+            first = p;
+            continue;
+        }
+        if (!policy_equal(first, p, why, sizeof(why)))
+            fail_msg("\"%s\": %s", spellings[i], why);
+        wisp_policy_free(f->cx, &p);
+    }
+    wisp_policy_free(f->cx, &first);
 }
 
 /* ---- Model API ---- */
@@ -919,6 +964,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_static, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loader_api, setup, teardown),

@@ -7,7 +7,13 @@
  * are byte arrays, and references between objects are addresses of array
  * elements, so the C compiler lays out the same tree the loader builds on the heap.
  * Helper arrays are static and prefixed with the policy name, so several policies
- * can be linked into one program.
+ * can be linked into one program. The fields of streams, retries and trust stores
+ * are written by walking the key tables of policy.h (WISP_POLICY_STREAM_KEYS and
+ * friends), so a new key needs no code here unless it is a new kind.
+ *
+ * One number is deliberately not symbolic: the layout stamp is written as the
+ * literal WISP_POLICY_LAYOUT this tool was built with, so that a library built
+ * with another layout recognises the file as foreign (see policy.h).
  */
 #include <string.h>
 
@@ -111,6 +117,21 @@ static void certs(out_t *o)
     fputs("};\n\n", o->f);
 }
 
+/* One line (or two) per retry key, by its kind in WISP_POLICY_RETRY_KEYS. */
+#define EMIT_R_DELAYS(f)                                                                           \
+    field_array(o, #f, "backoff", i, r->backoff_count);                                            \
+    field_uint(o, "backoff_count", r->backoff_count)
+#define EMIT_R_UINT(f) field_uint(o, #f, r->f)
+#define EMIT_R_CONCEAL(k)                                                                          \
+    if (r->k == WISP_POLICY_FOREVER)                                                               \
+        fputs("        ." #k " = WISP_POLICY_FOREVER,\n", o->f);                                   \
+    else                                                                                           \
+        field_uint(o, #k, r->k)
+#define EMIT_RETRY_ROW(key, kind, min, max, dflt)                                                  \
+    {                                                                                              \
+        EMIT_R_##kind(key);                                                                        \
+    }
+
 static void retries(out_t *o)
 {
     const wisp_policy_t *p = o->p;
@@ -132,17 +153,21 @@ static void retries(out_t *o)
 
         fputs("    {\n", o->f);
         field_str(o, "name", r->name);
-        field_array(o, "backoff_ms", "backoff", i, r->backoff_count);
-        field_uint(o, "backoff_count", r->backoff_count);
-        field_uint(o, "jitter_pct", r->jitter_pct);
-        if (r->conceal == WISP_POLICY_FOREVER)
-            fputs("        .conceal = WISP_POLICY_FOREVER,\n", o->f);
-        else
-            field_uint(o, "conceal", r->conceal);
+        WISP_POLICY_RETRY_KEYS(EMIT_RETRY_ROW)
         fputs("    },\n", o->f);
     }
     fputs("};\n\n", o->f);
 }
+
+/* One line (or two) per trust store key, by its kind in WISP_POLICY_TRUST_STORE_KEYS. */
+#define EMIT_T_CERTS(f)                                                                            \
+    field_array(o, #f, "trust_certs", i, t->cert_count);                                           \
+    field_uint(o, "cert_count", t->cert_count)
+#define EMIT_T_UINT(f) field_uint(o, #f, t->f)
+#define EMIT_TRUST_ROW(key, kind, min, max, dflt)                                                  \
+    {                                                                                              \
+        EMIT_T_##kind(key);                                                                        \
+    }
 
 static void trust_stores(out_t *o)
 {
@@ -169,10 +194,8 @@ static void trust_stores(out_t *o)
 
         fputs("    {\n", o->f);
         field_str(o, "name", t->name);
-        field_array(o, "certs", "trust_certs", i, t->cert_count);
-        field_uint(o, "cert_count", t->cert_count);
-        field_uint(o, "linger_ms", t->linger_ms);
-        field_uint(o, "system", t->system);
+        WISP_POLICY_TRUST_STORE_KEYS(EMIT_TRUST_ROW)
+        field_uint(o, "system", t->system); /* not a key: the reserved store */
         fputs("    },\n", o->f);
     }
     fputs("};\n\n", o->f);
@@ -209,55 +232,55 @@ static void stream_arrays(out_t *o, size_t i)
     }
 }
 
+/* An enum field by its symbolic name (protocol and method are the enum keys). */
+static void field_enum(out_t *o, const char *field, const wisp_policy_stream_t *s)
+{
+    const char *method = wisp_policy_method_name(s->method);
+
+    if (!strcmp(field, "protocol") && s->protocol == WISP_PROTO_H1)
+        fputs("        .protocol = WISP_PROTO_H1,\n", o->f);
+    else if (!strcmp(field, "method") && method)
+        fprintf(o->f, "        .method = WISP_METHOD_%s,\n", method);
+}
+
+/* One line (or two) per stream key, by its kind in WISP_POLICY_STREAM_KEYS. */
+#define EMIT_BOOL(f) field_uint(o, #f, s->f)
+#define EMIT_UINT(f) field_uint(o, #f, s->f)
+#define EMIT_ENUM(f) field_enum(o, #f, s)
+#define EMIT_HOST(f) field_str(o, #f, s->f)
+#define EMIT_URL(f) field_str(o, #f, s->f)
+#define EMIT_TRUST(f)                                                                              \
+    field_ref(o, #f, "trust_stores", p->trust_stores, s->f, sizeof(*p->trust_stores))
+#define EMIT_CERT(f) field_ref(o, #f, "certs", p->certs, s->f, sizeof(*p->certs))
+#define EMIT_KEY(f) field_ref(o, #f, "certs", p->certs, s->f, sizeof(*p->certs))
+#define EMIT_RETRY(f) field_ref(o, #f, "retries", p->retries, s->f, sizeof(*p->retries))
+#define EMIT_HEADERS(f)                                                                            \
+    field_array(o, "headers", "headers", i, s->header_count);                                      \
+    field_uint(o, "header_count", s->header_count)
+#define EMIT_METADATA(f)                                                                           \
+    field_array(o, "metadata", "metadata", i, s->metadata_count);                                  \
+    field_uint(o, "metadata_count", s->metadata_count)
+#define EMIT_STATUS(f)                                                                             \
+    field_uint(o, #f "_min", s->f##_min);                                                          \
+    field_uint(o, #f "_max", s->f##_max)
+#define ROLE_CLIENT 1
+#define ROLE_SERVER 2
+#define ROLE_BOTH 3
+#define EMIT_ROW(key, kind, roles, min, max, dflt)                                                 \
+    if (ROLE_##roles & role) {                                                                     \
+        EMIT_##kind(key);                                                                          \
+    }
+
 /* One stream. Fields of the other role are zero in the model and left out here. */
 static void stream(out_t *o, size_t i)
 {
     const wisp_policy_t *p = o->p;
     const wisp_policy_stream_t *s = &p->streams[i];
-    const char *method = wisp_policy_method_name(s->method);
+    int role = s->server ? ROLE_SERVER : ROLE_CLIENT;
 
     fputs("    {\n", o->f);
     field_str(o, "name", s->name);
-    field_uint(o, "server", s->server);
-    field_uint(o, "tls", s->tls);
-    field_uint(o, "port", s->port);
-    field_array(o, "metadata", "metadata", i, s->metadata_count);
-    field_uint(o, "metadata_count", s->metadata_count);
-    if (s->server) {
-        field_str(o, "bind", s->bind);
-        field_ref(o, "cert", "certs", p->certs, s->cert, sizeof(*p->certs));
-        field_ref(o, "key", "certs", p->certs, s->key, sizeof(*p->certs));
-        field_ref(o, "client_ca", "trust_stores", p->trust_stores, s->client_ca,
-                  sizeof(*p->trust_stores));
-        field_uint(o, "max_connections", s->max_connections);
-        field_uint(o, "header_limit", s->header_limit);
-        field_uint(o, "body_limit", s->body_limit);
-        field_uint(o, "handshake_timeout_ms", s->handshake_timeout_ms);
-        field_uint(o, "idle_timeout_ms", s->idle_timeout_ms);
-        fputs("    },\n", o->f);
-        return;
-    }
-    if (s->protocol == WISP_PROTO_H1)
-        fputs("        .protocol = WISP_PROTO_H1,\n", o->f);
-    if (method)
-        fprintf(o->f, "        .method = WISP_METHOD_%s,\n", method);
-    field_str(o, "endpoint", s->endpoint);
-    field_str(o, "url", s->url);
-    field_ref(o, "trust_store", "trust_stores", p->trust_stores, s->trust_store,
-              sizeof(*p->trust_stores));
-    field_ref(o, "client_cert", "certs", p->certs, s->client_cert, sizeof(*p->certs));
-    field_ref(o, "client_key", "certs", p->certs, s->client_key, sizeof(*p->certs));
-    field_array(o, "headers", "headers", i, s->header_count);
-    field_uint(o, "header_count", s->header_count);
-    field_ref(o, "retry", "retries", p->retries, s->retry, sizeof(*p->retries));
-    field_uint(o, "timeout_ms", s->timeout_ms);
-    field_uint(o, "connect_timeout_ms", s->connect_timeout_ms);
-    field_uint(o, "keepalive_ms", s->keepalive_ms);
-    field_uint(o, "expect_status_min", s->expect_status_min);
-    field_uint(o, "expect_status_max", s->expect_status_max);
-    field_uint(o, "max_fragment_len", s->max_fragment_len);
-    field_uint(o, "reuse", s->reuse);
-    field_uint(o, "nailed_up", s->nailed_up);
+    WISP_POLICY_STREAM_KEYS(EMIT_ROW)
     fputs("    },\n", o->f);
 }
 
@@ -320,8 +343,14 @@ int emit_policy(FILE *c, FILE *h, const wisp_policy_t *p, const char *name, cons
     retries(&o);
     trust_stores(&o);
     streams(&o);
-    fprintf(c, "const wisp_policy_t %s = {\n    .schema = %lu,\n    .release = ", name,
-            (unsigned long)p->schema);
+    /* The stamp is the number this tool was built with, written as a literal: the
+     * macro would take the value of whatever header the file is compiled against,
+     * which is exactly what the stamp must not do. */
+    fprintf(c,
+            "const wisp_policy_t %s = {\n"
+            "    .layout = %lu, /* WISP_POLICY_LAYOUT of the wisp-policy that wrote this */\n"
+            "    .schema = %lu,\n    .release = ",
+            name, (unsigned long)WISP_POLICY_LAYOUT, (unsigned long)p->schema);
     str(&o, p->release);
     fputs(",\n", c);
     top_array(&o, "retries", "retry_count", p->retry_count);

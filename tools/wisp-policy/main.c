@@ -38,6 +38,16 @@ static void quiet(void *user, int level, const char *line)
     (void)line;
 }
 
+/* The read buffer held policy text, private keys included: wiped through a volatile
+ * pointer, which the compiler cannot drop as a dead store (SPEC §8). */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n--)
+        *v++ = 0;
+}
+
 static int load(wisp_context_t *cx, const char *path, wisp_policy_t **out)
 {
     static wisp_policy_errors_t errs;
@@ -54,6 +64,7 @@ static int load(wisp_context_t *cx, const char *path, wisp_policy_t **out)
         fprintf(stderr, "%s: %s\n", path, strerror(errno));
         return 1;
     }
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio copy of the text: buf is the only one */
     ret = wisp_policy_loader_create(cx, path, &errs, &l);
     while (!ret && (n = fread(buf, 1, sizeof(buf), f)) > 0)
         ret = wisp_policy_loader_feed(l, buf, n);
@@ -64,6 +75,7 @@ static int load(wisp_context_t *cx, const char *path, wisp_policy_t **out)
         ret = wisp_policy_loader_finish(l, out);
     }
     fclose(f);
+    wipe(buf, sizeof(buf));
     wisp_policy_loader_destroy(&l);
     for (i = 0; i < errs.count; i++)
         fprintf(stderr, "%s\n", errs.e[i].text);

@@ -61,3 +61,6 @@ wisp_lwip_host(wisp_lwip_sockets_host sockets
     INCLUDES ${WISP_LWIP_DIR}/port/include)
 target_link_libraries(wisp_lwip_sockets_host_lwip PUBLIC Threads::Threads)
 wisp_lwip_host(wisp_lwip_raw_host raw SOURCES ${WISP_LWIP_CORE_SRC})
+# The host tests run client and server in one program: every connection takes two
+# slots (one per end), two listeners and the wake one more each.
+target_compile_definitions(wisp_lwip_raw_host PRIVATE WISP_LWIP_RAW_SOCKETS=16)

@@ -19,6 +19,17 @@ static int tls_recv(void *io, uint8_t *buf, size_t len)
     return wisp__sock_read(io, buf, len);
 }
 
+/* TLS, or the socket itself on a plain listener. */
+static int c_read(h1srv_conn_t *c, void *buf, size_t len)
+{
+    return c->tls ? wisp__tls_read(c->tls, buf, len) : wisp__sock_read(&c->sock, buf, len);
+}
+
+static int c_write(h1srv_conn_t *c, const void *buf, size_t len)
+{
+    return c->tls ? wisp__tls_write(c->tls, buf, len) : wisp__sock_write(&c->sock, buf, len);
+}
+
 static void conn_close(h1srv_conn_t *c)
 {
     if (!c->used)
@@ -120,7 +131,7 @@ static void pump(h1srv_conn_t *c)
     for (;;) {
         int n;
 
-        if (!c->hs_done) {
+        if (!c->hs_done && c->tls) {
             n = wisp__tls_handshake(c->tls);
             if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE)
                 return;
@@ -131,8 +142,8 @@ static void pump(h1srv_conn_t *c)
             c->hs_done = 1;
         }
         while (c->out_off < c->out_len) {
-            n = wisp__tls_write(c->tls, c->out + c->out_off, c->out_len - c->out_off);
-            if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE)
+            n = c_write(c, c->out + c->out_off, c->out_len - c->out_off);
+            if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE || n == WISP_EAGAIN)
                 return;
             if (n < 0) {
                 conn_close(c);
@@ -152,8 +163,8 @@ static void pump(h1srv_conn_t *c)
             conn_close(c);
             return;
         }
-        n = wisp__tls_read(c->tls, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
-        if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE)
+        n = c_read(c, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+        if (n == WISP_EWANTREAD || n == WISP_EWANTWRITE || n == WISP_EAGAIN)
             return;
         if (n <= 0) {
             conn_close(c);
@@ -199,7 +210,7 @@ static void listen_cb(wisp__sock_t *ls, int ev, int err)
         c->used = 1;
         s->accepted++;
         wisp__sock_init(s->cx, &c->sock, conn_cb, c);
-        if (wisp__tls_create(s->conf, NULL, tls_send, tls_recv, &c->sock, &c->tls) ||
+        if ((s->conf && wisp__tls_create(s->conf, NULL, tls_send, tls_recv, &c->sock, &c->tls)) ||
             wisp__sock_adopt(&c->sock, fd)) {
             wisp__tls_destroy(&c->tls);
             if (c->sock.fd < 0)
@@ -212,7 +223,7 @@ static void listen_cb(wisp__sock_t *ls, int ev, int err)
     }
 }
 
-int h1srv_open(h1srv_t *s, wisp_context_t *cx, uint16_t port)
+int h1srv_open(h1srv_t *s, wisp_context_t *cx, uint16_t port, int tls)
 {
     wisp__tls_conf_info_t in;
     wisp__tls_blob_t cert = tlspeer_cert_blob(WISP_TEST_CERTS, "server.pem");
@@ -222,6 +233,11 @@ int h1srv_open(h1srv_t *s, wisp_context_t *cx, uint16_t port)
 
     memset(s, 0, sizeof(*s));
     s->cx = cx;
+    if (!tls) {
+        tlspeer_blob_free(&cert);
+        tlspeer_blob_free(&key);
+        goto listen;
+    }
     memset(&in, 0, sizeof(in));
     in.server = 1;
     in.cert = cert;
@@ -231,6 +247,7 @@ int h1srv_open(h1srv_t *s, wisp_context_t *cx, uint16_t port)
     tlspeer_blob_free(&key);
     if (ret)
         return ret;
+listen:
     (void)wisp_addr_parse("127.0.0.1", port, &at);
     wisp__sock_init(cx, &s->lsock, listen_cb, s);
     return wisp__sock_listen(&s->lsock, &at, 8, &s->bound);

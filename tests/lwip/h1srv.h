@@ -1,5 +1,5 @@
 /*
- * A small HTTP/1.1 server over TLS for the lwIP host tests, on the wisp loop of the
+ * A small HTTP/1.1 server (over TLS, or plain) for the lwIP host tests, on the wisp loop of the
  * context under test (wisp__sock + wisp__tls), so it talks through whichever plat
  * port the context uses. One response per path:
  *   /hello    200, a fixed body         /echo   200, "posted N" (N body bytes read)
@@ -35,7 +35,8 @@ typedef struct h1srv {
     unsigned accepted, requests;
 } h1srv_t;
 
-int h1srv_open(h1srv_t *s, wisp_context_t *cx, uint16_t port);
+/** Listen on 127.0.0.1:port, with TLS (server.pem) or plain. */
+int h1srv_open(h1srv_t *s, wisp_context_t *cx, uint16_t port, int tls);
 void h1srv_close(h1srv_t *s);
 
 #endif

@@ -1,8 +1,7 @@
 /*
  * Extra lwIP options of the host tests (both flavours), read first by the project's
  * lwipopts.h through WISP_LWIP_OPTS_EXTRA: lwIP's own statistics (so a test can
- * assert that no PCB or pbuf is left), a TIME_WAIT short enough to wait out, and a
- * local host list so a name resolves without a DNS server.
+ * assert that no PCB or pbuf is left) and a TIME_WAIT short enough to wait out.
  */
 #ifndef WISP_LWIPOPTS_TEST_H
 #define WISP_LWIPOPTS_TEST_H
@@ -26,11 +25,9 @@
 #define MEMP_NUM_NETCONN 32
 #define PBUF_POOL_SIZE 32
 
-#define DNS_LOCAL_HOSTLIST 1
-#define DNS_LOCAL_HOSTLIST_INIT                                                                    \
-    {                                                                                              \
-        DNS_LOCAL_HOSTLIST_ELEM("localhost", IPADDR4_INIT_BYTES(127, 0, 0, 1))                     \
-    }
+/* Names are answered by the test's own DNS server (dnssrv.c) on the loopback netif;
+ * a failed name is not retried for long. */
+#define DNS_MAX_RETRIES 2
 
 /* On a 64-bit host lwIP's heap needs 8-byte alignment. */
 #define MEM_ALIGNMENT 8

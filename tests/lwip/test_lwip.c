@@ -1,13 +1,12 @@
 /*
  * One lwIP flavour end to end on the host (built twice: WISP_TEST_RAW for the raw
  * API with NO_SYS=1, else the socket API with NO_SYS=0): wisp client streams and a
- * TLS HTTP/1.1 server (h1srv.c) on one wisp context whose plat ops are the lwIP port,
+ * TLS (and a plain) HTTP/1.1 server (h1srv.c) on one wisp context whose plat ops are the lwIP port,
  * talking over lwIP's loopback netif in one process.
  *
- *   a GET; a GET by name (lwIP's DNS, local host list); a chunked POST; 20 streams
- *   queued on one connection; a peer reset; a timeout; a name that does not resolve;
- *   then, after the context is
- *   gone, zero wisp heap and zero lwIP TCP PCBs, segments, pbufs and heap in use
+ *   a GET; a GET by name over plain TCP (lwIP's DNS client, answered by dnssrv.c); a chunked POST;
+ * 20 streams queued on one connection; a peer reset; a timeout; a name that does not resolve; then,
+ * after the context is gone, zero wisp heap and zero lwIP TCP PCBs, segments, pbufs and heap in use
  *   (lwIP's own MEMP/MEM statistics).
  */
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "dnssrv.h"
 #include "h1srv.h"
 #include "testalloc.h"
 #include "testfiles.h"
@@ -169,7 +169,7 @@ static char *policy(int port)
         " \"streams\": {"
         "  \"get\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, \"trust_store\": \"ts\","
         "           \"url\": \"/hello\", \"keepalive_ms\": 100},"
-        "  \"byname\": {\"endpoint\": \"localhost\", \"port\": %d, \"trust_store\": \"ts\","
+        "  \"byname\": {\"endpoint\": \"wisp.test\", \"port\": %d, \"tls\": false,"
         "           \"url\": \"/hello\", \"keepalive_ms\": 100},"
         "  \"post\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, \"trust_store\": \"ts\","
         "           \"method\": \"POST\", \"url\": \"/echo\", \"keepalive_ms\": 100},"
@@ -187,7 +187,7 @@ static char *policy(int port)
     char *p = malloc(len);
 
     CHECK(ca && p);
-    snprintf(p, len, fmt, ca, port, port, port, port, port, port, port);
+    snprintf(p, len, fmt, ca, port, port + 1, port, port, port, port, port);
     free(ca);
     return p;
 }
@@ -205,6 +205,7 @@ static void lwip_start(void)
 {
 #ifdef WISP_TEST_RAW
     lwip_init();
+    CHECK(dnssrv_start() == 0);
 #else
     sys_sem_t ready;
 
@@ -212,6 +213,9 @@ static void lwip_start(void)
     tcpip_init(tcpip_ready, &ready);
     sys_arch_sem_wait(&ready, 0);
     sys_sem_free(&ready);
+    LOCK_TCPIP_CORE();
+    CHECK(dnssrv_start() == 0);
+    UNLOCK_TCPIP_CORE();
 #endif
 }
 
@@ -258,14 +262,14 @@ int main(void)
     testalloc_t ta;
     wisp_context_t *cx;
     wisp_stats_t st;
-    h1srv_t *srv = calloc(1, sizeof(*srv));
+    h1srv_t *srv = calloc(1, sizeof(*srv)), *plain = calloc(1, sizeof(*plain));
     rec_t *r = calloc(24, sizeof(*r));
     char *pol;
     size_t i;
     uint64_t t0;
     size_t heap_base;
 
-    CHECK(srv && r);
+    CHECK(srv && plain && r);
     lwip_start();
     plat = port();
 
@@ -295,7 +299,8 @@ int main(void)
     free(pol);
     wisp_get_stats(cx, &st);
     heap_base = st.heap_in_use; /* the loaded policy's own figure */
-    CHECK(h1srv_open(srv, cx, 8443) == 0);
+    CHECK(h1srv_open(srv, cx, 8443, 1) == 0);
+    CHECK(h1srv_open(plain, cx, 8444, 0) == 0);
 
     /* A GET, then the same by name. */
     start(cx, &r[0], "get", 0);
@@ -305,6 +310,7 @@ int main(void)
     start(cx, &r[1], "byname", 0);
     run_until_settled(cx, r + 1, 1, 5000);
     CHECK(r[1].status == 200 && strcmp(r[1].body, "hello from lwip\n") == 0);
+    CHECK(dnssrv_queries() >= 1);
 
     /* A chunked POST of 5000 bytes. */
     start(cx, &r[2], "post", 5000);
@@ -339,11 +345,12 @@ int main(void)
     t0 = wisp_now_ms(cx);
     start(cx, &r[1], "slow", 0);
     run_until_settled(cx, r + 1, 1, 5000);
+    fprintf(stderr, "slow: %s %s\n", wisp_state_name(r[1].last), wisp_strerror(r[1].arg));
     CHECK(r[1].last == WISP_STATE_TIMEOUT && r[1].arg == WISP_ETIMEDOUT);
     CHECK(wisp_now_ms(cx) - t0 >= 300);
     finish(r, 2);
 
-    /* A name lwIP cannot resolve (no DNS server, not in the local host list). */
+    /* A name the DNS server does not know (NXDOMAIN). */
     start(cx, &r[0], "nxdomain", 0);
     run_until_settled(cx, r, 1, 10000);
     fprintf(stderr, "nxdomain: %s %s\n", wisp_state_name(r[0].last), wisp_strerror(r[0].arg));
@@ -353,6 +360,7 @@ int main(void)
     /* Everything closes: no stream or connection is left, the heap is back to the
      * policy's own figure, and after the context is gone not one block remains. */
     h1srv_close(srv);
+    h1srv_close(plain);
     for (i = 0; i < 100; i++) {
         wisp_get_stats(cx, &st);
         if (!st.conns_live && !st.streams_live && !st.vhosts_live)
@@ -377,6 +385,7 @@ int main(void)
     }
     CHECK(lwip_in_use(1) == 0);
     free(srv);
+    free(plain);
     free(r);
     printf("lwIP %s flavour: all checks passed\n",
 #ifdef WISP_TEST_RAW

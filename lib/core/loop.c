@@ -284,10 +284,12 @@ int wisp_post(wisp_context_t *cx, wisp_post_cb fn, void *arg)
         slot->fn = fn;
         slot->arg = arg;
         cx->post_count++;
+        /* Signal before unlocking: once the post is visible the loop may run it and
+         * the context may be freed (a resolver's post is the last thing it waits
+         * for), so the wake storage must not be touched after the unlock. */
+        cx->plat->wake_signal(cx->plat->user, &cx->wake);
     }
     cx->plat->unlock(cx->plat->user, &cx->post_lock);
-    if (!ret)
-        cx->plat->wake_signal(cx->plat->user, &cx->wake);
     return ret;
 }
 

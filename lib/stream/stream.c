@@ -434,7 +434,7 @@ static const wisp__h1_txn_ops_t txn_ops = {t_connecting, t_connected,    t_head,
 /* The connection key of the stream's type, its host expanded into host[]. */
 static int stream_key(wisp_stream_t *s, char *host, size_t len, wisp__h1_key_t *key)
 {
-    int ret = wisp_policy_template_expand(s->ps->endpoint, WISP_TEMPLATE_HEADER, slot_get, s, host,
+    int ret = wisp_policy_template_expand(s->ps->endpoint, WISP_TEMPLATE_HOST, slot_get, s, host,
                                           len, NULL);
 
     if (!ret && !host[0])

@@ -210,7 +210,8 @@ static void listen_cb(wisp__sock_t *ls, int ev, int err)
         c->used = 1;
         s->accepted++;
         wisp__sock_init(s->cx, &c->sock, conn_cb, c);
-        if ((s->conf && wisp__tls_create(s->conf, NULL, tls_send, tls_recv, &c->sock, &c->tls)) ||
+        if ((s->conf &&
+             wisp__tls_create(s->conf, NULL, tls_send, tls_recv, &c->sock, NULL, NULL, &c->tls)) ||
             wisp__sock_adopt(&c->sock, fd)) {
             wisp__tls_destroy(&c->tls);
             if (c->sock.fd < 0)

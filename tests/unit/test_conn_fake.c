@@ -28,7 +28,9 @@
     "\"post\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"method\":\"POST\",\"url\":\"/p\"},"      \
     "\"timed\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"url\":\"/t\",\"timeout_ms\":500},"      \
     "\"named\":{\"endpoint\":\"host.test\",\"tls\":false,\"url\":\"/n\"},"                         \
-    "\"slot\":{\"endpoint\":\"${h}\",\"tls\":false,\"url\":\"/s\",\"metadata\":{\"h\":null}}"      \
+    "\"slot\":{\"endpoint\":\"${h}\",\"tls\":false,\"url\":\"/s\",\"metadata\":{\"h\":null}},"     \
+    "\"etag\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"url\":\"/e\","                           \
+    "\"metadata\":{\"tag\":\"ETag\",\"low\":\"etag\"}}"                                            \
     "}}"
 
 #define MAXS 128
@@ -80,6 +82,10 @@ static void request_cb(void *user, fake_conn_t *c, const fn_req_t *q)
     if (x->cut_body) {
         fake_send_str(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
         fake_close(c);
+        return;
+    }
+    if (!strcmp(q->path, "/e")) {
+        fake_respond(c, 200, "eTaG: \"v42\"\r\n", "tagged");
         return;
     }
     fake_respond(c, 200, NULL, "hello");
@@ -151,6 +157,7 @@ static const wisp_stream_ops_t ops_post = {"post", rx_cb, tx_cb, state_cb};
 static const wisp_stream_ops_t ops_timed = {"timed", rx_cb, NULL, state_cb};
 static const wisp_stream_ops_t ops_named = {"named", rx_cb, NULL, state_cb};
 static const wisp_stream_ops_t ops_slot = {"slot", rx_cb, NULL, state_cb};
+static const wisp_stream_ops_t ops_etag = {"etag", rx_cb, NULL, state_cb};
 
 /* ---- Fixture ---- */
 
@@ -446,6 +453,42 @@ static void test_endpoint_slot_crlf_refused_now(void **state)
     assert_string_equal(r->seq, "CREATED CONNECTING CONNECTED ACK DONE ");
 }
 
+/* Defect 6: a slot bound to "ETag" (the policy's spelling) fills from any spelling
+ * of the response header; so does one bound to "etag". */
+static void test_mixed_case_header_slot_fills(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r = mk(x, 0, &ops_etag);
+    const void *v = NULL;
+    size_t len = 0;
+
+    assert_int_equal(req(r), 0);
+    run(x, 50);
+    assert_string_equal(r->seq, "CREATED CONNECTING CONNECTED ACK DONE ");
+    assert_int_equal(wisp_stream_get_metadata(r->s, "tag", &v, &len), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(v, "\"v42\"", 5);
+    assert_int_equal(wisp_stream_get_metadata(r->s, "low", &v, &len), 0);
+    assert_int_equal(len, 5);
+}
+
+/* SPEC §8: a ${slot} that makes the endpoint a short IPv4 spelling is refused at
+ * request_tx, before anything resolves it as a number. */
+static void test_endpoint_slot_short_ipv4_refused(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r = mk(x, 0, &ops_slot);
+    const char *const bad[] = {"127.1", "2130706433", "0x7f.1", "0177.0.0.1"};
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(wisp_stream_set_metadata(r->s, "h", bad[i], strlen(bad[i])), 0);
+        assert_int_equal(wisp_stream_request_tx(r->s), WISP_EINVAL);
+    }
+    assert_int_equal(fakenet_accepted(x->fn), 0);
+    assert_string_equal(r->seq, "CREATED ");
+}
+
 static void stop_in_ack_cb(wisp_context_t *cx, void *arg)
 {
     (void)arg;
@@ -575,6 +618,8 @@ int main(void)
         T(test_metadata_length_checked_first),
         T(test_request_len_without_tx),
         T(test_endpoint_slot_crlf_refused_now),
+        T(test_mixed_case_header_slot_fills),
+        T(test_endpoint_slot_short_ipv4_refused),
         T(test_stop_from_callback_ends_this_iteration),
         T(test_one_pending_request_at_most),
         T(test_timeout_needs_a_transaction),

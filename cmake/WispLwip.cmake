@@ -9,6 +9,10 @@
 # Both are built with the host tests' extra options (tests/lwip/lwipopts-test.h:
 # stats on, short TIME_WAIT, a local host list for DNS). The Cortex-M4 builds are a
 # separate CMake project (tests/lwip/m4), configured and built by a ctest test.
+# Host targets only: a cross build (the firmware) builds lwIP in its own project.
+if(CMAKE_CROSSCOMPILING)
+    return()
+endif()
 set(WISP_LWIP_SOURCE_DIR "" CACHE PATH "lwIP source tree (default: Debian's, fetched)")
 set(WISP_LWIP_DIR "")
 if(WISP_LWIP_SOURCE_DIR)

@@ -29,6 +29,8 @@
     "\"timed\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"url\":\"/t\",\"timeout_ms\":500},"      \
     "\"named\":{\"endpoint\":\"host.test\",\"tls\":false,\"url\":\"/n\"},"                         \
     "\"slot\":{\"endpoint\":\"${h}\",\"tls\":false,\"url\":\"/s\",\"metadata\":{\"h\":null}},"     \
+    "\"nailed\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"url\":\"/nail\",\"nailed_up\":true,"   \
+    "\"retry\":\"twice\"},"                                                                        \
     "\"etag\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"url\":\"/e\","                           \
     "\"metadata\":{\"tag\":\"ETag\",\"low\":\"etag\"}}"                                            \
     "}}"
@@ -57,6 +59,7 @@ typedef struct fx {
     int close_at;     /* close conn 0 instead of answering its request #close_at */
     int cut_body;     /* answer with a body cut short, then close */
     int refuse_first; /* refuse connection 0 */
+    int refuse_all;   /* refuse every connection */
 } fx_t;
 
 static fx_t *X; /* the running test's fixture, for the server script */
@@ -68,7 +71,7 @@ static int accept_cb(void *user, fake_conn_t *c, unsigned i)
     fx_t *x = user;
 
     (void)c;
-    return (x->refuse_first && i == 0) ? FN_REFUSE : FN_ACCEPT;
+    return (x->refuse_all || (x->refuse_first && i == 0)) ? FN_REFUSE : FN_ACCEPT;
 }
 
 static void request_cb(void *user, fake_conn_t *c, const fn_req_t *q)
@@ -158,6 +161,7 @@ static const wisp_stream_ops_t ops_timed = {"timed", rx_cb, NULL, state_cb};
 static const wisp_stream_ops_t ops_named = {"named", rx_cb, NULL, state_cb};
 static const wisp_stream_ops_t ops_slot = {"slot", rx_cb, NULL, state_cb};
 static const wisp_stream_ops_t ops_etag = {"etag", rx_cb, NULL, state_cb};
+static const wisp_stream_ops_t ops_nailed = {"nailed", rx_cb, NULL, state_cb};
 
 /* ---- Fixture ---- */
 
@@ -329,6 +333,60 @@ static void test_promoted_stream_destroys_itself(void **state)
     assert_int_equal(b->destroying, 1);
     assert_string_equal(c->seq, "CREATED "
                                 "QUEUED CONNECTING CONNECTED ACK DONE ");
+}
+
+/* ---- nailed_up: connected with no request, reconnected when lost, paced ---- */
+
+static void close_now(fake_conn_t *c, void *arg)
+{
+    (void)arg;
+    fake_close(c);
+}
+
+static int close_first_on_accept(void *user, fake_conn_t *c, unsigned i)
+{
+    (void)user;
+    if (i == 0)
+        fake_later(c, 100, close_now, NULL); /* the server drops the idle connection */
+    return FN_ACCEPT;
+}
+
+static void test_nailed_reconnects_when_dropped(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r;
+    wisp_stats_t st;
+    fakenet_server_t srv = {close_first_on_accept, request_cb, NULL};
+
+    fakenet_free(x->fn); /* this test's server drops connection 0 after 100 ms */
+    wisp_context_destroy(x->cx);
+    srv.user = x;
+    x->fn = fakenet_new(&srv, 1);
+    assert_int_equal(testalloc_context_plat(&x->ta, POLICY, fakenet_ops(x->fn), &x->cx), 0);
+    r = mk(x, 0, &ops_nailed);
+    run(x, 30);
+    assert_int_equal(fakenet_accepted(x->fn), 2); /* dropped once, reconnected once */
+    assert_int_equal(fakenet_open(x->fn), 1);
+    assert_int_equal(fakenet_requests(x->fn), 0); /* held up, nothing asked */
+    assert_int_equal(req(r), 0);
+    run(x, 30);
+    settled(r);
+    assert_string_equal(r->seq, "CREATED CONNECTED ACK DONE ");
+    wisp_get_stats(x->cx, &st);
+    assert_int_equal(st.reuses, 0);
+}
+
+static void test_nailed_refused_is_paced(void **state)
+{
+    fx_t *x = *state;
+    uint64_t t0 = fakenet_now(x->fn);
+
+    x->refuse_all = 1;
+    (void)mk(x, 0, &ops_nailed);
+    run(x, 100);
+    /* One attempt per retry delay (10 ms) of virtual time, never a tight loop. */
+    assert_true(fakenet_accepted(x->fn) >= 2);
+    assert_true(fakenet_accepted(x->fn) <= (fakenet_now(x->fn) - t0) / 10 + 1);
 }
 
 /* ---- Defect 5: the context destroyed from inside callbacks ---- */
@@ -607,6 +665,8 @@ int main(void)
         T(test_drop_mid_body_is_terminal),
         T(test_drop_mid_body_retries_then_terminal),
         T(test_promoted_stream_destroys_itself),
+        T(test_nailed_reconnects_when_dropped),
+        T(test_nailed_refused_is_paced),
         T(test_cx_destroy_in_connecting),
         T(test_cx_destroy_in_queued),
         T(test_cx_destroy_in_connected),

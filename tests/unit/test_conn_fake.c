@@ -358,8 +358,8 @@ static void test_nailed_reconnects_when_dropped(void **state)
     wisp_stats_t st;
     fakenet_server_t srv = {close_first_on_accept, request_cb, NULL};
 
-    fakenet_free(x->fn); /* this test's server drops connection 0 after 100 ms */
-    wisp_context_destroy(x->cx);
+    wisp_context_destroy(x->cx); /* this test's server drops connection 0 after 100 ms */
+    fakenet_free(x->fn);
     srv.user = x;
     x->fn = fakenet_new(&srv, 1);
     assert_int_equal(testalloc_context_plat(&x->ta, POLICY, fakenet_ops(x->fn), &x->cx), 0);

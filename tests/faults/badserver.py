@@ -24,6 +24,8 @@ every connection by --scenario, which wins over the path. Scenarios:
   extra-response           a 200 and, in the same write, a second, unsolicited 200
                            with the body "unsolicited\n"
   close-delimited          HTTP/1.0-style body ended by closing the connection
+  close-delimited-bare     the same, closed without close_notify (a relay cutting
+                           the TLS stream: the body may be truncated)
   connection-close         200 with Connection: close, then close
   keepalive-then-close     first request 200 keep-alive; the next request on the
                            same connection is read and answered by a close
@@ -77,7 +79,7 @@ CERTS = {
 
 PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake")
 PER_REQUEST = ("ok", "hello", "echo", "status", "chunked", "big", "extra-response",
-               "close-delimited", "connection-close", "keepalive-then-close",
+               "close-delimited", "close-delimited-bare", "connection-close", "keepalive-then-close",
                "close-before-response", "close-mid-chunk", "bad-chunk-size", "garbage",
                "huge-headers", "no-answer", "slow-headers", "rst-after")
 
@@ -275,6 +277,10 @@ class Server:
         if name == "close-delimited":
             conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + hello)
             self.close(conn, cid)
+            return False
+        if name == "close-delimited-bare":
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + hello)
+            self.close(conn, cid, graceful=False)
             return False
         if name == "connection-close":
             conn.sendall(self.response(200, hello, ["Connection: close"]))

@@ -86,6 +86,7 @@ static const ftype_t types[] = {
                  "\"retry\": \"once\", \"keepalive_ms\": 600"},
     {"cc", "\"url\": \"/connection-close\""},
     {"closedelim", "\"url\": \"/close-delimited\""},
+    {"closebare", "\"url\": \"/close-delimited-bare\""},
     {"retry3", "\"url\": \"/hello\", \"retry\": \"three\""},
     {"big1m", "\"url\": \"/big:1048576\", \"timeout_ms\": 10000"},
     {"extra", "\"url\": \"/extra-response\""},
@@ -812,6 +813,24 @@ static void test_close_delimited_body(void **state)
     finish(x);
 }
 
+/* SPEC §8: with TLS a body delimited by the close is complete only on close_notify.
+ * A bare TCP close there (a relay cutting the stream) fails the transaction with
+ * WISP_ETRUNCATED: never DONE, no EOM. Before the fix it was DONE with what came. */
+static void test_close_delimited_without_close_notify(void **state)
+{
+    fx_t *x = *state;
+    strec_t *r;
+
+    start(x, NULL);
+    r = st_new(x->f, "closebare");
+    request(r);
+    wait1(x, r, 3000);
+    EXPECT(r, strcmp(st_seq(r, 0), "CONNECTING CONNECTED ACK:200 DISCONNECTED:WISP_ETRUNCATED "
+                                   "ALL_RETRIES_FAILED:WISP_ETRUNCATED") == 0);
+    EXPECT(r, r->eom == 0);
+    finish(x);
+}
+
 /* A NACK is an answer, not a failure: no retry, the body, DONE. */
 static void test_nack_is_not_retried(void **state)
 {
@@ -1231,6 +1250,7 @@ int main(void)
         T(test_close_before_response_post_not_resent),
         T(test_connection_close_requeues),
         T(test_close_delimited_body),
+        T(test_close_delimited_without_close_notify),
         T(test_nack_is_not_retried),
         T(test_faults_are_isolated),
         T(test_destroy_leader_promotes_queue),

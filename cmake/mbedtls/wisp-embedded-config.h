@@ -136,12 +136,12 @@
 
 /* Only the AEAD suites of SPEC §8, in preference order (ChaCha20 first: without AES
  * hardware it is the faster of the two on a Cortex-M). */
-#define MBEDTLS_SSL_CIPHERSUITES                                                        \
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,                              \
-        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,                                \
-        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,                                \
-        MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,                            \
-        MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,                                  \
+#define MBEDTLS_SSL_CIPHERSUITES                                                                   \
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,                                         \
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,                                           \
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,                                           \
+        MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,                                       \
+        MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,                                             \
         MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 
 /*

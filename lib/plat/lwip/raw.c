@@ -208,6 +208,25 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* ---- Sockets ---- */
 
+/* A slot of the given kind with a fresh IPv4 PCB: the slot index, or a negative
+ * WISP_E* code (nothing held then). */
+static int slot_with_pcb(uint8_t kind, const wisp_addr_t *a, struct tcp_pcb **pcb)
+{
+    int i;
+
+    if (a->family != 4)
+        return WISP_EUNSUPPORTED;
+    i = slot_alloc(kind);
+    if (i < 0)
+        return WISP_ENOMEM;
+    *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    if (!*pcb) {
+        socks[i].kind = K_FREE;
+        return WISP_ENOMEM;
+    }
+    return i;
+}
+
 static int rw_tcp_connect(void *user, const wisp_addr_t *to, int *fdp)
 {
     struct tcp_pcb *pcb;
@@ -216,16 +235,9 @@ static int rw_tcp_connect(void *user, const wisp_addr_t *to, int *fdp)
     int i;
 
     (void)user;
-    if (to->family != 4)
-        return WISP_EUNSUPPORTED;
-    i = slot_alloc(K_TCP);
+    i = slot_with_pcb(K_TCP, to, &pcb);
     if (i < 0)
-        return WISP_ENOMEM;
-    pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    if (!pcb) {
-        socks[i].kind = K_FREE;
-        return WISP_ENOMEM;
-    }
+        return i;
     watch(&socks[i], pcb);
     socks[i].flags = F_CONNECTING;
     to_ip(to, &ip);
@@ -248,16 +260,9 @@ static int rw_tcp_listen(void *user, const wisp_addr_t *at, int backlog, int *fd
     int i;
 
     (void)user;
-    if (at->family != 4)
-        return WISP_EUNSUPPORTED;
-    i = slot_alloc(K_LISTEN);
+    i = slot_with_pcb(K_LISTEN, at, &pcb);
     if (i < 0)
-        return WISP_ENOMEM;
-    pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    if (!pcb) {
-        socks[i].kind = K_FREE;
-        return WISP_ENOMEM;
-    }
+        return i;
     ip_set_option(pcb, SOF_REUSEADDR);
     to_ip(at, &ip);
     e = tcp_bind(pcb, &ip, at->port);

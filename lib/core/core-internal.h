@@ -201,6 +201,12 @@ WISP_NODISCARD int wisp__sock_adopt(wisp__sock_t *s, int fd);
 /** Listen; a port of 0 picks one, reported in *bound. */
 WISP_NODISCARD int wisp__sock_listen(wisp__sock_t *s, const wisp_addr_t *at, int backlog,
                                      wisp_addr_t *bound);
+/** Accept one connection on a listening socket: 0 with *fd (non-blocking) and
+ *  *peer (may be NULL) set, WISP_EAGAIN when none is waiting, or an error. The fd
+ *  belongs to the caller, who adopts it (wisp__sock_adopt) or closes it. */
+WISP_NODISCARD int wisp__sock_accept(wisp__sock_t *s, int *fd, wisp_addr_t *peer);
+/** Close an fd that no wisp__sock_t owns (an accepted one refused at once). */
+void wisp__sock_close_fd(wisp_context_t *cx, int fd);
 /** Ask for (or stop) WISP_SOCK_READABLE events. */
 void wisp__sock_want_read(wisp__sock_t *s, int on);
 /** Queue bytes: returns how many were taken (> 0), or WISP_EAGAIN when the buffer is

@@ -159,6 +159,25 @@ int wisp__sock_listen(wisp__sock_t *s, const wisp_addr_t *at, int backlog, wisp_
     return attach(s, fd, WISP_POLLIN, SOCK_LISTENING);
 }
 
+int wisp__sock_accept(wisp__sock_t *s, int *fd, wisp_addr_t *peer)
+{
+    const wisp_plat_ops_t *p;
+
+    if (!s || !fd || s->fd < 0 || !(s->flags & SOCK_LISTENING))
+        return WISP_EINVAL;
+    *fd = -1;
+    p = s->cx->plat;
+    return p->tcp_accept(p->user, s->fd, fd, peer);
+}
+
+void wisp__sock_close_fd(wisp_context_t *cx, int fd)
+{
+    const wisp_plat_ops_t *p = cx->plat;
+
+    if (fd >= 0)
+        p->sock_close(p->user, fd);
+}
+
 void wisp__sock_want_read(wisp__sock_t *s, int on)
 {
     if (s->fd < 0)

@@ -91,8 +91,7 @@ struct wisp__h1_conn {
     uint32_t nail_connect_ms, nail_retry_ms;
     uint32_t keepalive_ms; /* of the last transaction: how long to keep it idle */
     uint64_t body_left;    /* Content-Length bytes still to come from the app */
-    wisp__sock_t sock;
-    wisp__tls_t *tls;
+    wisp__h1_link_t link; /* the socket and TLS session (lib/http1/link.c) */
     wisp__resolve_t *res;
     wisp_addr_t addr[WISP_RESOLVE_MAX_ADDRS];
     wisp__timer_t timer; /* see timer_role() */
@@ -257,25 +256,17 @@ static void out_fail_all(wisp__h1_conn_t *c, int err)
 
 /* ---- Socket lifetime ---- */
 
-/* Close the socket, if any, in the fixed order (SPEC §2): unregister from the
- * poller (events already fetched are dropped), free the TLS session, close the fd. */
+/* Close the socket, if any, in the fixed order of SPEC §2 (wisp__h1_link_close). */
 static void close_socket(wisp__h1_conn_t *c)
 {
-    if (c->sock.fd < 0)
-        return;
-    wisp__sock_unregister(&c->sock);
-    wisp__tls_destroy(&c->tls);
-    wisp__sock_close(&c->sock);
-    wisp__stats(c->cx)->conns_live--;
+    wisp__h1_link_close(&c->link);
 }
 
 static void sock_down(wisp__h1_conn_t *c, int orderly)
 {
     wisp__resolve_cancel(&c->res);
-    if (orderly && c->tls && c->sock.fd >= 0 && c->state >= CS_IDLE) {
-        (void)wisp__tls_close_notify(c->tls);
-        (void)wisp__sock_flush(&c->sock);
-    }
+    if (orderly && c->link.tls && c->state >= CS_IDLE)
+        wisp__h1_link_goodbye(&c->link);
     close_socket(c);
     to(c, CS_DOWN); /* stops a connect, retry or idle timer: down has none */
     c->served = 0;
@@ -364,17 +355,7 @@ static void conn_error(wisp__h1_conn_t *c, int err)
     schedule(c);
 }
 
-/* ---- TLS transport over the buffered socket ---- */
-
-static int bio_send(void *io, const uint8_t *buf, size_t len)
-{
-    return wisp__sock_write(io, buf, len);
-}
-
-static int bio_recv(void *io, uint8_t *buf, size_t len)
-{
-    return wisp__sock_read(io, buf, len);
-}
+/* ---- TLS sessions ---- */
 
 /* A resumable session exists: at the end of a TLS 1.2 handshake, and under TLS 1.3
  * each time a NewSessionTicket arrives (after the handshake). The vhost keeps the
@@ -386,19 +367,6 @@ static void session_sink(void *user, wisp__tls_session_t *sess)
     wisp__vhost_session_put(c->vhost, c->host, c->port, sess);
 }
 
-static int raw_write(wisp__h1_conn_t *c, const uint8_t *buf, size_t len)
-{
-    int n = c->tls ? wisp__tls_write(c->tls, buf, len) : wisp__sock_write(&c->sock, buf, len);
-
-    return (n == WISP_EWANTWRITE || n == WISP_EWANTREAD) ? WISP_EAGAIN : n;
-}
-
-static int raw_read(wisp__h1_conn_t *c, uint8_t *buf, size_t len)
-{
-    int n = c->tls ? wisp__tls_read(c->tls, buf, len) : wisp__sock_read(&c->sock, buf, len);
-
-    return (n == WISP_EWANTWRITE || n == WISP_EWANTREAD) ? WISP_EAGAIN : n;
-}
 
 /* ---- Response parser glue: forwards to the leader (calls out, rule 2) ---- */
 
@@ -478,7 +446,7 @@ static int drop_if_dirty(wisp__h1_conn_t *c)
 
     if (!c->served)
         return 0;
-    n = raw_read(c, junk, sizeof(junk));
+    n = wisp__h1_link_read(&c->link, junk, sizeof(junk));
     if (n == WISP_EAGAIN)
         return 0;
     WISP_LOGI(c->cx, "%s:%u: kept-alive connection %s; reconnecting", c->host, c->port,
@@ -588,7 +556,7 @@ static int pump_tx(wisp__h1_conn_t *c)
         int ret;
 
         while (c->out_off < c->out_len) {
-            int n = raw_write(c, c->out + c->out_off, c->out_len - c->out_off);
+            int n = wisp__h1_link_write(&c->link, c->out + c->out_off, c->out_len - c->out_off);
 
             if (n == WISP_EAGAIN)
                 return 0;
@@ -614,7 +582,7 @@ static int pump_tx(wisp__h1_conn_t *c)
 static void complete(wisp__h1_conn_t *c)
 {
     int keep = c->keepable && c->shareable && c->state == CS_RECEIVING &&
-               wisp__h1_resp_keepalive(&c->resp) && !(c->tls && wisp__tls_pending(c->tls));
+               wisp__h1_resp_keepalive(&c->resp) && !wisp__h1_link_pending(&c->link);
 
     c->served++;
     wisp__stats(c->cx)->transactions++;
@@ -652,7 +620,7 @@ static int pump_rx(wisp__h1_conn_t *c)
         /* Once the request is out, out[] is free to take the response. */
         uint8_t *buf = c->state == CS_RECEIVING ? c->out : small;
         size_t cap = c->state == CS_RECEIVING ? sizeof(c->out) : sizeof(small), off = 0;
-        int n = raw_read(c, buf, cap);
+        int n = wisp__h1_link_read(&c->link, buf, cap);
 
         if (n == WISP_EAGAIN)
             return 0;
@@ -687,7 +655,7 @@ static int pump_rx(wisp__h1_conn_t *c)
         }
         /* A short read drained the socket (poll is level-triggered and says when
          * more arrives): reading again now would only cost an EAGAIN. */
-        if ((size_t)n < cap && !(c->tls && wisp__tls_pending(c->tls)))
+        if ((size_t)n < cap && !wisp__h1_link_pending(&c->link))
             return 0;
     }
 }
@@ -708,22 +676,17 @@ static void pump(wisp__h1_conn_t *c)
 
 static void handshake(wisp__h1_conn_t *c)
 {
-    wisp_stats_t *st = wisp__stats(c->cx);
-    int ret = wisp__tls_handshake(c->tls);
+    int ret = wisp__h1_link_handshake(&c->link);
 
-    if (ret == WISP_EWANTREAD || ret == WISP_EWANTWRITE)
+    if (ret == WISP_EAGAIN)
         return;
     if (ret) {
         conn_error(c, ret);
         return;
     }
-    if (wisp__tls_resumed(c->tls))
-        st->handshakes_resumed++;
-    else
-        st->handshakes_full++;
     WISP_LOGD(c->cx, "%s:%u: TLS %s (%s)", c->host, c->port,
-              wisp__tls_resumed(c->tls) ? "resumed" : "full handshake",
-              wisp__tls_ciphersuite(c->tls));
+              wisp__tls_resumed(c->link.tls) ? "resumed" : "full handshake",
+              wisp__tls_ciphersuite(c->link.tls));
     to(c, CS_IDLE);
     schedule(c);
 }
@@ -768,23 +731,20 @@ static int connect_next(wisp__h1_conn_t *c)
     const wisp__tls_session_t *sess;
     int ret;
 
-    wisp__sock_init(c->cx, &c->sock, sock_event, c);
-    ret = wisp__sock_connect(&c->sock, &c->addr[c->addr_i]);
+    wisp__h1_link_init(c->cx, &c->link, sock_event, c);
+    ret = wisp__h1_link_connect(&c->link, &c->addr[c->addr_i]);
     if (ret)
         return ret;
-    wisp__stats(c->cx)->conns_opened++;
-    wisp__stats(c->cx)->conns_live++;
     to(c, CS_CONNECTING);
     if (!c->tls_on)
         return 0;
-    ret = wisp__tls_create(wisp__vhost_tls(c->vhost), c->host, bio_send, bio_recv, &c->sock,
-                           session_sink, c, &c->tls);
+    ret = wisp__h1_link_tls(&c->link, wisp__vhost_tls(c->vhost), c->host, session_sink, c);
     if (ret) {
         close_socket(c);
         return ret;
     }
     sess = wisp__vhost_session(c->vhost, c->host, c->port);
-    if (sess && wisp__tls_set_session(c->tls, sess))
+    if (sess && wisp__tls_set_session(c->link.tls, sess))
         wisp__vhost_session_drop(c->vhost, c->host, c->port);
     return 0;
 }
@@ -950,7 +910,7 @@ static wisp__h1_conn_t *find_or_new(wisp_context_t *cx, uint8_t shareable, const
     c->keepable = 1;
     c->vhost = k->vhost;
     wisp__vhost_ref(c->vhost);
-    wisp__sock_init(cx, &c->sock, sock_event, c);
+    wisp__h1_link_init(cx, &c->link, sock_event, c);
     wisp__timer_init(&c->timer, timer_fired);
     wisp__defer_init(&c->kick, kick);
     c->next = *conns(cx);

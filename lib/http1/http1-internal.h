@@ -30,6 +30,7 @@
 #include "wisp/config.h"
 #include "wisp/error.h"
 #include "core/core-internal.h"
+#include "tls/tls-internal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -395,6 +396,42 @@ WISP_NODISCARD int wisp__h1_chunk_header(uint8_t *buf, size_t cap, size_t len);
  * \return WISP_H1_CHUNK_LAST_LEN; WISP_EINVAL (buf NULL); WISP_ETOOBIG (cap < 5).
  */
 WISP_NODISCARD int wisp__h1_chunk_last(uint8_t *buf, size_t cap);
+
+/* ==== The link: a socket and its TLS session (lib/http1/link.c) ================
+ *
+ * The one transport both connection kinds own: client connections and the server's
+ * accepted connections open, read, write and close through it, so the close order
+ * of SPEC §2 (unregister from the poller, free the TLS session, close the fd) lives
+ * in one function, wisp__h1_link_close().
+ */
+typedef struct wisp__h1_link {
+    wisp__sock_t sock; /* sock.fd < 0: closed */
+    wisp__tls_t *tls;  /* NULL: plaintext (or not set up yet) */
+} wisp__h1_link_t;
+
+/** Prepare a closed link whose socket events go to cb(sock, ...) with sock->user. */
+void wisp__h1_link_init(wisp_context_t *cx, wisp__h1_link_t *l, wisp__sock_cb cb, void *user);
+/** Start an async connect (counted in conns_opened and conns_live). */
+WISP_NODISCARD int wisp__h1_link_connect(wisp__h1_link_t *l, const wisp_addr_t *to);
+/** Take over an accepted fd (counted as for connect). On error the fd is the caller's. */
+WISP_NODISCARD int wisp__h1_link_adopt(wisp__h1_link_t *l, int fd);
+/** A TLS session over the link's socket (see wisp__tls_create; peer NULL on a server). */
+WISP_NODISCARD int wisp__h1_link_tls(wisp__h1_link_t *l, wisp__tls_conf_t *conf, const char *peer,
+                                     wisp__tls_session_cb sink, void *sink_user);
+/** Advance the handshake: 0 when complete (counted as full or resumed), WISP_EAGAIN,
+ *  or the failure wisp__tls_handshake() gives. */
+WISP_NODISCARD int wisp__h1_link_handshake(wisp__h1_link_t *l);
+/** Bytes read (> 0), 0 at an orderly end, WISP_EAGAIN, or an error (TLS: see
+ *  wisp__tls_read, including WISP_ETRUNCATED). */
+int wisp__h1_link_read(wisp__h1_link_t *l, uint8_t *buf, size_t len);
+/** Bytes taken (> 0), WISP_EAGAIN (repeat with the same bytes), or an error. */
+int wisp__h1_link_write(wisp__h1_link_t *l, const uint8_t *buf, size_t len);
+/** Decrypted bytes buffered inside TLS, which poll() cannot see. */
+size_t wisp__h1_link_pending(const wisp__h1_link_t *l);
+/** Orderly end: close_notify (TLS) and one last flush. The link stays open. */
+void wisp__h1_link_goodbye(wisp__h1_link_t *l);
+/** The one close: unregister, free the TLS session, close the fd. Idempotent. */
+void wisp__h1_link_close(wisp__h1_link_t *l);
 
 /* ==== Client connections and queueing (lib/http1/client-conn.c) ===============
  *

@@ -180,6 +180,11 @@ static int px_tcp_listen(void *user, const wisp_addr_t *at, int backlog, int *fd
     if (fd < 0)
         return map_errno(errno);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+#ifdef SO_REUSEPORT
+    /* One context per thread may listen on the same port (SPEC §2): the kernel
+     * spreads the accepted connections across them. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+#endif
     if (at->family == 6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     ret = prepare_fd(fd, 0);

@@ -84,7 +84,6 @@ struct wisp__h1_sconn {
     uint8_t keep;         /* another request may follow this one */
     uint8_t chunked;      /* the answer's body is chunked */
     uint8_t body_eom;     /* the last body piece is in out[] */
-    uint8_t linger;       /* CLOSING: unread request bytes remain; read them away */
     uint8_t close_after;  /* the answer said Connection: close (or is unframed) */
     uint32_t served;      /* exchanges completed on this connection */
     int64_t body_left;    /* Content-Length still to come from the app; -1 unframed */
@@ -209,21 +208,26 @@ static void out_done(wisp__h1_sconn_t *c)
 
 /* ---- Closing ---- */
 
-/* The last bytes are queued: close once they have left (or CLOSE_LINGER_MS). With
- * unread request bytes (an error answered before the body was read) the rest is
- * read and dropped meanwhile, so that closing does not reset the connection before
- * the client has read the answer. */
-static void closing(wisp__h1_sconn_t *c, int linger)
+/* Unread request bytes at close() make the kernel send a reset, which can destroy
+ * the answer before the client has read it (a 413 sent while the body still
+ * arrives). So the input is read away once the answer has left, then we close. */
+static void close_drained(wisp__h1_sconn_t *c)
 {
-    int ret;
+    uint8_t junk[512];
 
+    while (wisp__h1_link_read(&c->link, junk, sizeof(junk)) > 0)
+        ;
+    conn_close(c);
+}
+
+/* The last bytes are queued: close once they have left (CLOSE_LINGER_MS at most). */
+static void closing(wisp__h1_sconn_t *c)
+{
     to(c, SC_CLOSING);
-    c->linger = (uint8_t)linger;
-    wisp__sock_want_read(&c->link.sock, linger);
+    wisp__sock_want_read(&c->link.sock, 0);
     wisp__h1_link_goodbye(&c->link);
-    ret = wisp__sock_want_drain(&c->link.sock);
-    if (ret != WISP_EAGAIN && !c->linger)
-        conn_close(c);
+    if (wisp__sock_want_drain(&c->link.sock) != WISP_EAGAIN)
+        close_drained(c);
 }
 
 /* An error the connection answers itself (SPEC §10): the request, if any, fails
@@ -254,7 +258,7 @@ static void fail_request(wisp__h1_sconn_t *c, int status, int err)
     }
     c->phase = OUT_DONE;
     c->out_off = c->out_len = 0;
-    closing(c, !c->in_done);
+    closing(c);
 }
 
 static int status_of(const wisp__h1_sconn_t *c, int err)
@@ -280,8 +284,8 @@ static void conn_error(wisp__h1_sconn_t *c, int err)
     if (c->state == SC_DOWN)
         return;
     if (c->state == SC_CLOSING || c->state == SC_HANDSHAKE) {
-        WISP_LOGD(c->cx, "server '%s': connection %s: %s", c->srv->cfg.name,
-                  state_names[c->state], wisp_strerror(err));
+        WISP_LOGD(c->cx, "server '%s': connection %s: %s", c->srv->cfg.name, state_names[c->state],
+                  wisp_strerror(err));
         conn_close(c);
         return;
     }
@@ -292,8 +296,8 @@ static void conn_error(wisp__h1_sconn_t *c, int err)
 
 static int known_method(const char *m)
 {
-    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                          "OPTIONS"};
+    static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                          "PATCH", "DELETE", "OPTIONS"};
     size_t i;
 
     for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
@@ -368,8 +372,8 @@ static int p_complete(void *u)
     return c->state == SC_DOWN ? WISP_ECANCELED : ret;
 }
 
-static const wisp__h1_cbs_t req_cbs = {NULL,    p_request, p_header, p_headers_done,
-                                       p_body, p_complete};
+static const wisp__h1_cbs_t req_cbs = {NULL,           p_request, p_header,
+                                       p_headers_done, p_body,    p_complete};
 
 static void parser_reset(wisp__h1_sconn_t *c)
 {
@@ -424,21 +428,6 @@ static int pump_in(wisp__h1_sconn_t *c)
             wisp__timer_start(c->cx, &c->timer, c->srv->cfg.idle_timeout_ms);
     }
     return 0;
-}
-
-/* CLOSING with unread request bytes: read them away until the peer closes. */
-static void pump_linger(wisp__h1_sconn_t *c)
-{
-    for (;;) {
-        int n = wisp__h1_link_read(&c->link, c->in, sizeof(c->in));
-
-        if (n == WISP_EAGAIN)
-            return;
-        if (n <= 0) {
-            conn_close(c);
-            return;
-        }
-    }
 }
 
 /* ---- Writing the answer ---- */
@@ -554,7 +543,7 @@ static void finish(wisp__h1_sconn_t *c)
     c->phase = OUT_NONE;
     c->in_done = 0;
     if (!keep) {
-        closing(c, 0);
+        closing(c);
         return;
     }
     parser_reset(c);
@@ -566,11 +555,6 @@ static void pump(wisp__h1_sconn_t *c)
     for (;;) {
         int ret = 0;
 
-        if (c->state == SC_CLOSING) {
-            if (c->linger)
-                pump_linger(c);
-            return;
-        }
         if (c->state != SC_WAITING && c->state != SC_EXCHANGE)
             return;
         ret = pump_out(c);
@@ -603,8 +587,7 @@ static void handshake(wisp__h1_sconn_t *c)
     if (ret == WISP_EAGAIN)
         return;
     if (ret) {
-        WISP_LOGI(c->cx, "server '%s': handshake failed: %s", c->srv->cfg.name,
-                  wisp_strerror(ret));
+        WISP_LOGI(c->cx, "server '%s': handshake failed: %s", c->srv->cfg.name, wisp_strerror(ret));
         conn_close(c);
         return;
     }
@@ -650,10 +633,7 @@ static void sock_event(wisp__sock_t *s, int ev, int err)
         handshake(c);
         break;
     case SC_CLOSING:
-        if (ev == WISP_SOCK_WRITABLE && !c->linger)
-            conn_close(c); /* the last bytes have left */
-        else if (ev == WISP_SOCK_READABLE)
-            pump_linger(c);
+        close_drained(c); /* the last bytes have left, or the peer is gone */
         break;
     case SC_EXCHANGE:
         if (ev == WISP_SOCK_READABLE && c->in_done)
@@ -744,8 +724,8 @@ static void listen_event(wisp__sock_t *s, int ev, int err)
             /* Over the limit: closed at once, never queued (SPEC §4). */
             wisp__sock_close_fd(l->cx, fd);
             wisp__stats(l->cx)->conns_refused++;
-            WISP_LOGI(l->cx, "server '%s': connection refused (max_connections %lu)",
-                      l->cfg.name, (unsigned long)l->cfg.max_connections);
+            WISP_LOGI(l->cx, "server '%s': connection refused (max_connections %lu)", l->cfg.name,
+                      (unsigned long)l->cfg.max_connections);
             continue;
         }
         ret = conn_new(l, fd); /* closes fd itself on failure */

@@ -4,8 +4,8 @@
  *
  * A client stream holds one embedded h1 transaction that it submits for each
  * request. Its state changes only through notify() (wisp__stream_notify), which
- * logs the move and calls the application. Whether a transaction cycle is open follows from the state: the
- * idle states are CREATED, DONE, ALL_RETRIES_FAILED and TIMEOUT; DESTROYING is last.
+ * logs the move and calls the application. Whether a transaction cycle is open follows from the
+ * state: the idle states are CREATED, DONE, ALL_RETRIES_FAILED and TIMEOUT; DESTROYING is last.
  *
  * A cycle: request_tx -> QUEUED or CONNECTING -> CONNECTED -> ACK/NACK -> rx... ->
  * DONE. Failures before the request went out are CONNECTION_FAILED, after it
@@ -112,7 +112,8 @@ static void after_failure(wisp_stream_t *s, int err, int may_retry)
         end_cycle(s, WISP_STATE_ALL_RETRIES_FAILED, err);
         return;
     }
-    delay = r->backoff_ms[s->x.cl.failures < r->backoff_count ? s->x.cl.failures : r->backoff_count - 1];
+    delay = r->backoff_ms[s->x.cl.failures < r->backoff_count ? s->x.cl.failures
+                                                              : r->backoff_count - 1];
     if (r->jitter_pct && delay) {
         uint32_t span = (uint32_t)((uint64_t)delay * r->jitter_pct / 100u), rnd = 0;
         const wisp_plat_ops_t *p = wisp__plat(s->cx);
@@ -352,8 +353,8 @@ static int nail_up(wisp_stream_t *s)
     int ret = stream_key(s, host, sizeof(host), &key);
 
     if (!ret)
-        ret =
-            wisp__h1_nail(s->cx, &key, s->ps->reuse, s->ps->connect_timeout_ms, retry_ms, &s->x.cl.nail);
+        ret = wisp__h1_nail(s->cx, &key, s->ps->reuse, s->ps->connect_timeout_ms, retry_ms,
+                            &s->x.cl.nail);
     if (ret)
         WISP_LOGE(s->cx, "stream '%s': nailed_up: %s", s->ps->name, wisp_strerror(ret));
     return ret;
@@ -388,7 +389,6 @@ static int request(wisp_stream_t *s, int64_t len)
     (void)wisp__context_release(cx);
     return ret;
 }
-
 
 static void resume(wisp_stream_t *s)
 {

@@ -54,13 +54,13 @@ typedef struct wisp__client_part {
 
 /* Server listener, or one request it received. */
 typedef struct wisp__server_part {
-    wisp__h1_srv_t *srv;   /* listener: the h1 listener (NULL once let go) */
-    size_t user_size;      /* listener: app state bytes per request */
-    wisp__h1_sreq_t sreq;  /* request: on its connection */
-    void *parent_user;     /* request: the listener's user pointer */
-    char *target;          /* request: method NUL path [? query] as received */
+    wisp__h1_srv_t *srv;  /* listener: the h1 listener (NULL once let go) */
+    size_t user_size;     /* listener: app state bytes per request */
+    wisp__h1_sreq_t sreq; /* request: on its connection */
+    void *parent_user;    /* request: the listener's user pointer */
+    char *target;         /* request: method NUL path [? query] as received */
     size_t method_len, path_len, query_len;
-    char status_text[4];   /* request: "status" as the app set it */
+    char status_text[4]; /* request: "status" as the app set it */
 } wisp__server_part_t;
 
 struct wisp_stream {
@@ -98,8 +98,8 @@ int wisp__stream_meta_store(wisp_stream_t *s, int i, const void *value, size_t l
 void wisp__stream_link(wisp_stream_t *s);
 /** Allocate a zeroed stream of type ps with extra bytes after its slots (*extra
  *  then points at them, aligned), or NULL. */
-wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t *ps,
-                                  size_t extra, void **extra_out);
+wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t *ps, size_t extra,
+                                  void **extra_out);
 /** Free a stream that was never linked. */
 void wisp__stream_free_unlinked(wisp_stream_t *s);
 

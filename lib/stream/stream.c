@@ -235,8 +235,8 @@ static void timeout_fired(wisp__timer_t *t)
 /* Extra bytes after the slots start on this boundary (app state: any type). */
 #define EXTRA_ALIGN 16u
 
-wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t *ps,
-                                  size_t extra, void **extra_out)
+wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t *ps, size_t extra,
+                                  void **extra_out)
 {
     size_t base = sizeof(wisp_stream_t) + ps->metadata_count * sizeof(wisp__meta_val_t);
     wisp_stream_t *s;

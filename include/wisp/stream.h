@@ -149,6 +149,9 @@ WISP_API void wisp_stream_destroy(wisp_stream_t *s);
  *   DISCONNECTED     (arg: WISP_E*) the client went away, or the request broke a
  *                    limit, before the answer was out; then DESTROYING.
  *
+ * The listener itself reports CREATED and DESTROYING through the same ops, with
+ * its own `user`: compare `user` to tell it from a request.
+ *
  * wisp frees request streams itself after DESTROYING; the app may destroy one
  * earlier (its connection is then closed: it cannot be answered). Destroying the
  * listener stops accepting at once; requests in flight finish.

@@ -116,6 +116,8 @@ static int srv_state(void *user, wisp_state_t st, int arg)
     size_t n;
 
     (void)arg;
+    if (user == &app)
+        return 0; /* the listener's own states (CREATED, DESTROYING) */
     switch (st) {
     case WISP_STATE_SERVER_REQUEST:
         app.requests++;
@@ -462,9 +464,14 @@ static void test_tls_twenty_queued(void **state)
     testalloc_t ta;
     wisp_context_t *cx = client_ctx(&ta, f);
     cli_t c[20];
-    int i, done = 0;
+    int i, done = 0, stall[3];
 
     memset(c, 0, sizeof(c));
+    /* Three clients that connect and stall (one sends half a ClientHello): handshakes
+     * run in the loop, so they delay nobody. */
+    for (i = 0; i < 3; i++)
+        stall[i] = raw_connect(f->tls_port);
+    assert_int_equal(send(stall[2], "\x16\x03\x01\x00\xff\x01", 6, 0), 6);
     for (i = 0; i < 20; i++) {
         assert_int_equal(wisp_stream_create(cx, &ops, &c[i], &c[i].s), 0);
         assert_int_equal(wisp_stream_request_tx(c[i].s), 0);
@@ -476,6 +483,9 @@ static void test_tls_twenty_queued(void **state)
     assert_int_equal(stats(f->cx).handshakes_full, 1);
     assert_int_equal(stats(f->cx).transactions, 20);
     assert_int_equal(stats(f->cx).reuses, 19);
+    assert_int_equal(stats(f->cx).conns_live, 4); /* the three stalled ones still wait */
+    for (i = 0; i < 3; i++)
+        close(stall[i]);
     client_done(f, cx, &ta, c, 20);
 }
 
@@ -695,6 +705,44 @@ static void test_close_torture(void **state)
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
             close(fd); /* RST */
             service(f, NULL, 5);
+        }
+        /* Every fifth round the listener goes while a request waits for its answer,
+         * and a new one takes its place: the old connection is served, then closes. */
+        if (round % 5 == 4) {
+            static const char slow[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+            int fd = raw_connect(f->plain_port);
+            char out[512];
+            size_t len = 0;
+            int waited;
+
+            assert_int_equal(send(fd, slow, sizeof(slow) - 1, 0), (ssize_t)(sizeof(slow) - 1));
+            for (waited = 0; !app.slow && waited < 2000; waited += 5)
+                service(f, NULL, 5);
+            assert_non_null(app.slow);
+            wisp_stream_destroy(f->plain);
+            assert_int_equal(wisp_stream_create(f->cx, &srv_plain, &app, &f->plain), 0);
+            assert_int_equal(wisp_stream_set_user_size(f->plain, sizeof(req_t)), 0);
+            f->plain_port = wisp_stream_local_port(f->plain);
+            if (round % 10 == 4) {
+                assert_int_equal(wisp_stream_request_tx_len(app.slow, 0), 0);
+            } else {
+                /* ...or the client resets while the answer is still to come. */
+                struct linger lg = {1, 0};
+
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                close(fd);
+                fd = -1;
+                wisp_stream_destroy(app.slow);
+            }
+            for (waited = 0; fd >= 0 && !raw_read(fd, out, sizeof(out), &len) && waited < 2000;
+                 waited += 5)
+                service(f, NULL, 5);
+            if (fd >= 0) {
+                assert_int_equal(strncmp(out, "HTTP/1.1 200 ", 13), 0);
+                assert_non_null(strstr(out, "Connection: close")); /* the listener drains */
+                close(fd);
+            }
+            app.done = 0;
         }
     }
     service(f, NULL, 30);

@@ -5,12 +5,16 @@
 #   scripts/firmware-build.sh [BUILD_DIR]      (default build-firmware; `make firmware`)
 #
 # BUILD_DIR/src                      Debian's mbedtls source (scripts/get-debian-source.sh)
-# BUILD_DIR/mbedtls-2.28[-build]     the cross-built mbedTLS, installed with the profile as
-#                                    its mbedtls/config.h. Rebuilt only when the profile,
-#                                    the toolchain file or the source changes (a stamp
-#                                    holds their checksums), so `make test` pays for it once.
+# BUILD_DIR/mbedtls-2.28[-build]     the cross-built mbedTLS, installed with the embedded
+#                                    profile as its mbedtls/config.h. Rebuilt only when the
+#                                    profile, the toolchain file or the source changes (a
+#                                    stamp holds their checksums), so `make test` pays once.
+# BUILD_DIR/mbedtls-2.28-client      the same with the client-only profile
+#                                    (wisp-embedded-client-config.h)
 # BUILD_DIR/client                   wisp, client only, static policies only (JSON off),
-#                                    with the QEMU image and its ctest
+#                                    against the client-only mbedTLS, with the QEMU image
+#                                    and its ctest (its in-image TLS server is linked
+#                                    against the full profile: tests/firmware/README.md)
 # BUILD_DIR/client-server            wisp, client + server, library only (for the sizes)
 set -eu
 
@@ -57,17 +61,24 @@ if [ "${WISP_FW_MBEDTLS36:-0}" = 1 ]; then
     # compiles (wisp's TLS 1.3 glue for 3.6 is the TLS work; not linked here yet).
     build_mbedtls next "$prefix36" "$here/cmake/mbedtls/wisp-embedded-config-3.6.h"
 fi
-prefix="$out/mbedtls-2.28"
-build_mbedtls own "$prefix" "$config"
+build_mbedtls own "$out/mbedtls-2.28" "$config"
+build_mbedtls own "$out/mbedtls-2.28-client" "$here/cmake/mbedtls/wisp-embedded-client-config.h"
+prefix="$out/mbedtls-2.28"             # (build_mbedtls sets prefix: assign after it)
+prefix_client="$out/mbedtls-2.28-client"
 
-configure() { # DIR ARGS...
+# The mbedTLS paths are passed, not found: FindMbedTLS caches what it found, and a
+# build dir must follow a change of prefix.
+configure() { # DIR MBEDTLS_PREFIX ARGS...
     d=$1
-    shift
+    p=$2
+    shift 2
     cmake -S "$here" -B "$d" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
-        -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_FIND_ROOT_PATH="$prefix" \
+        -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_FIND_ROOT_PATH="$p" \
+        -DMbedTLS_INCLUDE_DIR="$p/include" -DMbedTLS_LIBRARY="$p/lib/libmbedtls.a" \
+        -DMbedX509_LIBRARY="$p/lib/libmbedx509.a" -DMbedCrypto_LIBRARY="$p/lib/libmbedcrypto.a" \
         -DWISP_WITH_JSON_POLICY=OFF -DWISP_BUILD_TOOLS=OFF -DWISP_LOG_LEVEL=1 "$@" >/dev/null
 }
-configure "$out/client" -DWISP_WITH_SERVER=OFF
+configure "$out/client" "$prefix_client" -DWISP_WITH_SERVER=OFF -DWISP_FW_PEER_MBEDTLS="$prefix"
 cmake --build "$out/client" -j"$jobs"
-configure "$out/client-server" -DWISP_WITH_SERVER=ON -DWISP_BUILD_TESTS=OFF
+configure "$out/client-server" "$prefix" -DWISP_WITH_SERVER=ON -DWISP_BUILD_TESTS=OFF
 cmake --build "$out/client-server" -j"$jobs" --target wisp_static

@@ -6,20 +6,28 @@
  * It accepts one connection, completes the handshake with the test server
  * certificate (tests/certs/server.pem, P-256, compiled in as DER), reads one request
  * head, answers 200 with a fixed body and the x-wisp-test header, sends close_notify
- * and closes. Its mbedTLS heap is charged to a context of its own (tls-heap.c), so
+ * and closes.
+ *
+ * It has an mbedTLS of its own. wisp's client is built against the client-only
+ * profile (cmake/mbedtls/wisp-embedded-client-config.h), which has no server side, so
+ * this file is compiled against the full embedded profile and linked with that
+ * profile's libraries into one relocatable object whose only global symbols are the
+ * peer_* functions of peer.h (tests/firmware/CMakeLists.txt). The two mbedTLS copies
+ * therefore never see each other, including their process-global calloc/free hooks:
+ * this copy's are set here and charge every allocation to the peer's own context, so
  * the client's figures count only the client.
  */
 #include <string.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "peer.h"
 #include "plat-mem.h"
 #include "server-cert.h"
-#include "tls/tls-heap.h"
 
 enum { P_ACCEPT, P_HANDSHAKE, P_REQUEST, P_RESPONSE, P_CLOSE, P_DONE, P_FAILED };
 
@@ -63,6 +71,25 @@ static int entropy(void *ctx, unsigned char *buf, size_t len)
     return mem_entropy(ctx, buf, len);
 }
 
+/* This mbedTLS copy's heap: the peer's context, zeroed as calloc must. */
+static void *heap_calloc(size_t n, size_t size)
+{
+    void *b;
+
+    if (!n || !size || n > (size_t)-1 / size)
+        return NULL;
+    b = wisp__alloc(p.owner, n * size);
+    if (b)
+        memset(b, 0, n * size);
+    return b;
+}
+
+static void heap_free(void *ptr)
+{
+    if (ptr)
+        wisp__free(p.owner, ptr);
+}
+
 static int blocked(int ret)
 {
     return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
@@ -70,13 +97,12 @@ static int blocked(int ret)
 
 int peer_init(wisp_context_t *heap_owner)
 {
-    wisp_context_t *prev;
     int ret;
 
     memset(&p, 0, sizeof(p));
     p.owner = heap_owner;
     p.fd = -1;
-    prev = wisp__tls_heap_use(p.owner);
+    mbedtls_platform_set_calloc_free(heap_calloc, heap_free);
     mbedtls_ctr_drbg_init(&p.drbg);
     mbedtls_ssl_config_init(&p.conf);
     mbedtls_x509_crt_init(&p.crt);
@@ -94,7 +120,6 @@ int peer_init(wisp_context_t *heap_owner)
         mbedtls_ssl_conf_rng(&p.conf, mbedtls_ctr_drbg_random, &p.drbg);
         ret = mbedtls_ssl_conf_own_cert(&p.conf, &p.crt, &p.key);
     }
-    (void)wisp__tls_heap_use(prev);
     p.state = ret ? P_FAILED : P_ACCEPT;
     return ret ? -1 : 0;
 }
@@ -160,14 +185,12 @@ static void step_once(void)
 
 void peer_step(void)
 {
-    wisp_context_t *prev = wisp__tls_heap_use(p.owner);
     int before;
 
     do {
         before = p.state;
         step_once();
     } while (p.state != before);
-    (void)wisp__tls_heap_use(prev);
 }
 
 int peer_done(void)
@@ -187,8 +210,6 @@ const char *peer_suite(void)
 
 void peer_free(void)
 {
-    wisp_context_t *prev = wisp__tls_heap_use(p.owner);
-
     if (p.fd >= 0)
         mem_close(p.fd);
     mbedtls_ssl_free(&p.ssl);
@@ -196,5 +217,4 @@ void peer_free(void)
     mbedtls_x509_crt_free(&p.crt);
     mbedtls_pk_free(&p.key);
     mbedtls_ctr_drbg_free(&p.drbg);
-    (void)wisp__tls_heap_use(prev);
 }

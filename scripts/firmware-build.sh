@@ -33,7 +33,8 @@ build_mbedtls() {
     src=$("$here/scripts/get-debian-source.sh" mbedtls "$1" "$out/src" | tail -n 1)
     prefix=$2
     cfg=$3
-    stamp=$(cat "$cfg" "$toolchain" "$0" | sha256sum | cut -c1-16)-$(basename "$src")
+    stub="$here/cmake/mbedtls/aes-no-decrypt.c"
+    stamp=$(cat "$cfg" "$toolchain" "$0" "$stub" | sha256sum | cut -c1-16)-$(basename "$src")
     [ "$(cat "$prefix/.wisp-stamp" 2>/dev/null)" = "$stamp" ] && return 0
     echo "firmware: cross-building mbedTLS ($(basename "$src")) with $(basename "$cfg")"
     rm -rf "$prefix" "$prefix-build"
@@ -51,6 +52,15 @@ build_mbedtls() {
         cp "$cfg" "$prefix/include/mbedtls/mbedtls_config.h"
     else
         cp "$cfg" "$prefix/include/mbedtls/config.h"
+    fi
+    # A profile without the AES inverse cipher gets its stubs in its own libmbedcrypto
+    # (cmake/mbedtls/aes-no-decrypt.c says why).
+    if grep -q '^#define MBEDTLS_AES_DECRYPT_ALT' "$cfg"; then
+        cpu=$(sed -n 's/^set(WISP_CPU_FLAGS "\(.*\)")$/\1/p' "$toolchain")
+        # shellcheck disable=SC2086 # cpu is a list of flags
+        arm-none-eabi-gcc $cpu -Os -ffunction-sections -fdata-sections -Wall -Werror \
+            -I"$prefix/include" -c "$stub" -o "$prefix-build/aes-no-decrypt.o"
+        arm-none-eabi-ar rs "$prefix/lib/libmbedcrypto.a" "$prefix-build/aes-no-decrypt.o"
     fi
     echo "$stamp" >"$prefix/.wisp-stamp"
 }

@@ -69,12 +69,18 @@
 
 /* ---- Crypto primitives ------------------------------------------------------- */
 
-/* AES for AES-128-GCM. GCM uses only the forward cipher, but 2.28's cipher layer
- * references the key schedule for decryption too (about 1 KiB we cannot drop). */
+/* AES for AES-128-GCM and CTR_DRBG, which use only the forward cipher. 2.28's cipher
+ * layer still references the inverse cipher from its AES-ECB entry, so these two ALTs
+ * replace it with stubs that fail (cmake/mbedtls/aes-no-decrypt.c, added to this
+ * profile's libmbedcrypto by scripts/firmware-build.sh): 2.3 KiB of flash, the
+ * inverse tables and code. A product adding a CBC suite must drop both lines. */
 #define MBEDTLS_AES_C
-/* One table instead of four and the tables in flash (const): 4.3 KiB of flash and
- * no RAM, against 9 KiB of .bss plus generation code without ROM_TABLES, or four
- * times the flash without FEWER_TABLES. A few percent slower. */
+#define MBEDTLS_AES_SETKEY_DEC_ALT
+#define MBEDTLS_AES_DECRYPT_ALT
+/* One table instead of four and the tables in flash (const): 1.3 KiB of flash for
+ * the forward cipher and no RAM, where without ROM_TABLES they would be generated
+ * into .bss (and the generator needs a 2 KiB stack frame), and without FEWER_TABLES
+ * take four times the flash. A few percent slower. */
 #define MBEDTLS_AES_ROM_TABLES
 #define MBEDTLS_AES_FEWER_TABLES
 #define MBEDTLS_GCM_C

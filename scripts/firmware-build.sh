@@ -4,7 +4,8 @@
 #
 #   scripts/firmware-build.sh [BUILD_DIR]      (default build-firmware; `make firmware`)
 #
-# BUILD_DIR/src                      Debian's mbedtls source (scripts/get-debian-source.sh)
+# BUILD_DIR/src                      Debian's mbedtls and lwip sources
+#                                    (scripts/get-debian-source.sh)
 # BUILD_DIR/mbedtls-2.28[-build]     the cross-built mbedTLS, installed with the embedded
 #                                    profile as its mbedtls/config.h. Rebuilt only when the
 #                                    profile, the toolchain file or the source changes (a
@@ -88,7 +89,10 @@ configure() { # DIR MBEDTLS_PREFIX ARGS...
         -DMbedX509_LIBRARY="$p/lib/libmbedx509.a" -DMbedCrypto_LIBRARY="$p/lib/libmbedcrypto.a" \
         -DWISP_WITH_JSON_POLICY=OFF -DWISP_BUILD_TOOLS=OFF -DWISP_LOG_LEVEL=1 "$@" >/dev/null
 }
-configure "$out/client" "$prefix_client" -DWISP_WITH_SERVER=OFF -DWISP_FW_PEER_MBEDTLS="$prefix"
+# lwIP for the raw-flavour image (tests/firmware: wisp-fw-lwip.elf), Debian's source.
+lwip=$("$here/scripts/get-debian-source.sh" lwip own "$out/src" | tail -n 1)
+configure "$out/client" "$prefix_client" -DWISP_WITH_SERVER=OFF -DWISP_FW_PEER_MBEDTLS="$prefix" \
+    -DWISP_FW_LWIP_DIR="$lwip"
 cmake --build "$out/client" -j"$jobs"
 configure "$out/client-server" "$prefix" -DWISP_WITH_SERVER=ON -DWISP_BUILD_TESTS=OFF
 cmake --build "$out/client-server" -j"$jobs" --target wisp_static

@@ -6,7 +6,8 @@
  * It accepts one connection, completes the handshake with the test server
  * certificate (tests/certs/server.pem, P-256, compiled in as DER), reads one request
  * head, answers 200 with a fixed body and the x-wisp-test header, sends close_notify
- * and closes.
+ * and closes. Its sockets are whatever transport main.c hands it (peer_io_t): the
+ * in-memory pairs of plat-mem.c, or TCP over lwIP's loopback netif.
  *
  * It has an mbedTLS of its own. wisp's client is built against the client-only
  * profile (cmake/mbedtls/wisp-embedded-client-config.h), which has no server side, so
@@ -26,7 +27,6 @@
 #include <mbedtls/x509_crt.h>
 
 #include "peer.h"
-#include "plat-mem.h"
 #include "server-cert.h"
 
 enum { P_ACCEPT, P_HANDSHAKE, P_REQUEST, P_RESPONSE, P_CLOSE, P_DONE, P_FAILED };
@@ -40,6 +40,7 @@ static const char response[] = "HTTP/1.1 200 OK\r\n"
 
 static struct {
     wisp_context_t *owner;
+    const peer_io_t *io;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt crt;
@@ -52,7 +53,7 @@ static struct {
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
-    int n = mem_send(p.fd, buf, len);
+    int n = p.io->send(p.fd, buf, len);
 
     (void)ctx;
     return n == WISP_EAGAIN ? MBEDTLS_ERR_SSL_WANT_WRITE : n < 0 ? -1 : n;
@@ -60,7 +61,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-    int n = mem_recv(p.fd, buf, len);
+    int n = p.io->recv(p.fd, buf, len);
 
     (void)ctx;
     return n == WISP_EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : n < 0 ? -1 : n;
@@ -68,7 +69,7 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 
 static int entropy(void *ctx, unsigned char *buf, size_t len)
 {
-    return mem_entropy(ctx, buf, len);
+    return p.io->entropy(ctx, buf, len);
 }
 
 /* This mbedTLS copy's heap: the peer's context, zeroed as calloc must. */
@@ -95,12 +96,13 @@ static int blocked(int ret)
     return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
 }
 
-int peer_init(wisp_context_t *heap_owner)
+int peer_init(wisp_context_t *heap_owner, const peer_io_t *io)
 {
     int ret;
 
     memset(&p, 0, sizeof(p));
     p.owner = heap_owner;
+    p.io = io;
     p.fd = -1;
     mbedtls_platform_set_calloc_free(heap_calloc, heap_free);
     mbedtls_ctr_drbg_init(&p.drbg);
@@ -130,7 +132,7 @@ static void step_once(void)
 
     switch (p.state) {
     case P_ACCEPT:
-        if ((p.fd = mem_accept()) < 0)
+        if ((p.fd = p.io->accept()) < 0)
             return;
         if (mbedtls_ssl_setup(&p.ssl, &p.conf)) {
             p.state = P_FAILED;
@@ -171,7 +173,7 @@ static void step_once(void)
     case P_CLOSE:
         ret = mbedtls_ssl_close_notify(&p.ssl);
         if (!ret) {
-            mem_close(p.fd);
+            p.io->close(p.fd);
             p.fd = -1;
             p.state = P_DONE;
         } else if (!blocked(ret)) {
@@ -211,7 +213,7 @@ const char *peer_suite(void)
 void peer_free(void)
 {
     if (p.fd >= 0)
-        mem_close(p.fd);
+        p.io->close(p.fd);
     mbedtls_ssl_free(&p.ssl);
     mbedtls_ssl_config_free(&p.conf);
     mbedtls_x509_crt_free(&p.crt);

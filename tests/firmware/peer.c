@@ -200,14 +200,20 @@ int peer_done(void)
     return p.state == P_DONE;
 }
 
+/* The handshake finished (P_FAILED sorts after the states that imply it). */
+static int handshaken(void)
+{
+    return p.state >= P_REQUEST && p.state <= P_DONE;
+}
+
 const char *peer_version(void)
 {
-    return p.state >= P_REQUEST ? mbedtls_ssl_get_version(&p.ssl) : "";
+    return handshaken() ? mbedtls_ssl_get_version(&p.ssl) : "";
 }
 
 const char *peer_suite(void)
 {
-    return p.state >= P_REQUEST ? mbedtls_ssl_get_ciphersuite(&p.ssl) : "";
+    return handshaken() ? mbedtls_ssl_get_ciphersuite(&p.ssl) : "";
 }
 
 void peer_free(void)

@@ -69,6 +69,7 @@ test: build asan mbedtls3 mbedtls2 firmware
 	ctest --test-dir $(MBEDTLS2) --output-on-failure -j$(JOBS) \
 		-R '^(install_consumer|integration_|interop_tls_|tls_client_only)'
 	ctest --test-dir $(FW)/client --output-on-failure -j$(JOBS)
+	ctest --test-dir $(FW)/client-3.6 --output-on-failure -j$(JOBS)
 
 demo: build
 	@scripts/demo.sh $(BUILD)

@@ -60,6 +60,18 @@ fi
 lwip_peak=$(echo "$lwip_run" | sed -n 's/^heap peak (client, mbedTLS counted): \([0-9]*\).*/\1/p')
 lwip_stack=$(echo "$lwip_run" | sed -n 's/^stack high-water: \([0-9]*\).*/\1/p')
 
+# The same test image on mbedTLS 3.6 (TLS 1.3, the 3.6 embedded profile), if built.
+img36=$fw/client-3.6/tests/firmware/wisp-fw-client.elf
+run36=""
+if [ -f "$img36" ]; then
+    run36=$(qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+          -semihosting-config enable=on,target=native -kernel "$fw/client-3.6/tests/firmware/wisp-fw-test.elf")
+    flash36=$(arm-none-eabi-size -A "$img36" |
+        awk '$1 == ".vectors" || $1 == ".text" || $1 == ".ARM.exidx" || $1 == ".data" ||
+             $1 ~ /_array$/ { s += $2 } END { print s }')
+fi
+peak36=$(echo "$run36" | sed -n 's/^heap peak (client, mbedTLS counted): \([0-9]*\).*/\1/p')
+
 # by_library MAP: flash bytes (.text, .rodata, .data) per archive of a link map.
 by_library() {
     python3 - "$1" <<'PY'
@@ -105,6 +117,10 @@ section=$(
     if [ -n "$lwip_run" ]; then
         echo "| peak heap, the same GET over the raw lwIP port (QEMU, wisp-fw-lwip.elf) | $lwip_peak B ($(kib "$lwip_peak")) | 24 KiB | $(verdict "$lwip_peak" 24576) |"
         echo "| main stack high-water of the lwIP run | $lwip_stack B | | |"
+    fi
+    if [ -n "$run36" ]; then
+        echo "| mbedTLS 3.6 (TLS 1.3, 3.6 embedded profile): client image flash | $flash36 B ($(kib "$flash36")) | (the budget is the 2.28 client profile's) | |"
+        echo "| mbedTLS 3.6: peak heap, one TLS 1.3 GET (QEMU, client-3.6) | $peak36 B ($(kib "$peak36")) | 24 KiB | $(verdict "$peak36" 24576) |"
     fi
     echo
     echo "libwisp per module (bytes: .text / .data / .bss):"

@@ -23,6 +23,10 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform.h>
+#include <mbedtls/version.h>
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#endif
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -113,8 +117,20 @@ int peer_init(wisp_context_t *heap_owner, const peer_io_t *io)
     ret = mbedtls_ctr_drbg_seed(&p.drbg, entropy, NULL, (const unsigned char *)"peer", 4);
     if (!ret)
         ret = mbedtls_x509_crt_parse_der(&p.crt, server_cert_der, sizeof(server_cert_der));
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+    /* 3.6: TLS 1.3 runs on PSA, whose state is this copy's own (seeded from the
+     * board's mbedtls_hardware_poll()). */
+    if (!ret && psa_crypto_init() != PSA_SUCCESS)
+        ret = -1;
+#endif
+#if MBEDTLS_VERSION_MAJOR >= 3
+    if (!ret)
+        ret = mbedtls_pk_parse_key(&p.key, server_key_der, sizeof(server_key_der), NULL, 0,
+                                   mbedtls_ctr_drbg_random, &p.drbg);
+#else
     if (!ret)
         ret = mbedtls_pk_parse_key(&p.key, server_key_der, sizeof(server_key_der), NULL, 0);
+#endif
     if (!ret)
         ret = mbedtls_ssl_config_defaults(&p.conf, MBEDTLS_SSL_IS_SERVER,
                                           MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
@@ -225,4 +241,7 @@ void peer_free(void)
     mbedtls_x509_crt_free(&p.crt);
     mbedtls_pk_free(&p.key);
     mbedtls_ctr_drbg_free(&p.drbg);
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+    mbedtls_psa_crypto_free();
+#endif
 }

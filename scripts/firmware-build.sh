@@ -29,32 +29,32 @@ jobs=${JOBS:-2}
 toolchain="$here/cmake/toolchain-arm-none-eabi-cortex-m4.cmake"
 config="$here/cmake/mbedtls/wisp-embedded-config.h"
 
-# build_mbedtls SUITE PREFIX CONFIG: cross-build Debian's mbedtls of SUITE (own: 2.28,
-# next: 3.6) with CONFIG as its MBEDTLS_CONFIG_FILE, installed in PREFIX with CONFIG
+# build_mbedtls SUITE DEST CONFIG: cross-build Debian's mbedtls of SUITE (own: 2.28,
+# next: 3.6) with CONFIG as its MBEDTLS_CONFIG_FILE, installed in DEST with CONFIG
 # as the prefix's own config header, once per checksum of its inputs.
 build_mbedtls() {
     src=$("$here/scripts/get-debian-source.sh" mbedtls "$1" "$out/src" | tail -n 1)
-    prefix=$2
+    dest=$2
     cfg=$3
     stub="$here/cmake/mbedtls/aes-no-decrypt.c"
     stamp=$(cat "$cfg" "$toolchain" "$0" "$stub" | sha256sum | cut -c1-16)-$(basename "$src")
-    [ "$(cat "$prefix/.wisp-stamp" 2>/dev/null)" = "$stamp" ] && return 0
+    [ "$(cat "$dest/.wisp-stamp" 2>/dev/null)" = "$stamp" ] && return 0
     echo "firmware: cross-building mbedTLS ($(basename "$src")) with $(basename "$cfg")"
-    rm -rf "$prefix" "$prefix-build"
+    rm -rf "$dest" "$dest-build"
     # CFLAGS (not -DCMAKE_C_FLAGS, which would drop the toolchain's CPU flags).
     CFLAGS="-I$here/cmake/mbedtls -DMBEDTLS_CONFIG_FILE='<$(basename "$cfg")>'" \
-        cmake -S "$src" -B "$prefix-build" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+        cmake -S "$src" -B "$dest-build" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
         -DCMAKE_BUILD_TYPE=MinSizeRel -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
-        -DMBEDTLS_FATAL_WARNINGS=OFF -DCMAKE_INSTALL_PREFIX="$prefix" \
-        >"$prefix-build.log" 2>&1 || { cat "$prefix-build.log"; exit 1; }
-    cmake --build "$prefix-build" -j"$jobs" >>"$prefix-build.log" 2>&1 ||
-        { tail -n 60 "$prefix-build.log"; exit 1; }
-    cmake --install "$prefix-build" >>"$prefix-build.log" 2>&1
+        -DMBEDTLS_FATAL_WARNINGS=OFF -DCMAKE_INSTALL_PREFIX="$dest" \
+        >"$dest-build.log" 2>&1 || { cat "$dest-build.log"; exit 1; }
+    cmake --build "$dest-build" -j"$jobs" >>"$dest-build.log" 2>&1 ||
+        { tail -n 60 "$dest-build.log"; exit 1; }
+    cmake --install "$dest-build" >>"$dest-build.log" 2>&1
     # The prefix carries its profile: consumers need no MBEDTLS_CONFIG_FILE.
-    if [ -f "$prefix/include/mbedtls/mbedtls_config.h" ]; then
-        cp "$cfg" "$prefix/include/mbedtls/mbedtls_config.h"
+    if [ -f "$dest/include/mbedtls/mbedtls_config.h" ]; then
+        cp "$cfg" "$dest/include/mbedtls/mbedtls_config.h"
     else
-        cp "$cfg" "$prefix/include/mbedtls/config.h"
+        cp "$cfg" "$dest/include/mbedtls/config.h"
     fi
     # A profile without the AES inverse cipher gets its stubs in its own libmbedcrypto
     # (cmake/mbedtls/aes-no-decrypt.c says why).
@@ -62,10 +62,10 @@ build_mbedtls() {
         cpu=$(sed -n 's/^set(WISP_CPU_FLAGS "\(.*\)")$/\1/p' "$toolchain")
         # shellcheck disable=SC2086 # cpu is a list of flags
         arm-none-eabi-gcc $cpu -Os -ffunction-sections -fdata-sections -Wall -Werror \
-            -I"$prefix/include" -c "$stub" -o "$prefix-build/aes-no-decrypt.o"
-        arm-none-eabi-ar rs "$prefix/lib/libmbedcrypto.a" "$prefix-build/aes-no-decrypt.o"
+            -I"$dest/include" -c "$stub" -o "$dest-build/aes-no-decrypt.o"
+        arm-none-eabi-ar rs "$dest/lib/libmbedcrypto.a" "$dest-build/aes-no-decrypt.o"
     fi
-    echo "$stamp" >"$prefix/.wisp-stamp"
+    echo "$stamp" >"$dest/.wisp-stamp"
 }
 
 # The 3.6 LTS twin of the profile (TLS 1.3 next to 1.2), for BUILD_DIR/client-3.6.
@@ -75,7 +75,7 @@ if [ "${WISP_FW_MBEDTLS36:-1}" = 1 ]; then
 fi
 build_mbedtls own "$out/mbedtls-2.28" "$config"
 build_mbedtls own "$out/mbedtls-2.28-client" "$here/cmake/mbedtls/wisp-embedded-client-config.h"
-prefix="$out/mbedtls-2.28"             # (build_mbedtls sets prefix: assign after it)
+prefix="$out/mbedtls-2.28"
 prefix_client="$out/mbedtls-2.28-client"
 
 # The mbedTLS paths are passed, not found: FindMbedTLS caches what it found, and a

@@ -605,13 +605,14 @@ void wisp__tls_conf_destroy(wisp__tls_conf_t **cp)
 /* Walk the leaf's extensions for subjectAltName and look for an iPAddress [7]
  * entry equal to the peer address. Only DER structure is trusted here: the
  * signature has already been checked by the time the callback sees depth 0. */
-static int san_has_ip(const mbedtls_x509_crt *crt, const wisp_addr_t *ip)
+int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *ip)
 {
     static const unsigned char san_oid[] = {0x55, 0x1d, 0x11}; /* 2.5.29.17 */
-    unsigned char *p = crt->v3_ext.p, *end = p + crt->v3_ext.len, *ext_end;
+    /* mbedTLS's ASN.1 readers take non-const pointers but only read. */
+    unsigned char *p = (unsigned char *)(uintptr_t)ext, *end = p + ext_len, *ext_end;
     size_t len, iplen = ip->family == 4 ? 4 : 16;
 
-    if (!p || !crt->v3_ext.len)
+    if (!p || !ext_len)
         return 0;
     if (*p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3) &&
         mbedtls_asn1_get_tag(&p, end, &len, *p))
@@ -660,7 +661,7 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
 {
     wisp__tls_t *t = arg;
 
-    if (depth == 0 && t->peer_ip && !san_has_ip(crt, &t->ip))
+    if (depth == 0 && t->peer_ip && !wisp__tls_ext_has_ip(crt->v3_ext.p, crt->v3_ext.len, &t->ip))
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
 }

@@ -90,17 +90,19 @@ static int ref_expand(const char *t, int mode, const vals_t *vs, char *out, uint
         out[o++] = (char)(c);                                                                      \
     } while (0)
     while (*t) {
-        const char *close, *v = NULL;
+        const char *open = strstr(t, "${"), *close, *v = NULL;
         size_t vlen = 0;
 
-        if (!(t[0] == '$' && t[1] == '{')) {
+        /* A "${" with no '}' after it is refused before the literal before it is
+         * copied (so EINVAL wins over an ETOOBIG that literal would cause). */
+        if (open && !strchr(open + 2, '}'))
+            return WISP_EINVAL;
+        if (t != open) {
             PUT(*t, 0);
             t++;
             continue;
         }
         close = strchr(t + 2, '}');
-        if (!close)
-            return WISP_EINVAL;
         if (lookup(vs, t + 2, (size_t)(close - t - 2), &v, &vlen) || !v)
             vlen = 0;
         t = close + 1;
@@ -155,7 +157,8 @@ static void check_decodes(const char *t, const vals_t *vs, const char *out, size
         close = strchr(t + 2, '}');
         if (lookup(vs, t + 2, (size_t)(close - t - 2), &v, &vlen) || !v)
             vlen = 0;
-        memcpy(want + w, v, vlen);
+        if (vlen)
+            memcpy(want + w, v, vlen);
         w += vlen;
         t = close + 1;
     }

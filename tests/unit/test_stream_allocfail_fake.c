@@ -148,7 +148,7 @@ static int rx_cb(void *user, const uint8_t *buf, size_t len, unsigned flags)
         r->after_destroying++;
         return 0;
     }
-    if (r->body_len + len < sizeof(r->body)) {
+    if (len && r->body_len + len < sizeof(r->body)) { /* the EOM call may be (NULL, 0) */
         memcpy(r->body + r->body_len, buf, len);
         r->body_len += len;
     }

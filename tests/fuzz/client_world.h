@@ -34,7 +34,10 @@
  *     DONE, ALL_RETRIES_FAILED, TIMEOUT, or DESTROYING (SPEC §6); a terminal state
  *     with no open cycle, a second DESTROYING, or any callback after DESTROYING
  *     aborts; so does a cycle still open when everything has gone quiet;
- *   - DONE carries an HTTP status; a stream that is idle has no open cycle;
+ *   - CONNECTION_FAILED and DISCONNECTED are never terminal: RETRYING,
+ *     ALL_RETRIES_FAILED (or DESTROYING) follows before control returns to the
+ *     application (SPEC 6: "followed by ALL_RETRIES_FAILED at once");
+ *   - DONE carries an HTTP status (100..999);
  *   - no wisp_service() call runs away (callbacks per call bounded) and the whole
  *     run ends within a bound of loop iterations;
  *   - after wisp_context_destroy() the counting allocator holds zero blocks and the
@@ -64,6 +67,9 @@ typedef struct cw_slot {
     wisp_stream_t *s;
     wisp_stream_ops_t ops;
     unsigned requests, terminals, destroying;
+    /* CONNECTION_FAILED or DISCONNECTED was the last state: RETRYING,
+     * ALL_RETRIES_FAILED or DESTROYING must follow before control returns. */
+    wisp_state_t must_follow;
     size_t tx_left;
 } cw_slot_t;
 
@@ -212,6 +218,12 @@ static int cw_state(void *user, wisp_state_t st, int arg)
     int i = (int)(s - w->slot);
 
     CW_CHECK(!s->destroying, "slot %d: %s after DESTROYING", i, wisp_state_name(st));
+    if (s->must_follow)
+        CW_CHECK(st == WISP_STATE_RETRYING || st == WISP_STATE_ALL_RETRIES_FAILED ||
+                     st == WISP_STATE_DESTROYING,
+                 "slot %d: %s after %s (SPEC 6: RETRYING or ALL_RETRIES_FAILED at once)", i,
+                 wisp_state_name(st), wisp_state_name(s->must_follow));
+    s->must_follow = st == WISP_STATE_CONNECTION_FAILED || st == WISP_STATE_DISCONNECTED ? st : 0;
     if (st == WISP_STATE_DESTROYING) {
         s->destroying++;
         s->s = NULL;
@@ -330,6 +342,17 @@ static int cw_busy(const cw_world_t *w)
     return 0;
 }
 
+/* Control is back with the application: nothing may be left half-failed. */
+static void cw_check_followed(const cw_world_t *w)
+{
+    unsigned i;
+
+    for (i = 0; i < CW_NS; i++)
+        CW_CHECK(!w->slot[i].s || !w->slot[i].must_follow,
+                 "slot %u: %s not followed by RETRYING or ALL_RETRIES_FAILED", i,
+                 wisp_state_name(w->slot[i].must_follow));
+}
+
 static void cw_check_idle(const cw_world_t *w)
 {
     unsigned i;
@@ -354,6 +377,8 @@ static void cw_service(cw_world_t *w, int timeout_ms)
     w->callbacks = 0;
     ret = wisp_service(w->cx, timeout_ms);
     CW_CHECK(w->cx_gone ? ret == WISP_ECANCELED : ret == 0, "wisp_service: %s", wisp_errname(ret));
+    if (!w->cx_gone)
+        cw_check_followed(w);
 }
 
 /* The whole scenario for one input; sched may be NULL. */
@@ -406,6 +431,8 @@ static void cw_run(const uint8_t *data, size_t size, int with_schedule,
     }
     for (i = 0; i < w->nslots && !w->cx_gone; i++)
         (void)cw_request(w, (int)i);
+    if (!w->cx_gone)
+        cw_check_followed(w);
     start = fakenet_now(w->fn);
     for (it = 0; !w->cx_gone && it < CW_ITERATIONS; it++) {
         cw_service(w, 100);

@@ -52,6 +52,7 @@ typedef struct rec {
     unsigned requests, terminals, destroying, after_destroying;
     wisp_state_t last;
     int last_arg;
+    unsigned not_followed; /* CONNECTION_FAILED / DISCONNECTED left standing */
     char body[64];
     size_t body_len;
     char etag[32];
@@ -123,6 +124,10 @@ static int state_cb(void *user, wisp_state_t st, int arg)
         r->s = NULL;
         return 0;
     }
+    /* Never terminal (SPEC 6): RETRYING or ALL_RETRIES_FAILED follows at once. */
+    if ((r->last == WISP_STATE_CONNECTION_FAILED || r->last == WISP_STATE_DISCONNECTED) &&
+        st != WISP_STATE_RETRYING && st != WISP_STATE_ALL_RETRIES_FAILED)
+        r->not_followed++;
     r->last = st;
     r->last_arg = arg;
     if (st == WISP_STATE_DONE || st == WISP_STATE_ALL_RETRIES_FAILED || st == WISP_STATE_TIMEOUT)
@@ -240,6 +245,10 @@ static void drain(run_t *x)
 /* One stream's end: exactly one terminal state; success must be real success. */
 static void check_rec(run_t *x, const rec_t *r, const char *what, int may_fail)
 {
+    if (r->not_followed)
+        fail_msg("k=%zu limit=%zu: %s: CONNECTION_FAILED or DISCONNECTED not followed by "
+                 "RETRYING or ALL_RETRIES_FAILED",
+                 x->fail_at, x->heap_limit, what);
     if (r->destroying != 1 || r->after_destroying)
         fail_msg("k=%zu limit=%zu: %s: %u DESTROYING, %u callbacks after it", x->fail_at,
                  x->heap_limit, what, r->destroying, r->after_destroying);

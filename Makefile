@@ -12,6 +12,9 @@
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
 #   make firmware  Cortex-M4 build (cached cross mbedTLS, libwisp, the QEMU test image)
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
+#   make allocfail-embedded  opt-in: the allocation-failure sweeps against the embedded
+#                mbedTLS profile built for the host, so mbedTLS's allocations are refused
+#                too (about 3 minutes: thousands of TLS handshakes)
 
 BUILD ?= build
 ASAN  ?= build-asan
@@ -19,13 +22,14 @@ FUZZ  ?= build-fuzz
 MBEDTLS3 ?= build-mbedtls3
 MBEDTLS2 ?= build-mbedtls2
 FW    ?= build-firmware
+EMBEDDED ?= build-embedded
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 15
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build asan mbedtls3 mbedtls2 firmware test demo bench fuzz fuzz-build fuzz-short \
-	clean format
+	allocfail-embedded clean format
 
 all: build
 
@@ -100,9 +104,15 @@ fuzz-short:
 		echo "fuzz-short: clang not found: no libFuzzer run (corpus replay only, see tests/fuzz/README.md)"; \
 	fi
 
+allocfail-embedded: deps
+	JOBS=$(JOBS) scripts/embedded-host-build.sh $(EMBEDDED)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(EMBEDDED)/wisp --output-on-failure --timeout 900 \
+		-R '^(unit_test_stream_allocfail_fake|unit_test_policy_alloc|faults_stream_allocfail)$$'
+
 format:
 	find include lib tools minimal-examples tests bench -name '*.[ch]' -print0 | \
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2) $(FW)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2) $(FW) $(EMBEDDED)

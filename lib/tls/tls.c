@@ -44,9 +44,12 @@
 #include <string.h>
 
 #include <mbedtls/asn1.h>
+#include <mbedtls/bignum.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
@@ -255,6 +258,24 @@ static void log_mbedtls(wisp_context_t *cx, int level, const char *what, int ret
         WISP_LOGI(cx, "%s: mbedTLS -0x%04x %s", what, (unsigned)-ret, buf);
 }
 
+/* mbedTLS reports an allocation failure as a module's *_ALLOC_FAILED code, alone or
+ * (X.509 over PEM, PK, ASN.1 or bignum) as the sum of a high-level and a low-level
+ * code. Both parts are checked, so running out of memory while parsing a good
+ * certificate is WISP_ENOMEM, never WISP_ECERTPARSE. */
+static int alloc_failed(int ret)
+{
+    int high, low;
+
+    if (ret >= 0)
+        return 0;
+    high = -((-ret) & 0xff80);
+    low = -((-ret) & 0x7f);
+    return high == MBEDTLS_ERR_X509_ALLOC_FAILED || high == MBEDTLS_ERR_PK_ALLOC_FAILED ||
+           high == MBEDTLS_ERR_PEM_ALLOC_FAILED || high == MBEDTLS_ERR_ECP_ALLOC_FAILED ||
+           high == MBEDTLS_ERR_SSL_ALLOC_FAILED || low == MBEDTLS_ERR_ASN1_ALLOC_FAILED ||
+           low == MBEDTLS_ERR_MPI_ALLOC_FAILED;
+}
+
 /* ---- Per-context RNG ---- */
 
 static int entropy_cb(void *p, unsigned char *buf, size_t len)
@@ -359,7 +380,7 @@ static int parse_crt(wisp_context_t *cx, mbedtls_x509_crt *crt, const wisp__tls_
     }
     if (ret) {
         log_mbedtls(cx, WISP_LOG_ERROR, "certificate", ret);
-        return ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? WISP_ENOMEM : WISP_ECERTPARSE;
+        return alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
     }
     return 0;
 }
@@ -385,7 +406,7 @@ static int parse_key(wisp__tls_conf_t *c, const wisp__tls_blob_t *b)
     }
     if (ret) {
         log_mbedtls(c->cx, WISP_LOG_ERROR, "private key", ret);
-        return WISP_ECERTPARSE;
+        return alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
     }
     return 0;
 }
@@ -407,7 +428,7 @@ static int conf_trust(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
         ret = mbedtls_x509_crt_parse_file(&c->ca, WISP_SYSTEM_CA_FILE);
         if (ret < 0) {
             log_mbedtls(c->cx, WISP_LOG_ERROR, "system CA bundle " WISP_SYSTEM_CA_FILE, ret);
-            return WISP_ECERTPARSE;
+            return alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
         }
 #else
         WISP_LOGE(c->cx, "the system CA bundle is not available in this build");
@@ -430,7 +451,7 @@ static int conf_identity(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
         ret = parse_key(c, &info->key);
     if (!ret && (ret = mbedtls_ssl_conf_own_cert(&c->conf, &c->own, &c->key)) != 0) {
         log_mbedtls(c->cx, WISP_LOG_ERROR, "certificate and key", ret);
-        ret = WISP_ECERTPARSE;
+        ret = alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
     }
     return ret;
 }

@@ -8,7 +8,8 @@
 #
 # BUILD_DIR/src             Debian's mbedTLS 2.28 source (fetched once)
 # BUILD_DIR/mbedtls-2.28    mbedTLS built with the profile, rebuilt when it changes
-# BUILD_DIR/wisp            wisp and the sweep tests
+# BUILD_DIR/wisp            wisp and the sweep tests (faults_stream_allocfail is built
+#                           but slow here: one TLS handshake per refused allocation)
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)

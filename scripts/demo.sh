@@ -69,16 +69,25 @@ echo "== client-post: a body from the tx callback, with Content-Length, then chu
 
 echo
 echo "== client-static-policy: the same GET, the policy compiled into const C =="
+# build_static: client-static-policy for $port, built the way an application outside
+# this tree would: this build installed under $tmp/wisp, the installed wisp-policy,
+# cc with the installed wisp.pc (the shared library, found through an rpath).
 sp=$tmp/static
-mkdir -p "$sp"
-if cmake --install "$build" --prefix "$tmp/wisp" >"$sp/install.log" 2>&1 &&
-    pc=$(find "$tmp/wisp" -name wisp.pc | head -n 1) && [ -n "$pc" ] &&
+build_static() {
+    mkdir -p "$sp"
+    cmake --install "$build" --prefix "$tmp/wisp" >"$sp/install.log" 2>&1 || return 1
+    pc=$(find "$tmp/wisp" -name wisp.pc | head -n 1)
+    [ -n "$pc" ] || { echo "no wisp.pc installed" >"$sp/install.log"; return 1; }
+    libdir=$(dirname "$(dirname "$pc")")
     "$tmp/wisp/bin/wisp-policy" compile "$(policy client-static-policy)" \
-        -o "$sp/example_policy.c" -n example_policy >"$sp/compile.log" 2>&1 &&
-    cc -std=c99 -O2 -I"$sp" $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags wisp) \
+        -o "$sp/example_policy.c" -n example_policy >"$sp/compile.log" 2>&1 || return 1
+    # shellcheck disable=SC2046 # pkg-config's flags are meant to be split into words
+    cc -std=c99 -O2 -I"$sp" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags wisp) \
         -o "$sp/wisp-client-static-policy" "$root/minimal-examples/client-static-policy/main.c" \
-        "$sp/example_policy.c" $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --libs wisp) \
-        -Wl,-rpath,"$(dirname "$(dirname "$pc")")" >"$sp/cc.log" 2>&1; then
+        "$sp/example_policy.c" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --libs wisp) \
+        -Wl,-rpath,"$libdir" >"$sp/cc.log" 2>&1
+}
+if build_static; then
     echo "(port $port compiled in: wisp-policy compile, then cc with wisp.pc of this build)"
     "$sp/wisp-client-static-policy"
 else

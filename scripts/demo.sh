@@ -133,9 +133,10 @@ kill -TERM "$server_pid"
 rc=0
 wait "$server_pid" || rc=$?
 server_pid=""
-echo "exit status $rc; its stats on stderr (--stats):"
+echo "its log on stderr:"
+grep -v '^{' "$tmp/server.err" | sed 's/^/  /'
+echo "exit status $rc; its stats on stderr at exit (--stats):"
 grep '^{' "$tmp/server.err" | tail -n 1
-grep -v '^{' "$tmp/server.err" | sed 's/^/  log: /'
 t() { stat_of "$1" "$tmp/server.err"; }
 echo "what the server saw:"
 echo "  connections  $(t conns_opened) accepted, $(t conns_refused) refused," \
@@ -144,6 +145,6 @@ echo "  handshakes   $(t handshakes_full) full, $(t handshakes_resumed) resumed"
 echo "  requests     $(t transactions), $(t reuses) of them on a kept-alive connection"
 echo "  vhosts       $(t vhosts_created) created, $(t vhosts_destroyed) destroyed," \
     "$(t vhosts_live) live at exit"
-echo "  heap         peak $(t heap_peak) bytes; at exit $(t heap_in_use), what it holds" \
-    "after serving nothing (its parsed policy)"
+echo "  heap         peak $(t heap_peak) bytes; at exit $(t heap_in_use)," \
+    "as after serving nothing (its parsed policy)"
 [ "$rc" -eq 0 ]

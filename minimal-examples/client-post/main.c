@@ -70,6 +70,8 @@ static int on_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
     app_t *a = user;
 
     (void)flags;
+    if (!len) /* the last call may bring only WISP_EOM, with buf NULL */
+        return WISP_CB_OK;
     if (len > sizeof(a->answer) - 1 - a->alen)
         len = sizeof(a->answer) - 1 - a->alen;
     memcpy(a->answer + a->alen, buf, len);

@@ -14,8 +14,8 @@
  * Passes when every request got a 200 with the body its job computed, both
  * listeners accepted connections (the kernel spreads them over the reuseport group),
  * every job ran on the other thread and came back, both contexts' heap is back to
- * the idle context's figure once the listeners are gone, and TSan reports no race (halt_on_error=1
- * turns a report into a failure).
+ * the idle context's figure once the listeners are gone, and TSan reports no race
+ * (halt_on_error=1 turns a report into a failure).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

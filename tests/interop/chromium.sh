@@ -25,6 +25,7 @@ set -eu
 [ $# -ge 4 ] || { echo "usage: $0 SERVER POLICY CA WORKDIR [INSTANCES] [SECONDS]" >&2; exit 2; }
 server=$1 policy=$2 ca=$3 work=$4 n=${5:-3} secs=${6:-20}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/interop/srvtest.sh
 . "$here/srvtest.sh"
 
 chromium=$(command -v chromium || true)

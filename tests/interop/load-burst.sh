@@ -13,6 +13,7 @@ set -eu
 [ $# -ge 4 ] || { echo "usage: $0 SERVER POLICY CA WORKDIR [TOTAL] [CONCURRENCY]" >&2; exit 2; }
 server=$1 policy=$2 ca=$3 work=$4 total=${5:-1000} conc=${6:-50}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/interop/srvtest.sh
 . "$here/srvtest.sh"
 
 rm -rf "$work"
@@ -33,6 +34,7 @@ fi
 srv_stop
 srv_check_exit || fail=1
 for k in "handshakes_full $((total + 1))" "handshakes_resumed 0" "conns_refused 0"; do
+    # shellcheck disable=SC2086
     set -- $k
     if [ "$(srv_stat "$1")" != "$2" ]; then
         echo "FAIL: $1 $(srv_stat "$1"), not $2" >&2

@@ -13,6 +13,7 @@ set -eu
 [ $# -ge 4 ] || { echo "usage: $0 SERVER POLICY CA WORKDIR [SECONDS] [CONNECTIONS]" >&2; exit 2; }
 server=$1 policy=$2 ca=$3 work=$4 secs=${5:-10} conns=${6:-50}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/interop/srvtest.sh
 . "$here/srvtest.sh"
 command -v wrk >/dev/null || { echo "wrk not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
 

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the SRV_* variables are what the sourcing scripts read
 # Sourced by the shell tests that drive build/minimal-examples/server/wisp-server
 # (chromium.sh, load-wrk.sh, load-burst.sh) and by bench/server.sh:
 #
@@ -8,6 +10,8 @@
 # srv_start copies POLICY with "port": 0 on every stream, so the system picks a free
 # port and the test never collides with another program; the server's stdout goes to
 # WORKDIR/server.out, its stderr (the --stats JSON at exit) to WORKDIR/server.err.
+# SRV_WRAP, when set, prefixes the server's command line (bench/server.sh pins it with
+# taskset; the prefix must exec the server so that SRV_PID stays its pid).
 # Loopback only: proxies from the environment are dropped.
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
@@ -32,7 +36,8 @@ for s in p["streams"].values():
 json.dump(p, open(sys.argv[2], "w"), indent=1)
 PY
     : >"$dir/server.out"
-    "$server" --policy "$dir/policy.json" --stats --quiet "$@" >"$dir/server.out" \
+    # shellcheck disable=SC2086 # SRV_WRAP: an optional command prefix (taskset -c 0)
+    ${SRV_WRAP:-} "$server" --policy "$dir/policy.json" --stats --quiet "$@" >"$dir/server.out" \
         2>"$dir/server.err" &
     SRV_PID=$!
     for ((i = 0; i < 100; i++)); do

@@ -27,7 +27,7 @@
 #define POLICY_FILE "policy.json"
 #endif
 
-/* The page's script pauses 100 ms between fetches: headless Chromium's
+/* The page's script pauses 200 ms between fetches: headless Chromium's
  * --virtual-time-budget (how tests/interop/chromium.sh waits for the loop) skips idle
  * time, so the pause costs no wall time there, and without it virtual time crawls. */
 static const char page[] =
@@ -47,7 +47,7 @@ static const char page[] =
     "  fetch('/count', {cache: 'no-store'}).then(function (r) { return r.json(); })\n"
     "    .then(function () { st.fetches++; next(n); }, function () { st.errors++; next(n); });\n"
     "}\n"
-    "function next(n) { show(false); setTimeout(function () { step(n - 1); }, 100); }\n"
+    "function next(n) { show(false); setTimeout(function () { step(n - 1); }, 200); }\n"
     "show(false); step(5);\n"
     "</script></body></html>\n";
 

@@ -17,7 +17,7 @@
 # Headless Chromium and timers: --dump-dom alone dumps at the first load event, so
 # the reload loop would be cut at once. --virtual-time-budget=MS makes it wait until
 # MS of *virtual* time passed; Date.now() and setTimeout follow that clock, so the
-# page's 20 s are virtual seconds: idle waits (the page's 100 ms pause between
+# page's 20 s are virtual seconds: idle waits (the page's 200 ms pause between
 # fetches) cost no wall time, network round trips run in real time. Without the
 # pause the page never idles, virtual time crawls and 20 s take ~45 s of wall time.
 set -eu

@@ -174,9 +174,12 @@ idle1=$(heap_peak idle $K1)
 idle2=$(heap_peak idle $K2)
 infl1=$(heap_peak inflight $K1)
 infl2=$(heap_peak inflight $K2)
-srv_start "$work/heap-end" "$server" "$policy"
+# The starting figure (the same server, started and stopped with no traffic) and the
+# figure after the last run above (listener destroyed, its connections drained).
+srv_start "$work/heap-start" "$server" "$policy"
 srv_stop
-heap_end=$(srv_stat heap_in_use)
+heap_start=$(srv_stat heap_in_use)
+heap_end=$(sed -n 's/^{"heap_in_use":\([0-9]*\),.*/\1/p' "$work/heap-inflight-$K2/server.err")
 
 # Instructions per full handshake (callgrind: repeatable, unlike CPU time on a shared
 # machine): HS handshakes one at a time (burst.py, no reuse), the servers unpinned.
@@ -279,7 +282,8 @@ echo "| figure | bytes |"
 echo "|---|---:|"
 echo "| per idle keep-alive connection ((peak$K2 − peak$K1) / $((K2 - K1))) | $idle |"
 echo "| per request in flight, beyond its connection (a POST whose body is still coming) | $infl |"
-echo "| heap_in_use at exit, after the listener was destroyed and its connections drained | $heap_end (the loaded policy; 0 connections live) |"
+echo "| heap_in_use at exit, no traffic (the loaded policy) | $heap_start |"
+echo "| heap_in_use at exit after the $K2 in-flight run (listener destroyed, connections drained) | $heap_end ($([ "$heap_end" = "$heap_start" ] && echo "back to the starting figure" || echo "**not** the starting figure")) |"
 echo
 echo "wisp-server's stats over the timed runs: \`$wisp_stats\` (exit status $wisp_rc)."
 echo "<!-- /server-bench -->"

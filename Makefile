@@ -85,6 +85,7 @@ demo: build
 
 bench: build firmware
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
+	bench/server.sh $(BUILD) --update bench/RESULTS.md
 	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
 
 # Every target with a corpus in tests/fuzz/corpus/ (the fuzz_targets CMake target).

@@ -127,6 +127,17 @@ static uint64_t get_be(const uint8_t *p, unsigned n)
     return v;
 }
 
+/* now - received in seconds; -1 for a date in the future (the clock went back), and
+ * no overflow for a date nobody honest wrote. */
+static int64_t age_of(int64_t now, int64_t received)
+{
+    if (received > now)
+        return -1;
+    if (now >= 0 && received < now - INT64_MAX)
+        return INT64_MAX;
+    return now - received;
+}
+
 /* ---- the vhost key ---- */
 
 /* A hash chain, so that no array of every certificate sits on the stack:
@@ -263,7 +274,7 @@ static void vhost_created(wisp_context_t *cx, wisp__vhost_t *v)
     if (wisp__tls_wall_time(&now))
         now = 0; /* not reached: the store exists only if the clock worked at load */
     for (pp = &st->list; (p = *pp) != NULL;) {
-        int64_t age = now - p->received;
+        int64_t age = age_of(now, p->received);
 
         if (p->store != ts || p->cert != cert || p->mfl != mfl) {
             pp = &p->next;
@@ -430,7 +441,7 @@ int wisp_context_sessions_save(wisp_context_t *cx, void *buf, size_t cap, size_t
             goto fail;
     st = wisp__slot(cx, WISP_SLOT_SESSIONS);
     for (p = st ? st->list : NULL; p; p = p->next) {
-        int64_t age = now - p->received;
+        int64_t age = age_of(now, p->received);
 
         if (age < 0 || age > (int64_t)p->lifetime)
             continue;
@@ -603,7 +614,7 @@ static int load_entry(wisp_context_t *cx, key_t *keys, size_t nkeys, const entry
                       tally_t *t)
 {
     char *host;
-    int64_t age = now - e->received;
+    int64_t age = age_of(now, e->received);
     wisp__vhost_t *v;
     key_t *k;
     int ret;

@@ -354,6 +354,66 @@ static void test_flips_behind_a_valid_hash(void **state)
     free(blob);
 }
 
+/* The one entry's "received" field (format 1: header, entry length, fingerprint,
+ * "ts", mfl, port, "localhost"), rewritten with the hash made valid again. */
+#define RECEIVED_AT (20 + 4 + 32 + 1 + 2 + 2 + 2 + 1 + 9)
+
+static int64_t get_s64(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return (int64_t)v;
+}
+
+static void set_received(wisp_context_t *cx, uint8_t *b, size_t len, int64_t when)
+{
+    wisp__tls_blob_t all = {b, len - 32};
+    unsigned i;
+
+    assert_memory_equal(b + RECEIVED_AT - 9, "localhost", 9);
+    for (i = 0; i < 8; i++)
+        b[RECEIVED_AT + i] = (uint8_t)((uint64_t)when >> (56 - 8 * i));
+    assert_int_equal(wisp__tls_sha256(cx, &all, 1, b + len - 32), 0);
+}
+
+/* Lifetimes are honoured at load: an entry older than its lifetime, or dated in the
+ * future (the wall clock went back), is skipped; one just inside it loads. */
+static void test_lifetime_honoured(void **state)
+{
+    char *policy = policy_for("ca.pem");
+    testalloc_t ta;
+    wisp_context_t *cx;
+    wisp_stats_t st;
+    size_t len, heap;
+    uint8_t *blob = saved_blob(&len);
+    int64_t received, lifetime;
+
+    (void)state;
+    testalloc_init(&ta, 0);
+    assert_int_equal(testalloc_context(&ta, policy, &cx), 0);
+    free(policy);
+    wisp_get_stats(cx, &st);
+    heap = st.heap_in_use;
+    received = get_s64(blob + RECEIVED_AT, 8);
+    lifetime = get_s64(blob + RECEIVED_AT + 8, 4);
+    print_message("session lifetime: %lld s\n", (long long)lifetime);
+    assert_true(lifetime > 60);
+    set_received(cx, blob, len, received - lifetime - 5);
+    assert_int_equal(wisp_context_sessions_load(cx, blob, len), WISP_ENOTFOUND);
+    set_received(cx, blob, len, received + 3600);
+    assert_int_equal(wisp_context_sessions_load(cx, blob, len), WISP_ENOTFOUND);
+    wisp_get_stats(cx, &st);
+    assert_int_equal(st.heap_in_use, heap);
+    set_received(cx, blob, len, received - lifetime + 30);
+    assert_int_equal(wisp_context_sessions_load(cx, blob, len), 0);
+    wisp_context_destroy(cx);
+    assert_int_equal(ta.live_blocks, 0);
+    free(blob);
+}
+
 static void test_bad_arguments(void **state)
 {
     char *policy = policy_for("ca.pem");
@@ -382,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_other_policy_resumes_nothing),
         cmocka_unit_test(test_every_truncation_and_bit_flip),
         cmocka_unit_test(test_flips_behind_a_valid_hash),
+        cmocka_unit_test(test_lifetime_honoured),
         cmocka_unit_test(test_bad_arguments),
     };
 

@@ -692,10 +692,11 @@ int wisp_context_sessions_load(wisp_context_t *cx, const void *buf, size_t len)
     }
     wisp__free(cx, keys);
     store_release_if_empty(cx);
-    WISP_LOGN(cx,
-              "sessions load: %u loaded, %u waiting for their vhost; skipped %u expired, "
-              "%u of another policy, %u unusable, %u over the cap",
-              t.loaded, t.pending, t.expired, t.foreign, t.unusable, t.over);
+    WISP_LOGN(
+        cx,
+        "sessions load: %u into live vhosts, %u kept until their vhost exists; skipped %u expired, "
+        "%u of another policy, %u unusable, %u over the cap",
+        t.loaded, t.pending, t.expired, t.foreign, t.unusable, t.over);
     if (ret)
         return ret;
     return t.loaded || t.pending || !count ? 0 : WISP_ENOTFOUND;

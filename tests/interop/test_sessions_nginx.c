@@ -3,8 +3,9 @@
  * one context does a GET to each of two host:port pairs (full handshakes), saves its
  * sessions and is destroyed; a new context loads the blob and its GETs are resumed
  * handshakes — by wisp's stats (handshakes_resumed) and by nginx's own access log
- * ($ssl_session_reused is "r"). A context whose policy names the trust store
- * differently loads nothing (WISP_ENOTFOUND) and pays full handshakes.
+ * ($ssl_session_reused is "r"). A policy that moved one of the two to another trust
+ * store resumes the other only; one whose trust store is named differently loads
+ * nothing (WISP_ENOTFOUND) and pays full handshakes.
  *
  * Usage: interop_sessions_nginx PORT DIR (the fixture's first port and directory).
  */
@@ -32,24 +33,28 @@ static const char *dir;
 
 /* Two stream types on one trust store: nginx's ports PORT (server.pem) and PORT+7
  * (server-rsa.pem), both chained to ca.pem. */
-static char *make_policy(const char *store)
+static char *make_policy(const char *store_a, const char *store_b)
 {
     char *ca = test_cert_json("ca.pem");
     char *p = st_append(NULL,
                         "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},\n"
-                        " \"trust_stores\": {\"%s\": {\"certs\": [\"ca\"]}},\n"
-                        " \"streams\": {\n"
-                        "  \"a\": {\"endpoint\": \"localhost\", \"port\": %d, \"trust_store\": "
-                        "\"%s\", \"url\": \"/hello\", \"keepalive_ms\": 200},\n"
-                        "  \"b\": {\"endpoint\": \"localhost\", \"port\": %d, \"trust_store\": "
-                        "\"%s\", \"url\": \"/hello\", \"keepalive_ms\": 200}}}\n",
-                        ca, store, port, store, port + 7, store);
+                        " \"trust_stores\": {\"%s\": {\"certs\": [\"ca\"]}",
+                        ca, store_a);
 
+    if (strcmp(store_a, store_b))
+        p = st_append(p, ", \"%s\": {\"certs\": [\"ca\"]}", store_b);
+    p = st_append(p,
+                  "},\n \"streams\": {\n"
+                  "  \"a\": {\"endpoint\": \"localhost\", \"port\": %d, \"trust_store\": "
+                  "\"%s\", \"url\": \"/sessions\", \"keepalive_ms\": 200},\n"
+                  "  \"b\": {\"endpoint\": \"localhost\", \"port\": %d, \"trust_store\": "
+                  "\"%s\", \"url\": \"/sessions\", \"keepalive_ms\": 200}}}\n",
+                  port, store_a, port + 7, store_b);
     free(ca);
     return p;
 }
 
-/* The last access.log line of a GET /hello on nginx port p, after at least `after`
+/* The last access.log line of a GET /sessions on nginx port p, after at least `after`
  * such lines (nginx logs once it has answered, so poll briefly). */
 static int log_lines(int p, char *last, size_t len)
 {
@@ -58,7 +63,7 @@ static int log_lines(int p, char *last, size_t len)
     char *text, *line, *save = NULL;
 
     snprintf(path, sizeof(path), "%s/access.log", dir);
-    snprintf(needle, sizeof(needle), "%d GET /hello ", p);
+    snprintf(needle, sizeof(needle), "%d GET /sessions ", p);
     text = test_read_file(path, NULL);
     if (!text)
         return 0;
@@ -71,7 +76,7 @@ static int log_lines(int p, char *last, size_t len)
     return n;
 }
 
-/* nginx's verdict on the connection of the next GET /hello to port p: 'r' or '.'. */
+/* nginx's verdict on the connection of the next GET /sessions to port p: 'r' or '.'. */
 static char nginx_reused(int p, int before)
 {
     char line[512] = "";
@@ -110,7 +115,7 @@ static wisp_stats_t get_both(stfx_t *f, char reused[2])
 
 static void test_resumed_in_a_new_context(void **state)
 {
-    char *policy = make_policy("ts");
+    char *policy = make_policy("ts", "ts");
     stfx_t *f = stfx_open(policy);
     char reused[2];
     wisp_stats_t st;
@@ -142,8 +147,21 @@ static void test_resumed_in_a_new_context(void **state)
     stfx_finish(&f, 3000);
     free(policy);
 
+    /* A new policy release in which b's store is another one: what matches (a's
+     * session) loads and resumes, b pays a full handshake. */
+    policy = make_policy("ts", "other");
+    f = stfx_open(policy);
+    assert_int_equal(wisp_context_sessions_load(f->cx, blob, len), 0);
+    st = get_both(f, reused);
+    assert_int_equal(st.handshakes_full, 1);
+    assert_int_equal(st.handshakes_resumed, 1);
+    assert_int_equal(reused[0], 'r');
+    assert_int_equal(reused[1], '.');
+    stfx_finish(&f, 3000);
+    free(policy);
+
     /* Another policy (the store renamed): nothing resumes. */
-    policy = make_policy("other");
+    policy = make_policy("other", "other");
     f = stfx_open(policy);
     assert_int_equal(wisp_context_sessions_load(f->cx, blob, len), WISP_ENOTFOUND);
     st = get_both(f, reused);

@@ -69,6 +69,8 @@ test: build asan mbedtls3 mbedtls2 firmware
 	ctest --test-dir $(MBEDTLS2) --output-on-failure -j$(JOBS) \
 		-R '^(install_consumer|integration_|interop_tls_|tls_client_only)'
 	ctest --test-dir $(FW)/client --output-on-failure -j$(JOBS)
+	if [ "$${WISP_FW_MBEDTLS36:-1}" = 1 ]; then \
+		ctest --test-dir $(FW)/client-3.6 --output-on-failure -j$(JOBS); fi
 
 demo: build
 	@scripts/demo.sh $(BUILD)

@@ -17,6 +17,7 @@ client=$fw/client/lib/libwisp.a
 both=$fw/client-server/lib/libwisp.a
 image=$fw/client/tests/firmware/wisp-fw-client.elf
 test_image=$fw/client/tests/firmware/wisp-fw-test.elf
+lwip_image=$fw/client/tests/firmware/wisp-fw-lwip.elf
 for f in "$client" "$both" "$image" "$test_image"; do
     [ -f "$f" ] || { echo "firmware-sizes: $f missing: run 'make firmware' first" >&2; exit 1; }
 done
@@ -50,6 +51,49 @@ run=$(qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
       -semihosting-config enable=on,target=native -kernel "$test_image")
 peak=$(echo "$run" | sed -n 's/^heap peak (client, mbedTLS counted): \([0-9]*\).*/\1/p')
 stack=$(echo "$run" | sed -n 's/^stack high-water: \([0-9]*\).*/\1/p')
+# The same GET over the raw lwIP port (built when lwIP's source was available).
+lwip_run=""
+if [ -f "$lwip_image" ]; then
+    lwip_run=$(qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+          -semihosting-config enable=on,target=native -kernel "$lwip_image")
+fi
+lwip_peak=$(echo "$lwip_run" | sed -n 's/^heap peak (client, mbedTLS counted): \([0-9]*\).*/\1/p')
+lwip_stack=$(echo "$lwip_run" | sed -n 's/^stack high-water: \([0-9]*\).*/\1/p')
+
+# The same test image on mbedTLS 3.6 (TLS 1.3, the 3.6 embedded profile), if built.
+img36=$fw/client-3.6/tests/firmware/wisp-fw-client.elf
+run36=""
+if [ -f "$img36" ]; then
+    run36=$(qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+          -semihosting-config enable=on,target=native -kernel "$fw/client-3.6/tests/firmware/wisp-fw-test.elf")
+    flash36=$(arm-none-eabi-size -A "$img36" |
+        awk '$1 == ".vectors" || $1 == ".text" || $1 == ".ARM.exidx" || $1 == ".data" ||
+             $1 ~ /_array$/ { s += $2 } END { print s }')
+fi
+peak36=$(echo "$run36" | sed -n 's/^heap peak (client, mbedTLS counted): \([0-9]*\).*/\1/p')
+
+# by_library MAP: flash bytes (.text, .rodata, .data) per archive of a link map.
+by_library() {
+    python3 - "$1" <<'PY'
+import collections, re, sys
+sizes, pending = collections.Counter(), False
+for line in open(sys.argv[1]):
+    m = re.match(r"^ \.(text|rodata|data)\S*\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)", line)
+    if not m and pending:
+        m = re.match(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)", line)
+        m = m and (None, m.group(1), m.group(2))
+    else:
+        m = m and m.groups()
+    pending = bool(re.match(r"^ \.(text|rodata|data)\S*$", line.rstrip()))
+    if not m:
+        continue
+    f = re.sub(r".*/", "", m[2].split("(")[0])
+    sizes[f if f.endswith(".a") else "image objects (main, board, policy, peer)"] += int(m[1], 16)
+for f, n in sizes.most_common():
+    if n:
+        print(f"| {f} | {n} |")
+PY
+}
 verdict() { [ "$1" -le "$2" ] && echo met || echo "**over**"; }
 
 section=$(
@@ -58,8 +102,10 @@ section=$(
     echo
     echo "Command: \`make firmware && bench/firmware-sizes.sh $fw\` (part of \`make bench\`)."
     echo "$(arm-none-eabi-gcc --version | head -n 1); -Os, -ffunction-sections -fdata-sections,"
-    echo "newlib-nano, --gc-sections; mbedTLS $(echo "$run" | sed -n 's/.*mbedTLS \([0-9.]*\).*/\1/p') with the embedded"
-    echo "profile (cmake/mbedtls/wisp-embedded-config.h); static policy, WISP_LOG_LEVEL 1."
+    echo "newlib-nano, --gc-sections; static policy, WISP_LOG_LEVEL 1; mbedTLS $(echo "$run" | sed -n 's/.*mbedTLS \([0-9.]*\).*/\1/p'):"
+    echo "the client-only library and the images with the client-only profile"
+    echo "(cmake/mbedtls/wisp-embedded-client-config.h: ECDHE-ECDSA, AES-128-GCM, P-256, SHA-256),"
+    echo "the client + server library with the embedded profile (wisp-embedded-config.h)."
     echo
     echo "| SPEC §11 figure | measured | budget | |"
     echo "|---|---:|---:|---|"
@@ -68,6 +114,14 @@ section=$(
     echo "| whole client image, flash (wisp-fw-client.elf) | $flash B ($(kib "$flash")) | 80 KiB | $(verdict "$flash" 81920) |"
     echo "| peak heap, one TLS GET, mbedTLS counted (QEMU run) | $peak B ($(kib "$peak")) | 24 KiB | $(verdict "$peak" 24576) |"
     echo "| main stack high-water of that run (whole image) | $stack B | | |"
+    if [ -n "$lwip_run" ]; then
+        echo "| peak heap, the same GET over the raw lwIP port (QEMU, wisp-fw-lwip.elf) | $lwip_peak B ($(kib "$lwip_peak")) | 24 KiB | $(verdict "$lwip_peak" 24576) |"
+        echo "| main stack high-water of the lwIP run | $lwip_stack B | | |"
+    fi
+    if [ -n "$run36" ]; then
+        echo "| mbedTLS 3.6 (TLS 1.3, 3.6 embedded profile): client image flash | $flash36 B ($(kib "$flash36")) | (the budget is the 2.28 client profile's) | |"
+        echo "| mbedTLS 3.6: peak heap, one TLS 1.3 GET (QEMU, client-3.6) | $peak36 B ($(kib "$peak36")) | 24 KiB | $(verdict "$peak36" 24576) |"
+    fi
     echo
     echo "libwisp per module (bytes: .text / .data / .bss):"
     echo
@@ -83,25 +137,18 @@ section=$(
     echo
     echo "| part | bytes |"
     echo "|---|---:|"
-    python3 - "$fw/client/tests/firmware/wisp-fw-client.map" <<'PY'
-import collections, re, sys
-sizes, pending = collections.Counter(), False
-for line in open(sys.argv[1]):
-    m = re.match(r"^ \.(text|rodata|data)\S*\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)", line)
-    if not m and pending:
-        m = re.match(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)", line)
-        m = m and (None, m.group(1), m.group(2))
-    else:
-        m = m and m.groups()
-    pending = bool(re.match(r"^ \.(text|rodata|data)\S*$", line.rstrip()))
-    if not m:
-        continue
-    f = re.sub(r".*/", "", m[2].split("(")[0])
-    sizes[f if f.endswith(".a") else "image objects (main, board, policy)"] += int(m[1], 16)
-for f, n in sizes.most_common():
-    if n:
-        print(f"| {f} | {n} |")
-PY
+    by_library "$fw/client/tests/firmware/wisp-fw-client.map"
+    if [ -n "$lwip_run" ]; then
+        echo
+        echo "The raw lwIP flavour in the QEMU image (wisp-fw-lwip.elf: the client image plus"
+        echo "lwIP 2.1.3 with lib/plat/lwip/opts/raw, the raw port, and the in-image TLS peer with"
+        echo "its own full-profile mbedTLS, which is most of the image objects), from its link map:"
+        echo
+        echo "| part | bytes |"
+        echo "|---|---:|"
+        by_library "$fw/client/tests/firmware/wisp-fw-lwip.map" |
+            grep -E 'lwip|wisp' | sed 's/libfw_lwip_port.a/raw port (raw.c + clock.c)/; s/libfw_lwip.a/lwIP core (raw options)/'
+    fi
     echo "<!-- /firmware-sizes -->"
 )
 

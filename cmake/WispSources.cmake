@@ -28,8 +28,9 @@ endforeach()
 # file missing from its list shows up as an undefined symbol, not a silent link.
 set(WISP_CLIENT_SOURCES
     ${_lib}/http1/client-conn.c ${_lib}/http1/client-parse.c ${_lib}/http1/client-write.c
-    ${_lib}/stream/stream.c)
-set(WISP_SERVER_SOURCES ${_lib}/http1/server-parse.c ${_lib}/http1/server-write.c)
+    ${_lib}/stream/client.c)
+set(WISP_SERVER_SOURCES ${_lib}/http1/server-conn.c ${_lib}/http1/server-parse.c
+    ${_lib}/http1/server-write.c ${_lib}/stream/server.c)
 file(GLOB WISP_JSON_SOURCES CONFIGURE_DEPENDS ${_lib}/policy/json*.c)
 foreach(feature CLIENT SERVER JSON)
     set(_opt WISP_WITH_${feature})

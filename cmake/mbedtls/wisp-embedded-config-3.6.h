@@ -31,6 +31,9 @@
  * context, unlike wisp's per-context CTR_DRBG for TLS): it is seeded from
  * mbedtls_hardware_poll(), which the board supplies (MBEDTLS_ENTROPY_HARDWARE_ALT),
  * and psa_crypto_init() must run once before the first handshake (lib/tls does).
+ * With MBEDTLS_PLATFORM_MEMORY, PSA's own heap (its entropy accumulator) is charged
+ * to whichever wisp context is current when it is initialised: a firmware calls
+ * psa_crypto_init() at boot on an account of its own (tests/firmware/main.c).
  */
 #ifndef WISP_EMBEDDED_MBEDTLS36_CONFIG_H
 #define WISP_EMBEDDED_MBEDTLS36_CONFIG_H

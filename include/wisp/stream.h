@@ -69,7 +69,7 @@ typedef int (*wisp_state_cb)(void *user, wisp_state_t state, int arg);
 typedef struct wisp_stream_ops {
     const char *type;    /**< stream type name in the policy */
     wisp_rx_cb rx;       /**< may be NULL: the body is discarded */
-    wisp_tx_cb tx;       /**< NULL: no request body */
+    wisp_tx_cb tx;       /**< NULL: no request body (server: no response body) */
     wisp_state_cb state; /**< may be NULL */
 } wisp_stream_ops_t;
 
@@ -77,9 +77,11 @@ typedef struct wisp_stream_ops {
  * \brief  Create a stream of a policy stream type.
  * \param  ops   callbacks and type; the struct must outlive the stream
  * \param  user  passed to every callback
- * \return 0, WISP_EINVAL, WISP_ENOTFOUND (no such type, or a server type),
- *         WISP_ENOMEM, WISP_ECERTPARSE (its trust store's CA does not parse; the
- *         context carries on), WISP_EUNSUPPORTED.
+ * \return 0, WISP_EINVAL, WISP_ENOTFOUND (no such type), WISP_ENOMEM,
+ *         WISP_ECERTPARSE (its trust store's CA, or a server's certificate or key,
+ *         does not parse; the context carries on), WISP_EUNSUPPORTED (a client or
+ *         server type in a build without that side), or for a server type the
+ *         platform's listen error (WISP_EEXIST when the port is taken, ...).
  */
 WISP_API WISP_NODISCARD int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops,
                                                void *user, wisp_stream_t **out);
@@ -125,6 +127,50 @@ WISP_API const char *wisp_state_name(wisp_state_t st);
 /** \brief Destroy: DESTROYING is the last callback; freed at the end of the iteration.
  *         NULL-safe; a second call does nothing. */
 WISP_API void wisp_stream_destroy(wisp_stream_t *s);
+
+/* ---- Server streams ---------------------------------------------------------------
+ *
+ * Creating a stream of a server type (`"server": true`) starts listening; its
+ * `user` is the listener's. Each request then gets a stream of its own, created by
+ * wisp with the same ops and wisp_stream_set_user_size() bytes of zeroed app state
+ * (0 by default), whose callbacks receive that state as `user`:
+ *
+ *   SERVER_REQUEST   the head arrived: metadata "method", "path", "query" (without
+ *                    the '?', NULL when absent) and the type's declared request
+ *                    headers are readable; the body follows through rx
+ *                    (WISP_SOM ... WISP_EOM).
+ *   answer           set "status" (three digits; default 200) and any declared slot
+ *                    (sent as that response header) with wisp_stream_set_metadata,
+ *                    then wisp_stream_request_tx_len(rq, len) (Content-Length) or
+ *                    wisp_stream_request_tx(rq) (chunked; close-delimited for an
+ *                    HTTP/1.0 client); the body is pulled through tx. This may
+ *                    happen in a later loop iteration: nothing waits for it.
+ *   DONE             (arg: status) the answer went out whole; then DESTROYING.
+ *   DISCONNECTED     (arg: WISP_E*) the client went away, or the request broke a
+ *                    limit, before the answer was out; then DESTROYING.
+ *
+ * The listener itself reports CREATED and DESTROYING through the same ops, with
+ * its own `user`: compare `user` to tell it from a request.
+ *
+ * wisp frees request streams itself after DESTROYING; the app may destroy one
+ * earlier (its connection is then closed: it cannot be answered). Destroying the
+ * listener stops accepting at once; requests in flight finish.
+ */
+
+/** \brief Bytes of app state each request of this listener gets (zeroed, freed
+ *         with the request). Call it right after wisp_stream_create(): no request
+ *         arrives before the loop runs. \return 0, WISP_EINVAL (not a listener),
+ *         WISP_ETOOBIG (over 64 KiB). */
+WISP_API int wisp_stream_set_user_size(wisp_stream_t *listener, size_t size);
+/** \brief The request stream whose app state is `user` (a server request's `user`
+ *         argument only; anything else is undefined). */
+WISP_API wisp_stream_t *wisp_stream_from_user(void *user);
+/** \brief The listener's `user` pointer, for a request stream; NULL otherwise. */
+WISP_API void *wisp_stream_parent_user(const wisp_stream_t *s);
+/** \brief The TCP port a listening stream is bound to (the policy's, or the one the
+ *         system picked for port 0). \return the port, WISP_EINVAL (not a
+ *         listener). */
+WISP_API int wisp_stream_local_port(const wisp_stream_t *s);
 
 /** Longest metadata value, bytes. */
 #define WISP_STREAM_META_MAX 1024

@@ -123,6 +123,7 @@ enum wisp__slot_id {
     WISP_SLOT_TLS,
     WISP_SLOT_VHOST,
     WISP_SLOT_H1,
+    WISP_SLOT_H1_SERVER,
     WISP_SLOT_STREAM,
     WISP_SLOT_SESSIONS, /* lib/vhost/sessions.c: loaded sessions waiting for their vhost */
     WISP_SLOT_COUNT
@@ -197,7 +198,7 @@ struct wisp__sock {
 void wisp__sock_init(wisp_context_t *cx, wisp__sock_t *s, wisp__sock_cb cb, void *user);
 /** Start an async connect; WISP_SOCK_CONNECTED follows (never before this returns). */
 WISP_NODISCARD int wisp__sock_connect(wisp__sock_t *s, const wisp_addr_t *to);
-/** Take over an accepted fd. */
+/** Take over an accepted fd; it is closed if this fails. */
 WISP_NODISCARD int wisp__sock_adopt(wisp__sock_t *s, int fd);
 /** Listen; a port of 0 picks one, reported in *bound. */
 WISP_NODISCARD int wisp__sock_listen(wisp__sock_t *s, const wisp_addr_t *at, int backlog,
@@ -208,6 +209,9 @@ WISP_NODISCARD int wisp__sock_listen(wisp__sock_t *s, const wisp_addr_t *at, int
 WISP_NODISCARD int wisp__sock_accept(wisp__sock_t *s, int *fd, wisp_addr_t *peer);
 /** Close an fd that no wisp__sock_t owns (an accepted one refused at once). */
 void wisp__sock_close_fd(wisp_context_t *cx, int fd);
+/** Flush now: 0 when nothing is left to send; WISP_EAGAIN when bytes remain, and
+ *  then one WISP_SOCK_WRITABLE follows once they are all sent; or an error. */
+WISP_NODISCARD int wisp__sock_want_drain(wisp__sock_t *s);
 /** Ask for (or stop) WISP_SOCK_READABLE events. */
 void wisp__sock_want_read(wisp__sock_t *s, int on);
 /** Queue bytes: returns how many were taken (> 0), or WISP_EAGAIN when the buffer is

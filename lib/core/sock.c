@@ -22,7 +22,8 @@
 enum {
     SOCK_CONNECTING = 1, /* async connect not finished */
     SOCK_WANT_ROOM = 2,  /* a write hit the cap: send WRITABLE once there is room */
-    SOCK_LISTENING = 4
+    SOCK_LISTENING = 4,
+    SOCK_WANT_DRAIN = 8 /* the owner waits for the buffer to empty: WRITABLE then */
 };
 
 #define SOCK_OUT_STEP 2048u
@@ -84,6 +85,9 @@ static void flush_and_notify(wisp__sock_t *s)
     }
     if ((s->flags & SOCK_WANT_ROOM) && s->fd >= 0 && s->out_len < WISP_SOCK_OUT_MAX) {
         s->flags &= (uint8_t)~SOCK_WANT_ROOM;
+        s->cb(s, WISP_SOCK_WRITABLE, 0);
+    } else if ((s->flags & SOCK_WANT_DRAIN) && s->fd >= 0 && !s->out_len) {
+        s->flags &= (uint8_t)~SOCK_WANT_DRAIN;
         s->cb(s, WISP_SOCK_WRITABLE, 0);
     }
 }
@@ -176,6 +180,18 @@ void wisp__sock_close_fd(wisp_context_t *cx, int fd)
 
     if (fd >= 0)
         p->sock_close(p->user, fd);
+}
+
+int wisp__sock_want_drain(wisp__sock_t *s)
+{
+    int ret;
+
+    if (!s || s->fd < 0)
+        return WISP_ESTATE;
+    ret = wisp__sock_flush(s);
+    if (ret == WISP_EAGAIN)
+        s->flags |= SOCK_WANT_DRAIN;
+    return ret;
 }
 
 void wisp__sock_want_read(wisp__sock_t *s, int on)

@@ -498,15 +498,10 @@ static void begin(wisp__h1_conn_t *c)
  * Calls out (on_body): the caller re-checks the leader. */
 static int next_body(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
 {
-    size_t room = sizeof(c->out), len, pre = 0;
-    int eom = 0, ret, n;
+    int chunked = t->body_len < 0, eom = 0, ret;
+    size_t room = wisp__h1_piece_room(sizeof(c->out), chunked), len = room;
 
-    if (t->body_len < 0) {
-        pre = WISP_H1_CHUNK_HEADER_MAX;
-        room -= pre + 2 + WISP_H1_CHUNK_LAST_LEN;
-    }
-    len = room;
-    ret = t->ops->on_body(t, c->out + pre, &len, &eom);
+    ret = t->ops->on_body(t, c->out + wisp__h1_piece_pre(chunked), &len, &eom);
     if (c->leader != t)
         return 0;
     if (ret)
@@ -516,39 +511,16 @@ static int next_body(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
     if (!len && !eom)
         return WISP_EAGAIN;
     c->body_eom = (uint8_t)(eom != 0);
-    if (t->body_len >= 0) {
+    if (!chunked) {
         /* The app must produce exactly the length it announced. */
         if (len > c->body_left || (eom && len != c->body_left))
             return WISP_EPROTO;
         c->body_left -= len;
-        c->out_off = 0;
-        c->out_len = len;
-        return 0;
     }
-    c->out_off = pre;
-    c->out_len = pre;
-    if (len) {
-        uint8_t hdr[WISP_H1_CHUNK_HEADER_MAX];
-
-        n = wisp__h1_chunk_header(hdr, sizeof(hdr), len);
-        if (n < 0)
-            return n;
-        c->out_off = pre - (size_t)n;
-        memcpy(c->out + c->out_off, hdr, (size_t)n);
-        c->out_len = pre + len;
-        memcpy(c->out + c->out_len, WISP_H1_CRLF, 2);
-        c->out_len += 2;
-    }
-    if (eom) {
-        n = wisp__h1_chunk_last(c->out + c->out_len, sizeof(c->out) - c->out_len);
-        if (n < 0)
-            return n;
-        c->out_len += (size_t)n;
-    }
-    return 0;
+    return wisp__h1_piece_frame(c->out, sizeof(c->out), len, eom, chunked, &c->out_off,
+                                &c->out_len);
 }
 
-/* Send what is pending of the request; 0 when blocked or finished, else an error. */
 static int pump_tx(wisp__h1_conn_t *c)
 {
     while (c->state == CS_SENDING) {

@@ -397,6 +397,18 @@ WISP_NODISCARD int wisp__h1_chunk_header(uint8_t *buf, size_t cap, size_t len);
  */
 WISP_NODISCARD int wisp__h1_chunk_last(uint8_t *buf, size_t cap);
 
+/* ---- Body pieces in a fixed buffer (both connection kinds) ----------------------
+ * A body source writes a piece at buf + wisp__h1_piece_pre(chunked), at most
+ * wisp__h1_piece_room(cap, chunked) bytes; wisp__h1_piece_frame() then adds the
+ * chunk framing around it in place (and the last chunk with eom), and says which
+ * bytes [*off, *end) go out.
+ */
+size_t wisp__h1_piece_pre(int chunked);
+size_t wisp__h1_piece_room(size_t cap, int chunked);
+/** \return 0, or WISP_ETOOBIG / WISP_EINVAL (len over the room). */
+WISP_NODISCARD int wisp__h1_piece_frame(uint8_t *buf, size_t cap, size_t len, int eom, int chunked,
+                                        size_t *off, size_t *end);
+
 /* ==== The link: a socket and its TLS session (lib/http1/link.c) ================
  *
  * The one transport both connection kinds own: client connections and the server's
@@ -413,7 +425,7 @@ typedef struct wisp__h1_link {
 void wisp__h1_link_init(wisp_context_t *cx, wisp__h1_link_t *l, wisp__sock_cb cb, void *user);
 /** Start an async connect (counted in conns_opened and conns_live). */
 WISP_NODISCARD int wisp__h1_link_connect(wisp__h1_link_t *l, const wisp_addr_t *to);
-/** Take over an accepted fd (counted as for connect). On error the fd is the caller's. */
+/** Take over an accepted fd (counted as for connect). On error the fd is closed. */
 WISP_NODISCARD int wisp__h1_link_adopt(wisp__h1_link_t *l, int fd);
 /** A TLS session over the link's socket (see wisp__tls_create; peer NULL on a server). */
 WISP_NODISCARD int wisp__h1_link_tls(wisp__h1_link_t *l, wisp__tls_conf_t *conf, const char *peer,
@@ -540,6 +552,96 @@ void wisp__h1_unnail(wisp__h1_conn_t **c);
 /** Close (close_notify) and free every idle kept-alive connection that no nailed
  *  stream holds. Returns how many. Safe from inside a call out. */
 int wisp__h1_close_idle(wisp_context_t *cx);
+
+/* ==== Server connections (lib/http1/server-conn.c) ===========================
+ *
+ * A listener accepts connections for one server stream type; each accepted
+ * connection runs its TLS handshake in the loop, then reads requests one at a time
+ * and hands each to its owner (a request stream) through ops. Requests on one
+ * connection are answered in the order they arrived: the next request is parsed
+ * only when the answer to the previous one is complete (pipelined bytes wait in the
+ * connection's buffer), so a pipelining client is served correctly and a slow one
+ * costs no more than its buffer.
+ *
+ * Errors the connection answers itself, with no request object and "Connection:
+ * close": 400 (malformed), 431 (head over header_limit), 413 (body over body_limit),
+ * 501 (unknown method or transfer coding), 503 (no memory for the request).
+ *
+ * Every op is a call out that may do anything — cancel this or any request, close
+ * the listener, destroy the context — and the connection re-reads its own state
+ * after each one. Ops run only from the loop, never from inside the functions
+ * below.
+ */
+typedef struct wisp__h1_srv wisp__h1_srv_t;
+typedef struct wisp__h1_sconn wisp__h1_sconn_t;
+typedef struct wisp__h1_sreq wisp__h1_sreq_t;
+
+typedef struct wisp__h1_srv_ops {
+    /** A request line arrived (method checked, target as sent): return the new
+     *  request's object (embedded in its owner, zeroed but for what the owner sets),
+     *  or NULL to refuse it (503, connection closed). Nothing of the request has
+     *  been reported to the application yet. */
+    wisp__h1_sreq_t *(*on_request)(void *user, const char *method, const char *target,
+                                   size_t target_len);
+    /** Request header fields, then the end of the head; nonzero ends the request. */
+    int (*on_header)(wisp__h1_sreq_t *r, const char *name, size_t name_len, const char *value,
+                     size_t value_len);
+    int (*on_headers_done)(wisp__h1_sreq_t *r);
+    /** Request body bytes, then its end (len 0, eom 1). */
+    int (*on_data)(wisp__h1_sreq_t *r, const uint8_t *data, size_t len, int eom);
+    /** Write the status line and response headers into w (no framing, no end). */
+    int (*on_head)(wisp__h1_sreq_t *r, wisp__h1_out_t *w);
+    /** Pull response body bytes, as wisp__h1_txn_ops_t.on_body. */
+    int (*on_body)(wisp__h1_sreq_t *r, uint8_t *buf, size_t *len, int *eom);
+    /** The response went out whole; r has left the connection. */
+    void (*on_done)(wisp__h1_sreq_t *r);
+    /** The exchange failed (peer reset or close, timeout, a request body over the
+     *  limit, ...); r has left the connection. */
+    void (*on_failed)(wisp__h1_sreq_t *r, int err);
+} wisp__h1_srv_ops_t;
+
+struct wisp__h1_sreq {
+    wisp__h1_sconn_t *conn; /* set while the request is on its connection */
+    uint8_t head_request;   /* HEAD: the answer has no body */
+};
+
+typedef struct wisp__h1_srv_cfg {
+    const wisp__h1_srv_ops_t *ops;
+    void *user;                /* passed to on_request */
+    struct wisp__vhost *vhost; /* TLS: the listener takes its own reference; NULL plain */
+    const char *name;          /* for logs: the stream type */
+    const char *bind;
+    uint16_t port; /* 0: any (see wisp__h1_srv_port) */
+    uint32_t max_connections, header_limit, body_limit;
+    uint32_t handshake_timeout_ms, idle_timeout_ms;
+} wisp__h1_srv_cfg_t;
+
+/**
+ * \brief  Listen as cfg says. Accepting starts at once.
+ * \return 0 with *out set; WISP_EINVAL (bad cfg, or a bind address that is not
+ *         numeric), WISP_ENOMEM, or the platform's listen error (WISP_EADDRINUSE...).
+ */
+WISP_NODISCARD int wisp__h1_listen(wisp_context_t *cx, const wisp__h1_srv_cfg_t *cfg,
+                                   wisp__h1_srv_t **out);
+/** The port the listener is bound to. */
+uint16_t wisp__h1_srv_port(const wisp__h1_srv_t *l);
+/** Stop accepting now and let go; *l = NULL. Connections finish what they serve and
+ *  close; the listener (and its vhost reference) goes with the last of them. */
+void wisp__h1_srv_close(wisp__h1_srv_t **l);
+/** Requests served on a kept-alive connection before r: > 0 is reuse. */
+uint32_t wisp__h1_sreq_index(const wisp__h1_sreq_t *r);
+/**
+ * \brief  Answer r: body_len -1 is a body of unknown length (chunked for HTTP/1.1,
+ *         close-delimited for 1.0), else Content-Length. The head is written from
+ *         on_head on a later step, never from inside this call.
+ * \return 0, WISP_EINVAL (r not on a connection), WISP_EBUSY (answered already).
+ */
+WISP_NODISCARD int wisp__h1_respond(wisp__h1_sreq_t *r, int64_t body_len);
+/** A response body source that returned WISP_EAGAIN has data now. */
+void wisp__h1_sreq_resume(wisp__h1_sreq_t *r);
+/** The owner is going away: take r off its connection, which closes unless r's
+ *  exchange was complete. No op of r runs. Safe from inside any call out. */
+void wisp__h1_sreq_cancel(wisp__h1_sreq_t *r);
 
 #ifdef __cplusplus
 }

@@ -174,3 +174,47 @@ int wisp__h1_chunk_last(uint8_t *buf, size_t cap)
     memcpy(buf, "0\r\n\r\n", WISP_H1_CHUNK_LAST_LEN);
     return WISP_H1_CHUNK_LAST_LEN;
 }
+
+size_t wisp__h1_piece_pre(int chunked)
+{
+    return chunked ? WISP_H1_CHUNK_HEADER_MAX : 0;
+}
+
+size_t wisp__h1_piece_room(size_t cap, int chunked)
+{
+    size_t over = chunked ? WISP_H1_CHUNK_HEADER_MAX + 2 + WISP_H1_CHUNK_LAST_LEN : 0;
+
+    return cap > over ? cap - over : 0;
+}
+
+int wisp__h1_piece_frame(uint8_t *buf, size_t cap, size_t len, int eom, int chunked, size_t *off,
+                         size_t *end)
+{
+    size_t pre = wisp__h1_piece_pre(chunked);
+    int n;
+
+    if (len > wisp__h1_piece_room(cap, chunked))
+        return WISP_EINVAL;
+    *off = pre;
+    *end = pre + len;
+    if (!chunked)
+        return 0;
+    if (len) {
+        uint8_t hdr[WISP_H1_CHUNK_HEADER_MAX];
+
+        n = wisp__h1_chunk_header(hdr, sizeof(hdr), len);
+        if (n < 0)
+            return n;
+        *off = pre - (size_t)n;
+        memcpy(buf + *off, hdr, (size_t)n);
+        memcpy(buf + *end, WISP_H1_CRLF, 2);
+        *end += 2;
+    }
+    if (eom) {
+        n = wisp__h1_chunk_last(buf + *end, cap - *end);
+        if (n < 0)
+            return n;
+        *end += (size_t)n;
+    }
+    return 0;
+}

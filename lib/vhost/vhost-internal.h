@@ -29,6 +29,15 @@ typedef struct wisp__vhost wisp__vhost_t;
  */
 WISP_NODISCARD int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps,
                                        wisp__vhost_t **out);
+/**
+ * \brief  A new server vhost for a server stream type (its certificate, key, one
+ *         ssl_config with session cache and tickets, and client_ca if set). Each
+ *         listener gets its own; it lives while the listener or any of its
+ *         connections holds a reference. No linger.
+ * \return 0, WISP_EINVAL (not a TLS server type), WISP_ENOMEM, WISP_ECERTPARSE.
+ */
+WISP_NODISCARD int wisp__vhost_acquire_server(wisp_context_t *cx, const wisp_policy_stream_t *ps,
+                                              wisp__vhost_t **out);
 /** Another reference on a live vhost. */
 void wisp__vhost_ref(wisp__vhost_t *v);
 /** Drop a reference and set *v to NULL; the last one frees the vhost (after linger). */
@@ -50,8 +59,8 @@ void wisp__vhost_session_drop(wisp__vhost_t *v, const char *host, uint16_t port)
 
 /* ---- For saved sessions (lib/vhost/sessions.c) ---- */
 
-/** The context's vhosts, lingering ones included: NULL gives the first; NULL after
- *  the last. */
+/** The context's client vhosts, lingering ones included (server vhosts are skipped):
+ *  NULL gives the first; NULL after the last. */
 wisp__vhost_t *wisp__vhost_next(wisp_context_t *cx, const wisp__vhost_t *v);
 /** What the vhost is keyed by (the client key goes with the certificate). */
 void wisp__vhost_key(const wisp__vhost_t *v, const wisp_policy_trust_store_t **store,

@@ -33,7 +33,8 @@ typedef struct vh_session {
 struct wisp__vhost {
     wisp__vhost_t *next;
     wisp_context_t *cx;
-    const wisp_policy_trust_store_t *store;
+    const wisp_policy_stream_t *server;     /* a server vhost: its stream type */
+    const wisp_policy_trust_store_t *store; /* client: the trust store; server: client_ca */
     const wisp_policy_cert_t *client_cert, *client_key;
     uint16_t mfl;
     unsigned refs;
@@ -42,6 +43,11 @@ struct wisp__vhost {
     vh_session_t *sessions; /* most recently stored first */
     unsigned nsessions;     /* at most WISP_VHOST_SESSIONS_MAX */
 };
+
+static const char *name_of(const wisp__vhost_t *v)
+{
+    return v->server ? v->server->name : v->store->name;
+}
 
 static wisp__vhost_t **list_head(wisp_context_t *cx)
 {
@@ -78,7 +84,7 @@ static void vhost_free(wisp__vhost_t *v)
     wisp__tls_conf_destroy(&v->tls);
     st->vhosts_live--;
     st->vhosts_destroyed++;
-    WISP_LOGI(cx, "vhost '%s' destroyed", v->store->name);
+    WISP_LOGI(cx, "vhost '%s' destroyed", name_of(v));
     wisp__free(cx, v);
 }
 
@@ -98,7 +104,7 @@ static void vhosts_destroy_all(wisp_context_t *cx, void *head)
     (void)head;
     while ((v = *list_head(cx)) != NULL) {
         if (v->refs)
-            WISP_LOGE(cx, "vhost '%s' freed with %u references left", v->store->name, v->refs);
+            WISP_LOGE(cx, "vhost '%s' freed with %u references left", name_of(v), v->refs);
         vhost_free(v);
     }
 }
@@ -110,17 +116,24 @@ static int vhost_setup_tls(wisp__vhost_t *v)
     wisp__tls_conf_info_t info;
     size_t i;
 
-    if (ts->cert_count > WISP_POLICY_TRUST_CERTS_MAX)
-        return WISP_ETOOBIG;
     memset(&info, 0, sizeof(info));
-    for (i = 0; i < ts->cert_count; i++) {
+    if (v->server) {
+        /* One server config for every connection of the listener: certificate and
+         * key, session cache and tickets (lib/tls), client CAs when asked. */
+        info.server = 1;
+        v->client_cert = v->server->cert;
+        v->client_key = v->server->key;
+    }
+    if (ts && ts->cert_count > WISP_POLICY_TRUST_CERTS_MAX)
+        return WISP_ETOOBIG;
+    for (i = 0; ts && i < ts->cert_count; i++) {
         ca[i].data = ts->certs[i]->der;
         ca[i].len = ts->certs[i]->len;
     }
     info.ca = ca;
-    info.ca_count = ts->cert_count;
+    info.ca_count = ts ? ts->cert_count : 0;
     info.ca_nocopy = 1;
-    info.system_ca = ts->system;
+    info.system_ca = ts ? ts->system : 0;
     if (v->client_cert && v->client_key) {
         info.cert.data = v->client_cert->der;
         info.cert.len = v->client_cert->len;
@@ -143,7 +156,7 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     if (!cx || !ps || !ps->tls || !ps->trust_store)
         return WISP_EINVAL;
     for (v = *list_head(cx); v; v = v->next) {
-        if (v->store == ps->trust_store && v->client_cert == ps->client_cert &&
+        if (!v->server && v->store == ps->trust_store && v->client_cert == ps->client_cert &&
             v->client_key == ps->client_key && v->mfl == ps->max_fragment_len) {
             if (!v->refs)
                 WISP_LOGI(cx, "vhost '%s' revived during its linger", v->store->name);
@@ -185,6 +198,47 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     return 0;
 }
 
+#if WISP_WITH_SERVER
+int wisp__vhost_acquire_server(wisp_context_t *cx, const wisp_policy_stream_t *ps,
+                               wisp__vhost_t **out)
+{
+    wisp__vhost_t *v;
+    int ret;
+
+    if (!out)
+        return WISP_EINVAL;
+    *out = NULL;
+    if (!cx || !ps || !ps->server || !ps->tls || !ps->cert || !ps->key)
+        return WISP_EINVAL;
+    /* A listener created again while the old one drains gets a vhost of its own: the
+     * old one goes with its last connection (SPEC §2). */
+    v = wisp__zalloc(cx, sizeof(*v));
+    if (!v)
+        return WISP_ENOMEM;
+    v->cx = cx;
+    v->server = ps;
+    v->store = ps->client_ca;
+    wisp__timer_init(&v->linger, linger_expired);
+    ret = vhost_setup_tls(v);
+    if (ret) {
+        WISP_LOGE(cx, "vhost '%s' (server): %s", ps->name, wisp_strerror(ret));
+        wisp__tls_conf_destroy(&v->tls);
+        wisp__free(cx, v);
+        return ret;
+    }
+    v->refs = 1;
+    v->next = *list_head(cx);
+    *list_head(cx) = v;
+    wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
+    wisp__stats(cx)->vhosts_live++;
+    wisp__stats(cx)->vhosts_created++;
+    WISP_LOGI(cx, "vhost '%s' created (server%s)", ps->name,
+              ps->client_ca ? ", client certificates required" : "");
+    *out = v;
+    return 0;
+}
+#endif
+
 void wisp__vhost_ref(wisp__vhost_t *v)
 {
     if (v)
@@ -201,12 +255,12 @@ void wisp__vhost_unref(wisp__vhost_t **vp)
     *vp = NULL;
     if (!v->refs) {
         /* An underflow is a bug in a caller: log it and keep the vhost intact. */
-        WISP_LOGE(v->cx, "vhost '%s': reference underflow", v->store->name);
+        WISP_LOGE(v->cx, "vhost '%s': reference underflow", name_of(v));
         return;
     }
     if (--v->refs)
         return;
-    if (v->store->linger_ms)
+    if (!v->server && v->store->linger_ms)
         wisp__timer_start(v->cx, &v->linger, v->store->linger_ms);
     else
         vhost_free(v);
@@ -219,7 +273,7 @@ wisp__tls_conf_t *wisp__vhost_tls(const wisp__vhost_t *v)
 
 const char *wisp__vhost_name(const wisp__vhost_t *v)
 {
-    return v ? v->store->name : "";
+    return v ? name_of(v) : "";
 }
 
 static vh_session_t **session_find(wisp__vhost_t *v, const char *host, uint16_t port)
@@ -308,9 +362,11 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
 
 wisp__vhost_t *wisp__vhost_next(wisp_context_t *cx, const wisp__vhost_t *v)
 {
-    if (v)
-        return v->next;
-    return cx ? *list_head(cx) : NULL;
+    wisp__vhost_t *n = v ? v->next : cx ? *list_head(cx) : NULL;
+
+    while (n && n->server) /* server vhosts keep no client sessions */
+        n = n->next;
+    return n;
 }
 
 void wisp__vhost_key(const wisp__vhost_t *v, const wisp_policy_trust_store_t **store,

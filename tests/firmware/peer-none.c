@@ -6,9 +6,10 @@
  */
 #include "peer.h"
 
-int peer_init(wisp_context_t *heap_owner)
+int peer_init(wisp_context_t *heap_owner, const peer_io_t *io)
 {
     (void)heap_owner;
+    (void)io;
     return 0;
 }
 

@@ -6,20 +6,32 @@
  * It accepts one connection, completes the handshake with the test server
  * certificate (tests/certs/server.pem, P-256, compiled in as DER), reads one request
  * head, answers 200 with a fixed body and the x-wisp-test header, sends close_notify
- * and closes. Its mbedTLS heap is charged to a context of its own (tls-heap.c), so
+ * and closes. Its sockets are whatever transport main.c hands it (peer_io_t): the
+ * in-memory pairs of plat-mem.c, or TCP over lwIP's loopback netif.
+ *
+ * It has an mbedTLS of its own. wisp's client is built against the client-only
+ * profile (cmake/mbedtls/wisp-embedded-client-config.h), which has no server side, so
+ * this file is compiled against the full embedded profile and linked with that
+ * profile's libraries into one relocatable object whose only global symbols are the
+ * peer_* functions of peer.h (tests/firmware/CMakeLists.txt). The two mbedTLS copies
+ * therefore never see each other, including their process-global calloc/free hooks:
+ * this copy's are set here and charge every allocation to the peer's own context, so
  * the client's figures count only the client.
  */
 #include <string.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform.h>
+#include <mbedtls/version.h>
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#endif
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "peer.h"
-#include "plat-mem.h"
 #include "server-cert.h"
-#include "tls/tls-heap.h"
 
 enum { P_ACCEPT, P_HANDSHAKE, P_REQUEST, P_RESPONSE, P_CLOSE, P_DONE, P_FAILED };
 
@@ -32,6 +44,7 @@ static const char response[] = "HTTP/1.1 200 OK\r\n"
 
 static struct {
     wisp_context_t *owner;
+    const peer_io_t *io;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt crt;
@@ -44,7 +57,7 @@ static struct {
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
-    int n = mem_send(p.fd, buf, len);
+    int n = p.io->send(p.fd, buf, len);
 
     (void)ctx;
     return n == WISP_EAGAIN ? MBEDTLS_ERR_SSL_WANT_WRITE : n < 0 ? -1 : n;
@@ -52,7 +65,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-    int n = mem_recv(p.fd, buf, len);
+    int n = p.io->recv(p.fd, buf, len);
 
     (void)ctx;
     return n == WISP_EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : n < 0 ? -1 : n;
@@ -60,7 +73,26 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 
 static int entropy(void *ctx, unsigned char *buf, size_t len)
 {
-    return mem_entropy(ctx, buf, len);
+    return p.io->entropy(ctx, buf, len);
+}
+
+/* This mbedTLS copy's heap: the peer's context, zeroed as calloc must. */
+static void *heap_calloc(size_t n, size_t size)
+{
+    void *b;
+
+    if (!n || !size || n > (size_t)-1 / size)
+        return NULL;
+    b = wisp__alloc(p.owner, n * size);
+    if (b)
+        memset(b, 0, n * size);
+    return b;
+}
+
+static void heap_free(void *ptr)
+{
+    if (ptr)
+        wisp__free(p.owner, ptr);
 }
 
 static int blocked(int ret)
@@ -68,15 +100,15 @@ static int blocked(int ret)
     return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
 }
 
-int peer_init(wisp_context_t *heap_owner)
+int peer_init(wisp_context_t *heap_owner, const peer_io_t *io)
 {
-    wisp_context_t *prev;
     int ret;
 
     memset(&p, 0, sizeof(p));
     p.owner = heap_owner;
+    p.io = io;
     p.fd = -1;
-    prev = wisp__tls_heap_use(p.owner);
+    mbedtls_platform_set_calloc_free(heap_calloc, heap_free);
     mbedtls_ctr_drbg_init(&p.drbg);
     mbedtls_ssl_config_init(&p.conf);
     mbedtls_x509_crt_init(&p.crt);
@@ -85,8 +117,20 @@ int peer_init(wisp_context_t *heap_owner)
     ret = mbedtls_ctr_drbg_seed(&p.drbg, entropy, NULL, (const unsigned char *)"peer", 4);
     if (!ret)
         ret = mbedtls_x509_crt_parse_der(&p.crt, server_cert_der, sizeof(server_cert_der));
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+    /* 3.6: TLS 1.3 runs on PSA, whose state is this copy's own (seeded from the
+     * board's mbedtls_hardware_poll()). */
+    if (!ret && psa_crypto_init() != PSA_SUCCESS)
+        ret = -1;
+#endif
+#if MBEDTLS_VERSION_MAJOR >= 3
+    if (!ret)
+        ret = mbedtls_pk_parse_key(&p.key, server_key_der, sizeof(server_key_der), NULL, 0,
+                                   mbedtls_ctr_drbg_random, &p.drbg);
+#else
     if (!ret)
         ret = mbedtls_pk_parse_key(&p.key, server_key_der, sizeof(server_key_der), NULL, 0);
+#endif
     if (!ret)
         ret = mbedtls_ssl_config_defaults(&p.conf, MBEDTLS_SSL_IS_SERVER,
                                           MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
@@ -94,7 +138,6 @@ int peer_init(wisp_context_t *heap_owner)
         mbedtls_ssl_conf_rng(&p.conf, mbedtls_ctr_drbg_random, &p.drbg);
         ret = mbedtls_ssl_conf_own_cert(&p.conf, &p.crt, &p.key);
     }
-    (void)wisp__tls_heap_use(prev);
     p.state = ret ? P_FAILED : P_ACCEPT;
     return ret ? -1 : 0;
 }
@@ -105,7 +148,7 @@ static void step_once(void)
 
     switch (p.state) {
     case P_ACCEPT:
-        if ((p.fd = mem_accept()) < 0)
+        if ((p.fd = p.io->accept()) < 0)
             return;
         if (mbedtls_ssl_setup(&p.ssl, &p.conf)) {
             p.state = P_FAILED;
@@ -146,7 +189,7 @@ static void step_once(void)
     case P_CLOSE:
         ret = mbedtls_ssl_close_notify(&p.ssl);
         if (!ret) {
-            mem_close(p.fd);
+            p.io->close(p.fd);
             p.fd = -1;
             p.state = P_DONE;
         } else if (!blocked(ret)) {
@@ -160,14 +203,12 @@ static void step_once(void)
 
 void peer_step(void)
 {
-    wisp_context_t *prev = wisp__tls_heap_use(p.owner);
     int before;
 
     do {
         before = p.state;
         step_once();
     } while (p.state != before);
-    (void)wisp__tls_heap_use(prev);
 }
 
 int peer_done(void)
@@ -175,26 +216,32 @@ int peer_done(void)
     return p.state == P_DONE;
 }
 
+/* The handshake finished (P_FAILED sorts after the states that imply it). */
+static int handshaken(void)
+{
+    return p.state >= P_REQUEST && p.state <= P_DONE;
+}
+
 const char *peer_version(void)
 {
-    return p.state >= P_REQUEST ? mbedtls_ssl_get_version(&p.ssl) : "";
+    return handshaken() ? mbedtls_ssl_get_version(&p.ssl) : "";
 }
 
 const char *peer_suite(void)
 {
-    return p.state >= P_REQUEST ? mbedtls_ssl_get_ciphersuite(&p.ssl) : "";
+    return handshaken() ? mbedtls_ssl_get_ciphersuite(&p.ssl) : "";
 }
 
 void peer_free(void)
 {
-    wisp_context_t *prev = wisp__tls_heap_use(p.owner);
-
     if (p.fd >= 0)
-        mem_close(p.fd);
+        p.io->close(p.fd);
     mbedtls_ssl_free(&p.ssl);
     mbedtls_ssl_config_free(&p.conf);
     mbedtls_x509_crt_free(&p.crt);
     mbedtls_pk_free(&p.key);
     mbedtls_ctr_drbg_free(&p.drbg);
-    (void)wisp__tls_heap_use(prev);
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+    mbedtls_psa_crypto_free();
+#endif
 }

@@ -296,3 +296,14 @@ const wisp_plat_ops_t *mem_plat(void)
 {
     return &ops;
 }
+
+/* mbedTLS 3.6's hardware entropy hook (MBEDTLS_ENTROPY_HARDWARE_ALT in its embedded
+ * profile): the seed of PSA's process-global RNG, in each mbedTLS copy of the image.
+ * TEST-ONLY, like mem_entropy: a real board reads its TRNG here. Unused (and dropped
+ * by --gc-sections) with 2.28. */
+int mbedtls_hardware_poll(void *data, unsigned char *output, size_t len, size_t *olen);
+int mbedtls_hardware_poll(void *data, unsigned char *output, size_t len, size_t *olen)
+{
+    *olen = len;
+    return mem_entropy(data, output, len);
+}

@@ -49,8 +49,8 @@ extern "C" {
     X(WISP_EEXIST, -30, "already exists")                                                          \
     X(WISP_ESTALE, -31, "connection closed before the request was answered")                       \
     X(WISP_ETRUNCATED, -32, "TLS connection closed without close_notify")                          \
-    X(WISP_ECORRUPT, -33, "saved data is truncated or corrupt (integrity check failed)")           \
-    X(WISP_EMISMATCH, -34, "saved data is from another wisp format or mbedTLS build")
+    X(WISP_ECORRUPT, -33, "saved data truncated or corrupt")                                       \
+    X(WISP_EMISMATCH, -34, "saved data from another format or mbedTLS")
 
 enum wisp_error {
 #define WISP_X_ENUM(name, value, text) name = (value),

@@ -7,10 +7,14 @@
 #                once into $(MBEDTLS3)/mbedtls-src, built in $(MBEDTLS3)); every ctest
 #                in all three; and a build against mbedTLS 2.28 from Debian's source
 #                package ($(MBEDTLS2), WISP_MBEDTLS_SOURCE_DIR), which runs the TLS,
-#                install and client-only tests
+#                install and client-only tests; and, when clang is present, every
+#                libFuzzer target for FUZZ_SHORT_SECONDS with ASan+UBSan (fuzz-short)
 #   make bench   benchmarks (bench/), results in bench/RESULTS.md
 #   make firmware  Cortex-M4 build (cached cross mbedTLS, libwisp, the QEMU test image)
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
+#   make allocfail-embedded  opt-in: the fake-network and policy allocation-failure
+#                sweeps against the embedded mbedTLS profile built for the host, so
+#                mbedTLS's allocations are refused too (about 1 minute from scratch)
 
 BUILD ?= build
 ASAN  ?= build-asan
@@ -18,11 +22,14 @@ FUZZ  ?= build-fuzz
 MBEDTLS3 ?= build-mbedtls3
 MBEDTLS2 ?= build-mbedtls2
 FW    ?= build-firmware
+EMBEDDED ?= build-embedded
 FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 15
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan mbedtls3 mbedtls2 firmware test demo bench fuzz clean format
+.PHONY: all deps build asan mbedtls3 mbedtls2 firmware test demo bench fuzz fuzz-build fuzz-short \
+	allocfail-embedded clean format
 
 all: build
 
@@ -71,6 +78,7 @@ test: build asan mbedtls3 mbedtls2 firmware
 	ctest --test-dir $(FW)/client --output-on-failure -j$(JOBS)
 	if [ "$${WISP_FW_MBEDTLS36:-1}" = 1 ]; then \
 		ctest --test-dir $(FW)/client-3.6 --output-on-failure -j$(JOBS); fi
+	$(MAKE) fuzz-short
 
 demo: build
 	@scripts/demo.sh $(BUILD)
@@ -79,20 +87,34 @@ bench: build firmware
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
 	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
 
-fuzz: deps
+# Every target with a corpus in tests/fuzz/corpus/ (the fuzz_targets CMake target).
+fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DWISP_FUZZ=ON \
 		-DWISP_SANITIZE=ON -DWISP_WERROR=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
 		$(CMAKE_FLAGS)
-	cmake --build $(FUZZ) -j$(JOBS) --target fuzz_policy fuzz_h1_response fuzz_h1_request
-	for t in policy h1_response h1_request; do \
-		mkdir -p $(FUZZ)/corpus/$$t && \
-		$(FUZZ)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-			$(FUZZ)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
-	done
+	cmake --build $(FUZZ) -j$(JOBS) --target fuzz_targets
+
+fuzz: fuzz-build
+	tests/fuzz/run-fuzz.sh $(FUZZ) $(FUZZ_SECONDS) $(JOBS)
+
+# The short run of make test. Without clang the corpora are still replayed by ctest in
+# every tree; nothing is fuzzed, and this says so rather than pass quietly.
+fuzz-short:
+	@if command -v clang >/dev/null 2>&1; then \
+		$(MAKE) fuzz-build && tests/fuzz/run-fuzz.sh $(FUZZ) $(FUZZ_SHORT_SECONDS) $(JOBS); \
+	else \
+		echo "fuzz-short: clang not found: no libFuzzer run (corpus replay only, see tests/fuzz/README.md)"; \
+	fi
+
+allocfail-embedded: deps
+	JOBS=$(JOBS) scripts/embedded-host-build.sh $(EMBEDDED)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(EMBEDDED)/wisp --output-on-failure --timeout 900 \
+		-R '^(unit_test_stream_allocfail_fake|unit_test_policy_alloc)$$'
 
 format:
 	find include lib tools minimal-examples tests bench -name '*.[ch]' -print0 | \
 		xargs -0 clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2) $(FW)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2) $(FW) $(EMBEDDED)

@@ -90,7 +90,21 @@ typedef struct wisp_context_info {
 
     /** Platform; NULL picks the build's default port (POSIX on Linux). */
     const wisp_plat_ops_t *plat;
+    /** sizeof the table plat points to, as the port was compiled (its size
+     *  discipline: see "Growing structs" below); 0 means the table of this header's
+     *  first version, which is the whole table today. */
+    size_t plat_size;
 } wisp_context_info_t;
+
+/*
+ * Growing structs (SPEC §5). wisp_context_info_t, wisp_stats_t and wisp_plat_ops_t
+ * only ever grow at the end, and the library is told the size the application was
+ * compiled with: wisp_context_create() and wisp_get_stats() are macros that pass
+ * sizeof, and wisp_context_info_t.plat_size does it for the platform table. A
+ * library newer than the application treats the fields it was not given as zero
+ * (defaults, or "no such op"); an older one refuses an info struct whose unknown
+ * tail is not all zero (WISP_EUNSUPPORTED) and fills only the stats it has.
+ */
 
 /**
  * \brief  Create a context.
@@ -100,10 +114,15 @@ typedef struct wisp_context_info {
  * \return 0, WISP_EINVAL (NULL arguments, both or neither policy forms are fine but
  *         not both), WISP_ENOMEM, WISP_EPOLICY (the JSON policy has errors: they are
  *         logged), WISP_EUNSUPPORTED (JSON given to a build without the loader),
- *         or a platform error from opening the wake primitive.
+ *         or a platform error from opening the wake primitive. Through the
+ *         sized entry point also WISP_EINVAL for an info_size smaller than this
+ *         struct's first version, and WISP_EUNSUPPORTED for fields (a non-zero
+ *         tail) this library does not know.
  */
-WISP_API WISP_NODISCARD int wisp_context_create(const wisp_context_info_t *info,
-                                                wisp_context_t **out);
+WISP_API WISP_NODISCARD int wisp_context_create_sized(const wisp_context_info_t *info,
+                                                      size_t info_size, wisp_context_t **out);
+#define wisp_context_create(info, out)                                                             \
+    wisp_context_create_sized((info), sizeof(wisp_context_info_t), (out))
 
 /**
  * \brief  Destroy a context: every remaining stream gets DESTROYING, every connection
@@ -226,8 +245,10 @@ WISP_API void wisp_stop(wisp_context_t *cx);
  */
 WISP_API WISP_NODISCARD int wisp_post(wisp_context_t *cx, wisp_post_cb fn, void *arg);
 
-/** \brief Copy the current statistics. Loop thread only. */
-WISP_API void wisp_get_stats(const wisp_context_t *cx, wisp_stats_t *st);
+/** \brief Copy the current statistics (st_size bytes of them at most; a field the
+ *         library does not have reads 0). Loop thread only. Use wisp_get_stats(). */
+WISP_API void wisp_get_stats_sized(const wisp_context_t *cx, wisp_stats_t *st, size_t st_size);
+#define wisp_get_stats(cx, st) wisp_get_stats_sized((cx), (st), sizeof(wisp_stats_t))
 
 /**
  * \brief  Write the statistics as one JSON object with exactly the SPEC §5 keys.

@@ -21,7 +21,8 @@ struct wisp_context {
     void *log_user;
     int log_level;
 
-    const wisp_plat_ops_t *plat;
+    const wisp_plat_ops_t *plat; /* &plat_ops */
+    wisp_plat_ops_t plat_ops;    /* the port's table, copied at its size */
     union {
         uint8_t b[WISP_PLAT_WAKE_SIZE];
         uint64_t align;

@@ -45,6 +45,7 @@ static int open_wake(wisp_context_t *cx)
 
 int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out)
 {
+    const wisp_plat_ops_t *plat;
     wisp_allocator_t a;
     wisp_context_t *cx;
     int ret;
@@ -76,9 +77,18 @@ int wisp__context_new(const wisp_context_info_t *info, wisp_context_t **out)
     cx->log = info->log ? info->log : DEFAULT_LOG;
     cx->log_user = info->log ? info->log_user : NULL;
     cx->log_level = (info->log_level || info->log_level_set) ? info->log_level : WISP_LOG_NOTICE;
-    cx->plat = info->plat ? info->plat : DEFAULT_PLAT;
+    /* The platform table is copied at the size the port was compiled with (0: the
+     * whole table of the first version, which is today's); ops it does not have
+     * read NULL. */
+    plat = info->plat ? info->plat : DEFAULT_PLAT;
+    if (plat) {
+        size_t n = info->plat_size ? info->plat_size : sizeof(cx->plat_ops);
+
+        memcpy(&cx->plat_ops, plat, n < sizeof(cx->plat_ops) ? n : sizeof(cx->plat_ops));
+    }
+    cx->plat = &cx->plat_ops;
     cx->wake_fd = -1;
-    if (!cx->plat || !cx->plat->now_ms || !cx->plat->poll) {
+    if (!plat || !cx->plat->now_ms || !cx->plat->poll) {
         a.free(a.user, cx);
         return WISP_EINVAL;
     }
@@ -199,8 +209,13 @@ uint64_t wisp_now_ms(const wisp_context_t *cx)
     return cx ? cx->plat->now_ms(cx->plat->user) : 0;
 }
 
-void wisp_get_stats(const wisp_context_t *cx, wisp_stats_t *st)
+void wisp_get_stats_sized(const wisp_context_t *cx, wisp_stats_t *st, size_t size)
 {
-    if (cx && st)
-        *st = cx->stats;
+    if (!cx || !st)
+        return;
+    if (size > sizeof(*st)) {
+        memset((char *)st + sizeof(*st), 0, size - sizeof(*st)); /* fields we lack */
+        size = sizeof(*st);
+    }
+    memcpy(st, &cx->stats, size);
 }

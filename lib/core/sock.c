@@ -86,10 +86,13 @@ static void flush_and_notify(wisp__sock_t *s)
     if ((s->flags & SOCK_WANT_ROOM) && s->fd >= 0 && s->out_len < WISP_SOCK_OUT_MAX) {
         s->flags &= (uint8_t)~SOCK_WANT_ROOM;
         s->cb(s, WISP_SOCK_WRITABLE, 0);
-    } else if ((s->flags & SOCK_WANT_DRAIN) && s->fd >= 0 && !s->out_len) {
+    }
+#if WISP_WITH_SERVER
+    else if ((s->flags & SOCK_WANT_DRAIN) && s->fd >= 0 && !s->out_len) {
         s->flags &= (uint8_t)~SOCK_WANT_DRAIN;
         s->cb(s, WISP_SOCK_WRITABLE, 0);
     }
+#endif
 }
 
 static void deferred_flush(wisp__defer_t *d)
@@ -163,6 +166,7 @@ int wisp__sock_listen(wisp__sock_t *s, const wisp_addr_t *at, int backlog, wisp_
     return attach(s, fd, WISP_POLLIN, SOCK_LISTENING);
 }
 
+#if WISP_WITH_SERVER
 int wisp__sock_accept(wisp__sock_t *s, int *fd, wisp_addr_t *peer)
 {
     const wisp_plat_ops_t *p;
@@ -193,6 +197,7 @@ int wisp__sock_want_drain(wisp__sock_t *s)
         s->flags |= SOCK_WANT_DRAIN;
     return ret;
 }
+#endif /* WISP_WITH_SERVER: accepting and draining are the server's */
 
 void wisp__sock_want_read(wisp__sock_t *s, int on)
 {

@@ -403,8 +403,16 @@ WISP_NODISCARD int wisp__h1_chunk_last(uint8_t *buf, size_t cap);
  * chunk framing around it in place (and the last chunk with eom), and says which
  * bytes [*off, *end) go out.
  */
-size_t wisp__h1_piece_pre(int chunked);
-size_t wisp__h1_piece_room(size_t cap, int chunked);
+static inline size_t wisp__h1_piece_pre(int chunked)
+{
+    return chunked ? WISP_H1_CHUNK_HEADER_MAX : 0;
+}
+static inline size_t wisp__h1_piece_room(size_t cap, int chunked)
+{
+    size_t over = chunked ? WISP_H1_CHUNK_HEADER_MAX + 2 + WISP_H1_CHUNK_LAST_LEN : 0;
+
+    return cap > over ? cap - over : 0;
+}
 /** \return 0, or WISP_ETOOBIG / WISP_EINVAL (len over the room). */
 WISP_NODISCARD int wisp__h1_piece_frame(uint8_t *buf, size_t cap, size_t len, int eom, int chunked,
                                         size_t *off, size_t *end);

@@ -55,6 +55,7 @@ int wisp__h1_link_connect(wisp__h1_link_t *l, const wisp_addr_t *to)
     return ret;
 }
 
+#if WISP_WITH_SERVER
 int wisp__h1_link_adopt(wisp__h1_link_t *l, int fd)
 {
     int ret = wisp__sock_adopt(&l->sock, fd);
@@ -63,6 +64,7 @@ int wisp__h1_link_adopt(wisp__h1_link_t *l, int fd)
         opened(l);
     return ret;
 }
+#endif
 
 int wisp__h1_link_tls(wisp__h1_link_t *l, wisp__tls_conf_t *conf, const char *peer,
                       wisp__tls_session_cb sink, void *sink_user)

@@ -213,9 +213,8 @@ static void out_done(wisp__h1_sconn_t *c)
  * arrives). So the input is read away once the answer has left, then we close. */
 static void close_drained(wisp__h1_sconn_t *c)
 {
-    uint8_t junk[512];
-
-    while (wisp__h1_link_read(&c->link, junk, sizeof(junk)) > 0)
+    /* in[] holds nothing that matters any more: it takes what is read away. */
+    while (wisp__h1_link_read(&c->link, c->in, sizeof(c->in)) > 0)
         ;
     conn_close(c);
 }

@@ -412,8 +412,8 @@ static int active(const wisp_stream_t *s)
     return !idle(s);
 }
 
-static const wisp__stream_role_t client_role = {request, resume,    abort_cycle, cancel,
-                                                release, timed_out, active,      NULL};
+static const wisp__stream_role_t client_role = {request,   resume, abort_cycle, cancel, release,
+                                                timed_out, active, NULL,        NULL};
 
 int wisp__client_stream_init(wisp_stream_t *s)
 {

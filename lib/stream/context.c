@@ -4,6 +4,7 @@
  * the base context from lib/core, and destroying one means tearing down streams,
  * connections and vhosts before the core frees what is left.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "core/core-internal.h"
@@ -43,15 +44,36 @@ static int attach_json(wisp_context_t *cx, const wisp_context_info_t *info)
 #endif
 }
 
-int wisp_context_create(const wisp_context_info_t *info, wisp_context_t **out)
+/* The info struct as this library knows it, from one the application was compiled
+ * with (core.h, "Growing structs"): shorter is zero-filled, longer must end in
+ * zeros. The first version ended at plat. */
+static int info_take(const wisp_context_info_t *in, size_t size, wisp_context_info_t *info)
 {
+    const unsigned char *tail = (const unsigned char *)in;
+    size_t i;
+
+    if (size < offsetof(wisp_context_info_t, plat) + sizeof(in->plat))
+        return WISP_EINVAL;
+    memset(info, 0, sizeof(*info));
+    for (i = sizeof(*info); i < size; i++)
+        if (tail[i])
+            return WISP_EUNSUPPORTED;
+    memcpy(info, in, size < sizeof(*info) ? size : sizeof(*info));
+    return 0;
+}
+
+int wisp_context_create_sized(const wisp_context_info_t *in, size_t size, wisp_context_t **out)
+{
+    wisp_context_info_t copy, *info = &copy;
     wisp_context_t *cx;
     int ret;
 
     if (!out)
         return WISP_EINVAL;
     *out = NULL;
-    if (!info || (info->policy && info->policy_json))
+    if (!in || (ret = info_take(in, size, &copy)) != 0)
+        return in ? ret : WISP_EINVAL;
+    if (info->policy && info->policy_json)
         return WISP_EINVAL;
     ret = wisp__context_new(info, &cx);
     if (ret)

@@ -106,8 +106,24 @@ static int rq_pseudo(const wisp_stream_t *s, const char *name, const void **v, s
     return 0;
 }
 
-static const wisp__stream_role_t request_role = {rq_request, rq_resume,    rq_abort,  rq_cancel,
-                                                 rq_release, rq_timed_out, rq_active, rq_pseudo};
+/* "status": three digits, 100..599, for the answer's status line. */
+static int rq_set_pseudo(wisp_stream_t *s, const char *name, const void *value, size_t len)
+{
+    const char *v = value;
+
+    if (strcmp(name, "status"))
+        return WISP_ENOTFOUND;
+    if (len != 3 || v[0] < '1' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' ||
+        v[2] > '9')
+        return WISP_ERANGE;
+    memcpy(s->x.sv.status_text, v, 3);
+    s->status = (uint16_t)((v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0'));
+    return 0;
+}
+
+static const wisp__stream_role_t request_role = {rq_request, rq_resume,  rq_abort,
+                                                 rq_cancel,  rq_release, rq_timed_out,
+                                                 rq_active,  rq_pseudo,  rq_set_pseudo};
 
 /* ---- The request, as the h1 server sees it ---- */
 
@@ -266,8 +282,8 @@ static int ls_active(const wisp_stream_t *s)
     return 0;
 }
 
-static const wisp__stream_role_t listener_role = {ls_request, ls_nothing, ls_abort,  ls_close,
-                                                  ls_close,   ls_nothing, ls_active, NULL};
+static const wisp__stream_role_t listener_role = {
+    ls_request, ls_nothing, ls_abort, ls_close, ls_close, ls_nothing, ls_active, NULL, NULL};
 
 int wisp__server_stream_init(wisp_stream_t *s)
 {

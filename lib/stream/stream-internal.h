@@ -39,6 +39,9 @@ typedef struct wisp__stream_role {
     int (*active)(const wisp_stream_t *s);
     /** Read-only names besides the policy's slots ("method", "path"...), or NULL. */
     int (*pseudo)(const wisp_stream_t *s, const char *name, const void **v, size_t *len);
+    /** Writable names besides the policy's slots ("status"): WISP_ENOTFOUND when
+     *  name is not one, or NULL. */
+    int (*set_pseudo)(wisp_stream_t *s, const char *name, const void *v, size_t len);
 } wisp__stream_role_t;
 
 /* Client stream: one embedded h1 transaction, submitted for each request. */
@@ -100,7 +103,7 @@ void wisp__stream_link(wisp_stream_t *s);
  *  then points at them, aligned), or NULL. */
 wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t *ps, size_t extra,
                                   void **extra_out);
-/** Free a stream that was never linked. */
+/** Free a stream that was never linked (and holds no metadata values). */
 void wisp__stream_free_unlinked(wisp_stream_t *s);
 
 /** Role set-up, called by wisp_stream_create on a fresh (unlinked) stream. */

@@ -153,17 +153,8 @@ int wisp_stream_set_metadata(wisp_stream_t *s, const char *name, const void *val
         return WISP_EINVAL;
     if (len > WISP_STREAM_META_MAX)
         return WISP_ETOOBIG; /* before scanning a value that may be huge */
-    if (s->role->pseudo && !strcmp(name, "status")) {
-        /* A server request's answer status: three digits, 100..599. */
-        const char *v = value;
-
-        if (len != 3 || v[0] < '1' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' ||
-            v[2] > '9')
-            return WISP_ERANGE;
-        memcpy(s->x.sv.status_text, v, 3);
-        s->status = (uint16_t)((v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0'));
-        return 0;
-    }
+    if (s->role->set_pseudo && (ret = s->role->set_pseudo(s, name, value, len)) != WISP_ENOTFOUND)
+        return ret; /* a server request's "status" */
     i = wisp__stream_meta_index(s, name, strlen(name));
     if (i < 0)
         return WISP_ENOTFOUND;
@@ -232,19 +223,18 @@ static void timeout_fired(wisp__timer_t *t)
         s->role->timed_out(s);
 }
 
-/* Extra bytes after the slots start on this boundary (app state: any type). */
-#define EXTRA_ALIGN 16u
+/* Extra bytes after the slots start on this boundary (app state: any type). The
+ * caller bounds extra (wisp_stream_set_user_size: 64 KiB at most). */
+#define EXTRA_ALIGN ((size_t)16)
 
 wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t *ps, size_t extra,
                                   void **extra_out)
 {
-    size_t base = sizeof(wisp_stream_t) + ps->metadata_count * sizeof(wisp__meta_val_t);
-    wisp_stream_t *s;
+    size_t base =
+        (sizeof(wisp_stream_t) + ps->metadata_count * sizeof(wisp__meta_val_t) + EXTRA_ALIGN - 1) &
+        ~(EXTRA_ALIGN - 1);
+    wisp_stream_t *s = wisp__zalloc(cx, base + extra);
 
-    base = (base + EXTRA_ALIGN - 1) / EXTRA_ALIGN * EXTRA_ALIGN;
-    if (extra > SIZE_MAX - base)
-        return NULL;
-    s = wisp__zalloc(cx, base + extra);
     if (!s)
         return NULL;
     s->cx = cx;
@@ -257,12 +247,9 @@ wisp_stream_t *wisp__stream_alloc(wisp_context_t *cx, const wisp_policy_stream_t
     return s;
 }
 
+/* Before it is linked a stream holds no metadata values yet, only its vhost. */
 void wisp__stream_free_unlinked(wisp_stream_t *s)
 {
-    size_t i;
-
-    for (i = 0; i < s->ps->metadata_count; i++)
-        wisp__free(s->cx, s->meta[i].v);
     wisp__vhost_unref(&s->vhost);
     wisp__free(s->cx, s);
 }
@@ -313,8 +300,7 @@ int wisp_stream_create(wisp_context_t *cx, const wisp_stream_ops_t *ops, void *u
 #endif
     if (ret) {
         if (ret == WISP_EUNSUPPORTED)
-            WISP_LOGE(cx, "stream type '%s': %s streams are not in this build", ps->name,
-                      ps->server ? "server" : "client");
+            WISP_LOGE(cx, "stream type '%s': not in this build", ps->name);
         wisp__stream_free_unlinked(s);
         return ret;
     }

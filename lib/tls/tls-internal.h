@@ -116,6 +116,16 @@ size_t wisp__tls_pending(const wisp__tls_t *t);
 /** Queue a close_notify alert (orderly close). 0 or an error. */
 int wisp__tls_close_notify(wisp__tls_t *t);
 
+/**
+ * \brief  The iPAddress subjectAltName match of a numeric peer (trap 3 in tls.c).
+ * \param  ext  a certificate's extensions as mbedTLS keeps them (crt->v3_ext: the
+ *              Extensions SEQUENCE, optionally still inside its [3] tag); any bytes
+ * \return 1 if the first subjectAltName extension holds an iPAddress equal to ip
+ *         (4 bytes for family 4, else 16), 0 otherwise or on malformed DER. Reads
+ *         only ext[0..ext_len).
+ */
+int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *ip);
+
 /** NULL-safe; zeroizes the secrets; sets *s to NULL. */
 void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);
 

@@ -44,9 +44,12 @@
 #include <string.h>
 
 #include <mbedtls/asn1.h>
+#include <mbedtls/bignum.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
@@ -252,6 +255,24 @@ static void log_mbedtls(wisp_context_t *cx, int level, const char *what, int ret
         WISP_LOGI(cx, "%s: mbedTLS -0x%04x %s", what, (unsigned)-ret, buf);
 }
 
+/* mbedTLS reports an allocation failure as a module's *_ALLOC_FAILED code, alone or
+ * (X.509 over PEM, PK, ASN.1 or bignum) as the sum of a high-level and a low-level
+ * code. Both parts are checked, so running out of memory while parsing a good
+ * certificate is WISP_ENOMEM, never WISP_ECERTPARSE. */
+static int alloc_failed(int ret)
+{
+    int high, low;
+
+    if (ret >= 0)
+        return 0;
+    high = -((-ret) & 0xff80);
+    low = -((-ret) & 0x7f);
+    return high == MBEDTLS_ERR_X509_ALLOC_FAILED || high == MBEDTLS_ERR_PK_ALLOC_FAILED ||
+           high == MBEDTLS_ERR_PEM_ALLOC_FAILED || high == MBEDTLS_ERR_ECP_ALLOC_FAILED ||
+           high == MBEDTLS_ERR_SSL_ALLOC_FAILED || low == MBEDTLS_ERR_ASN1_ALLOC_FAILED ||
+           low == MBEDTLS_ERR_MPI_ALLOC_FAILED;
+}
+
 /* ---- Per-context RNG ---- */
 
 static int entropy_cb(void *p, unsigned char *buf, size_t len)
@@ -356,7 +377,7 @@ static int parse_crt(wisp_context_t *cx, mbedtls_x509_crt *crt, const wisp__tls_
     }
     if (ret) {
         log_mbedtls(cx, WISP_LOG_ERROR, "certificate", ret);
-        return ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? WISP_ENOMEM : WISP_ECERTPARSE;
+        return alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
     }
     return 0;
 }
@@ -382,7 +403,7 @@ static int parse_key(wisp__tls_conf_t *c, const wisp__tls_blob_t *b)
     }
     if (ret) {
         log_mbedtls(c->cx, WISP_LOG_ERROR, "private key", ret);
-        return WISP_ECERTPARSE;
+        return alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
     }
     return 0;
 }
@@ -404,7 +425,7 @@ static int conf_trust(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
         ret = mbedtls_x509_crt_parse_file(&c->ca, WISP_SYSTEM_CA_FILE);
         if (ret < 0) {
             log_mbedtls(c->cx, WISP_LOG_ERROR, "system CA bundle " WISP_SYSTEM_CA_FILE, ret);
-            return WISP_ECERTPARSE;
+            return alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
         }
 #else
         WISP_LOGE(c->cx, "the system CA bundle is not available in this build");
@@ -427,7 +448,7 @@ static int conf_identity(wisp__tls_conf_t *c, const wisp__tls_conf_info_t *info)
         ret = parse_key(c, &info->key);
     if (!ret && (ret = mbedtls_ssl_conf_own_cert(&c->conf, &c->own, &c->key)) != 0) {
         log_mbedtls(c->cx, WISP_LOG_ERROR, "certificate and key", ret);
-        ret = WISP_ECERTPARSE;
+        ret = alloc_failed(ret) ? WISP_ENOMEM : WISP_ECERTPARSE;
     }
     return ret;
 }
@@ -602,13 +623,14 @@ void wisp__tls_conf_destroy(wisp__tls_conf_t **cp)
 /* Walk the leaf's extensions for subjectAltName and look for an iPAddress [7]
  * entry equal to the peer address. Only DER structure is trusted here: the
  * signature has already been checked by the time the callback sees depth 0. */
-static int san_has_ip(const mbedtls_x509_crt *crt, const wisp_addr_t *ip)
+int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *ip)
 {
     static const unsigned char san_oid[] = {0x55, 0x1d, 0x11}; /* 2.5.29.17 */
-    unsigned char *p = crt->v3_ext.p, *end = p + crt->v3_ext.len, *ext_end;
+    /* mbedTLS's ASN.1 readers take non-const pointers but only read. */
+    unsigned char *p = (unsigned char *)(uintptr_t)ext, *end = p + ext_len, *ext_end;
     size_t len, iplen = ip->family == 4 ? 4 : 16;
 
-    if (!p || !crt->v3_ext.len)
+    if (!p || !ext_len)
         return 0;
     if (*p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3) &&
         mbedtls_asn1_get_tag(&p, end, &len, *p))
@@ -657,7 +679,7 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
 {
     wisp__tls_t *t = arg;
 
-    if (depth == 0 && t->peer_ip && !san_has_ip(crt, &t->ip))
+    if (depth == 0 && t->peer_ip && !wisp__tls_ext_has_ip(crt->v3_ext.p, crt->v3_ext.len, &t->ip))
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
 }

@@ -117,6 +117,7 @@ static int vhost_setup_tls(wisp__vhost_t *v)
     size_t i;
 
     memset(&info, 0, sizeof(info));
+#if WISP_WITH_SERVER
     if (v->server) {
         /* One server config for every connection of the listener: certificate and
          * key, session cache and tickets (lib/tls), client CAs when asked. */
@@ -124,6 +125,7 @@ static int vhost_setup_tls(wisp__vhost_t *v)
         v->client_cert = v->server->cert;
         v->client_key = v->server->key;
     }
+#endif
     if (ts && ts->cert_count > WISP_POLICY_TRUST_CERTS_MAX)
         return WISP_ETOOBIG;
     for (i = 0; ts && i < ts->cert_count; i++) {

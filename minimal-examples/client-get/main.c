@@ -2,7 +2,7 @@
  * client-get: one HTTPS GET through a secure stream.
  *
  * The policy (policy.json) says everything about the request: host, port, URL, the
- * CA to trust, and a metadata slot "test" bound to the response header x-wisp-test.
+ * CA to trust, and a metadata slot "ctype" bound to the response header content-type.
  * The code only names the stream type "hello", starts a transaction and watches the
  * states go by. It prints the status, the header, the body and the context stats.
  *
@@ -58,9 +58,9 @@ static int on_state(void *user, wisp_state_t state, int arg)
     case WISP_STATE_NACK: /* any other status */
         status = arg;
         printf("status: %d\n", status);
-        /* The response header the policy binds to the slot "test". */
-        if (wisp_stream_get_metadata(*s, "test", &value, &len) == 0 && value)
-            printf("x-wisp-test: %.*s\n", (int)len, (const char *)value);
+        /* The response header the policy binds to the slot "ctype". */
+        if (wisp_stream_get_metadata(*s, "ctype", &value, &len) == 0 && value)
+            printf("content-type: %.*s\n", (int)len, (const char *)value);
         printf("body: ");
         break;
     case WISP_STATE_DONE: /* the body is complete */

@@ -39,8 +39,8 @@ static int on_state(void *user, wisp_state_t state, int arg)
     case WISP_STATE_NACK:
         status = arg;
         printf("status: %d\n", status);
-        if (wisp_stream_get_metadata(*s, "test", &value, &len) == 0 && value)
-            printf("x-wisp-test: %.*s\n", (int)len, (const char *)value);
+        if (wisp_stream_get_metadata(*s, "ctype", &value, &len) == 0 && value)
+            printf("content-type: %.*s\n", (int)len, (const char *)value);
         printf("body: ");
         break;
     case WISP_STATE_DONE:

@@ -113,6 +113,13 @@ expect "$(c -H 'Transfer-Encoding: chunked' --data-binary "@$tmp/body" "$url/ech
 expect "$(c -H 'Transfer-Encoding: chunked' --data-binary "@$tmp/body" "$url/sink")" \
     "received 300000" "chunked POST /sink counts the body"
 expect "$(c -X POST "$url/sink")" "received 0" "empty POST /sink"
+# /count: the JSON endpoint of minimal-examples/server, in its shape.
+expect "$(c "$url/count")" '{"count":1,"page":0,"bytes":0}' "GET /count"
+expect "$(c -D - -o /dev/null "$url/count" | tr -d '\r' | grep -i '^content-type:')" \
+    "Content-Type: application/json" "GET /count is application/json"
+expect "$(c -d 'twelve bytes' "$url/count")" '{"count":1,"page":0,"bytes":12}' "POST /count"
+expect "$(c -H 'Transfer-Encoding: chunked' --data-binary "@$tmp/body" "$url/count")" \
+    '{"count":1,"page":0,"bytes":300000}' "chunked POST /count counts the body"
 if tail -n +$((log_lines + 1)) "$dir/access.log" |
     grep -q "^$port POST /echo 200 [0-9]* [0-9]* \"chunked\" \"300000\" "; then
     ok "access.log records the chunked upload and its length"

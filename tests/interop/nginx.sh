@@ -186,6 +186,15 @@ write_config() {
             echo "drip end";
         }
         location = /whoami { return 200 "\$ssl_client_s_dn\n"; }
+        # The JSON endpoint of minimal-examples/server, in its shape, so the client
+        # examples run against either: "count" is this request's number on its
+        # connection (nginx keeps no counter across connections), "page" 0,
+        # "bytes" the request body's length (after de-chunking).
+        location = /count {
+            default_type application/json;
+            echo_read_request_body;
+            echo '{"count":\$connection_requests,"page":0,"bytes":\$wisp_body_length}';
+        }
 EOF
 
     {

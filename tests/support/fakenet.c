@@ -70,6 +70,8 @@ struct fakenet {
 
 static void bytes_put(bytes_t *b, const void *p, size_t len)
 {
+    if (!len)
+        return; /* b->p may still be NULL */
     if (b->len + len > b->cap) {
         size_t ncap = b->cap ? b->cap : 256;
 

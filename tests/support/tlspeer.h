@@ -1,7 +1,7 @@
 /*
- * A TLS endpoint on the wisp loop for tests and the tls-loopback example: a buffered
- * socket plus a TLS session, sending tx_total bytes of a seeded pattern in random-
- * sized writes while checking that it receives rx_total bytes of the peer's pattern.
+ * A TLS endpoint on the wisp loop for tests: a buffered socket plus a TLS session,
+ * sending tx_total bytes of a seeded pattern in random-sized writes while checking
+ * that it receives rx_total bytes of the peer's pattern.
  */
 #ifndef WISP_TEST_TLSPEER_H
 #define WISP_TEST_TLSPEER_H

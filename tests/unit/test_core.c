@@ -93,6 +93,58 @@ static void test_context_create_fails_cleanly(void **state)
     wisp_context_destroy(NULL);
 }
 
+/* core.h "Growing structs": an application compiled against an older or newer
+ * header than the library. */
+static void test_struct_sizes(void **state)
+{
+    struct {
+        wisp_context_info_t info;
+        uint64_t newer; /* a field a later header added */
+    } big;
+    struct {
+        wisp_stats_t st;
+        uint64_t newer;
+    } st;
+    wisp_plat_ops_t ops;
+    wisp_context_t *cx = NULL;
+    size_t v1 = offsetof(wisp_context_info_t, plat) + sizeof(void *);
+
+    (void)state;
+    memset(&big, 0, sizeof(big));
+    /* Newer application, unknown field left zero: accepted. */
+    assert_int_equal(wisp_context_create_sized(&big.info, sizeof(big), &cx), 0);
+    /* Stats wider than ours: the tail reads 0, nothing past the struct is written. */
+    memset(&st, 0xa5, sizeof(st));
+    wisp_get_stats_sized(cx, &st.st, sizeof(st));
+    assert_int_equal(st.newer, 0);
+    assert_int_equal(st.st.streams_live, 0);
+    /* Narrower (an older header): only that prefix is written. */
+    memset(&st, 0xa5, sizeof(st));
+    wisp_get_stats_sized(cx, &st.st, offsetof(wisp_stats_t, streams_live));
+    assert_int_equal(st.st.vhosts_live, 0);
+    assert_int_equal(st.st.streams_live, 0xa5a5a5a5u);
+    wisp_context_destroy(cx);
+    /* Newer application using the new field: refused, not misread. */
+    big.newer = 1;
+    assert_int_equal(wisp_context_create_sized(&big.info, sizeof(big), &cx), WISP_EUNSUPPORTED);
+    assert_null(cx);
+    /* Smaller than the first version: refused. */
+    assert_int_equal(wisp_context_create_sized(&big.info, v1 - 1, &cx), WISP_EINVAL);
+    /* The first version's size (no plat_size field): plat_size reads 0. */
+    big.newer = 0;
+    assert_int_equal(wisp_context_create_sized(&big.info, v1, &cx), 0);
+    wisp_context_destroy(cx);
+    /* A platform table shorter than ours: the ops it lacks read NULL, so a table
+     * that ends before poll is refused instead of called through garbage. */
+    memcpy(&ops, wisp_plat_posix(), sizeof(ops));
+    big.info.plat = &ops;
+    big.info.plat_size = offsetof(wisp_plat_ops_t, poll);
+    assert_int_equal(wisp_context_create_sized(&big.info, sizeof(big.info), &cx), WISP_EINVAL);
+    big.info.plat_size = sizeof(ops);
+    assert_int_equal(wisp_context_create_sized(&big.info, sizeof(big.info), &cx), 0);
+    wisp_context_destroy(cx);
+}
+
 typedef struct tick {
     wisp__timer_t t;
     int *log, *n, id;
@@ -315,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_alloc_accounting_and_limit),
         cmocka_unit_test(test_context_create_fails_cleanly),
+        cmocka_unit_test(test_struct_sizes),
         cmocka_unit_test(test_timers_fire_in_deadline_order),
         cmocka_unit_test(test_defer_runs_once_at_end_of_iteration),
         cmocka_unit_test(test_post_and_stop),

@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+"""Write the seed corpora of the client, template and IP SAN fuzz targets.
+
+    tests/fuzz/gen_corpus.py        (from the repository root)
+
+The seeds are committed; this script documents how they were made and remakes
+them (it overwrites only the files it names). The client seeds play every hostile
+route of tests/faults/badserver.py through the fake network's script (see
+tests/fuzz/client_world.h for the input layout). Python 3 standard library only.
+"""
+
+import base64
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+
+# ---- client_world.h script ops ----
+
+
+def send(b):
+    out = b""
+    while True:  # 0x00 L1 L0 <L bytes>, split past 64 KiB
+        part, b = b[:65535], b[65535:]
+        out += b"\x00" + len(part).to_bytes(2, "big") + part
+        if not b:
+            return out
+
+
+CLOSE, RESET, NEXT, REFUSE, HANG, CANNED = b"\x01", b"\x02", b"\x04", b"\x05", b"\x06", b"\x07"
+
+
+def later(ms):
+    return b"\x03" + bytes([min(255, ms // 32)])
+
+
+def cfg(streams=1, tls=False, method="GET", pipeline=False, noreuse=False, refuse_first=False):
+    m = {"GET": 0, "POST": 1, "HEAD": 2, "GETR": 3}[method]
+    return bytes([(streams - 1) | (tls << 2) | (m << 3) | (pipeline << 5) | (noreuse << 6)
+                  | (refuse_first << 7)])
+
+
+HELLO = b"hello from badserver\n"
+
+
+def resp(status, body, extra=b""):
+    return (b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n" % (status, len(body)) + extra + b"\r\n"
+            + body)
+
+
+CHUNKED = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"6\r\nchunk \r\n4;ext=1\r\none\n\r\n0\r\n\r\n")
+BIG = bytes((i * 7) % 251 for i in range(251)) * 80
+HUGE = b"HTTP/1.1 200 OK\r\n" + b"".join(b"x-pad-%03d: %s\r\n" % (i, b"p" * 900)
+                                         for i in range(80)) + b"Content-Length: 0\r\n\r\n"
+RST_BODY = resp(200, bytes(range(256)) * 16)
+
+
+def slow(b, ms):
+    out = b""
+    for i in range(len(b)):
+        out += send(b[i:i + 1]) + later(ms)
+    return out
+
+
+# badserver.py routes, as scripts (one answer per request unless noted).
+ROUTES = {
+    "ok": (send(resp(200, HELLO)) + NEXT) * 4,
+    "status-404": (send(resp(404, b"status 404\n")) + NEXT) * 4,
+    "status-500": send(resp(500, b"status 500\n")) + NEXT,
+    "chunked": (send(CHUNKED) + NEXT) * 4,
+    "big": send(resp(200, BIG)) + NEXT,
+    "extra-response": send(resp(200, HELLO) + resp(200, b"unsolicited\n")) + NEXT,
+    "close-delimited": send(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + HELLO)
+    + CLOSE,
+    "connection-close": (send(resp(200, HELLO, b"Connection: close\r\n")) + CLOSE + NEXT) * 3,
+    "keepalive-then-close": send(resp(200, HELLO, b"Connection: keep-alive\r\n")) + NEXT + CLOSE,
+    "close-before-response": CLOSE,
+    "close-mid-chunk": send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"a\r\nfirst one\n\r\n100\r\nonly part of it") + later(50) + CLOSE,
+    "bad-chunk-size": send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"zz\r\nthis is not a chunk\r\n0\r\n\r\n") + later(50) + CLOSE,
+    "garbage": send(b"SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\r\n\x00\x01\x02\xff") + later(50)
+    + CLOSE,
+    "huge-headers": send(HUGE) + CLOSE,
+    "no-answer": b"",
+    "slow-headers": slow(resp(200, HELLO, b"x-slow: yes\r\n"), 50),
+    "rst-after-0": later(150) + RESET,
+    "rst-after-40": send(RST_BODY[:40]) + later(150) + RESET,
+    "rst-after-200": send(RST_BODY[:200]) + later(150) + RESET,
+    "rst-after-3000": send(RST_BODY[:3000]) + later(150) + RESET,
+    "close-on-accept": CLOSE,
+    "rst-on-accept": RESET,
+    "late-answer": later(1500) + send(resp(200, b"late")) + NEXT,
+    "raw-text": resp(200, b"raw") + b"\x04" + resp(204, b""),  # raw bytes pass through
+    "canned": (CANNED + NEXT) * 4,
+    "smuggle-cl-te": send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                          b"chunked\r\n\r\n0\r\n\r\n") + NEXT,
+    "bad-status": send(b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n") + NEXT,
+    "100-continue": send(b"HTTP/1.1 100 Continue\r\n\r\n" + resp(200, HELLO)) + NEXT,
+}
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def client_seeds():
+    n = 0
+    for name, script in ROUTES.items():
+        write("client_stream", name, cfg() + script)
+        n += 1
+    # Queued streams on one connection, pipelining, POST, HEAD, retries, no reuse.
+    ok4 = (send(resp(200, HELLO)) + NEXT) * 6
+    extra = {
+        "queued-4-ok": cfg(streams=4) + ok4,
+        "queued-4-pipelined": cfg(streams=4, pipeline=True) + ok4,
+        "queued-2-close-first": cfg(streams=2) + send(resp(200, HELLO)) + CLOSE + NEXT + ok4,
+        "queued-3-reset-second": cfg(streams=3) + send(resp(200, HELLO)) + NEXT + RESET + NEXT
+        + ok4,
+        "post-echo": cfg(streams=2, method="POST") + ok4,
+        "post-close-before-response": cfg(method="POST") + CLOSE + NEXT + ok4,
+        "head": cfg(streams=2, method="HEAD") + (send(b"HTTP/1.1 200 OK\r\nContent-Length: "
+                                                      b"99\r\n\r\n") + NEXT) * 3,
+        "retry-refused-then-ok": cfg(method="GETR", refuse_first=True) + ok4,
+        "retry-resets": cfg(method="GETR") + (RESET + NEXT) * 2 + ok4,
+        "retry-hang": cfg(method="GETR") + HANG + CLOSE + NEXT + ok4,
+        "noreuse": cfg(streams=2, noreuse=True) + ok4,
+        "refused": cfg(refuse_first=True),
+        "tls-garbage": cfg(tls=True) + ROUTES["garbage"],
+        "tls-close": cfg(tls=True) + CLOSE,
+        "tls-reset": cfg(tls=True) + RESET,
+        "tls-no-handshake": cfg(tls=True),
+        # A TLS alert record (fatal handshake_failure), a truncated handshake record
+        # and a ServerHello-shaped record with a bad length.
+        "tls-alert": cfg(tls=True) + send(b"\x15\x03\x03\x00\x02\x02\x28"),
+        "tls-truncated-record": cfg(tls=True) + send(b"\x16\x03\x03\x40\x00\x02\x00") + CLOSE,
+        "tls-bad-serverhello": cfg(tls=True) + send(b"\x16\x03\x03\x00\x08\x02\x00\x00\x46"
+                                                    b"\x03\x03\x00\x00") + CLOSE,
+    }
+    for name, data in extra.items():
+        write("client_stream", name, data)
+        n += 1
+    schedules = {
+        "destroy-self-first": b"\x01",
+        "destroy-self-api": b"\x00\x03",
+        "disconnect": b"\x00\x00\x02",
+        "rerequest": b"\x05\x05\x05\x00\x05",
+        "rerequest-other": b"\x0e\x16\x1e\x06",
+        "destroy-other": b"\x0c\x14\x1c",
+        "destroy-then-create": b"\x0c\x00\x0f\x00\x0f",
+        "context-destroy": b"\x00\x00\x00\xff",
+        "mixed": bytes(range(0, 256, 7)),
+    }
+    scripts = {
+        "ok": cfg(streams=4) + ok4,
+        "pipelined": cfg(streams=4, pipeline=True) + ok4,
+        "close-mid-chunk": cfg(streams=2) + ROUTES["close-mid-chunk"] + NEXT + ok4,
+        "post": cfg(streams=3, method="POST") + ok4,
+        "retry": cfg(streams=2, method="GETR") + RESET + NEXT + ok4,
+    }
+    for sname, sched in schedules.items():
+        for cname, c in scripts.items():
+            write("client_schedule", sname + "." + cname, c[:1] + bytes([len(sched)]) + sched
+                  + c[1:])
+            n += 1
+    return n
+
+
+def template_seeds():
+    def t(mode, cap, tmpl, *vals):
+        out = bytes([(cap << 2) | mode]) + tmpl + b"\x00"
+        for v in vals:
+            out += b"\xff" if v is None else bytes([len(v)]) + v
+        return out
+
+    seeds = {
+        "url-plain": t(0, 0, b"/v1/time?tz=${tz}", b"Europe/Paris"),
+        "url-reserved": t(0, 0, b"/f/${q}", b"a b/%?#&=+\r\n\x00\x7f\xff"),
+        "url-unset": t(0, 0, b"/f/${q}/${r}", None),
+        "url-no-values": t(0, 0, b"/f/${q}"),
+        "url-toobig": t(0, 12, b"/f/${q}", b"0123456789"),
+        "url-exact-fit": t(0, 8, b"/f/${q}", b"abcd"),
+        "url-unclosed": t(0, 0, b"/f/${q", b"x"),
+        "url-dollar": t(0, 0, b"/$/${}/$${a}", b"v"),
+        "header-crlf": t(1, 0, b"${x}", b"a\r\nInjected: 1"),
+        "header-nul": t(1, 0, b"id-${x}", b"a\x00b"),
+        "header-ok": t(1, 0, b"Bearer ${tok}", b"abc def"),
+        "host-short-ipv4": t(2, 0, b"127.${x}", b"1"),
+        "host-hex": t(2, 0, b"${h}", b"0x7f.1"),
+        "host-octal": t(2, 0, b"${h}", b"0177.0.0.1"),
+        "host-decimal": t(2, 0, b"${h}", b"2130706433"),
+        "host-over": t(2, 0, b"${h}", b"1.2.3.256"),
+        "host-quad": t(2, 0, b"${h}.example.com", b"10.0.0.1"),
+        "host-ok": t(2, 0, b"${h}", b"127.0.0.1"),
+        "host-name": t(2, 0, b"api-${r}.example.com", b"eu"),
+        "host-ipv6": t(2, 0, b"${h}", b"::1"),
+        "host-crlf": t(2, 0, b"${h}", b"a\r\nb"),
+        "host-trailing-dot": t(2, 0, b"${h}", b"127.0.0.1."),
+        "host-08": t(2, 0, b"${h}", b"08"),
+    }
+    for name, data in seeds.items():
+        write("template", name, data)
+    return len(seeds)
+
+
+# ---- DER for the IP SAN seeds ----
+
+
+def der(tag, body):
+    n = len(body)
+    if n < 0x80:
+        ln = bytes([n])
+    elif n < 0x100:
+        ln = b"\x81" + bytes([n])
+    else:
+        ln = b"\x82" + n.to_bytes(2, "big")
+    return bytes([tag]) + ln + body
+
+
+SAN_OID = der(0x06, b"\x55\x1d\x11")
+BC_OID = der(0x06, b"\x55\x1d\x13")
+
+
+def san(names, critical=False):
+    body = SAN_OID + (der(0x01, b"\xff") if critical else b"") + der(0x04, der(0x30, names))
+    return der(0x30, body)
+
+
+def exts(*e):
+    return der(0x30, b"".join(e))
+
+
+def tlv_walk(b):
+    """(tag, start of contents, end) of each TLV at top level of b."""
+    i, out = 0, []
+    while i < len(b):
+        tag = b[i]
+        n = b[i + 1]
+        i += 2
+        if n & 0x80:
+            k = n & 0x7f
+            n = int.from_bytes(b[i:i + k], "big")
+            i += k
+        out.append((tag, i, i + n))
+        i += n
+    return out
+
+
+def cert_exts(path):
+    pem = open(path).read()
+    m = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", pem, re.S)
+    d = base64.b64decode("".join(m.group(1).split()))
+    (_, s, e), = tlv_walk(d)
+    tbs = tlv_walk(d[s:e])[0]
+    for tag, fs, fe in tlv_walk(d[s:e][tbs[1]:tbs[2]]):
+        if tag == 0xa3:
+            return d[s:e][tbs[1]:tbs[2]][fs:fe]
+    return None
+
+
+def ip_san_seeds():
+    v4 = bytes([127, 0, 0, 1]) + bytes(12)
+    v6 = bytes(15) + b"\x01"
+    other = bytes([10, 0, 0, 1]) + bytes(12)
+    seeds = {}
+    certs = os.path.join(ROOT, "tests", "certs")
+    for f in sorted(os.listdir(certs)):
+        if f.endswith(".pem") and "key" not in f:
+            e = cert_exts(os.path.join(certs, f))
+            if e:
+                base = f[:-4]
+                seeds[base + ".v4"] = b"\x00" + v4 + e
+                seeds[base + ".v6"] = b"\x01" + v6 + e
+                seeds[base + ".other"] = b"\x00" + other + e
+    ip4 = der(0x87, bytes([127, 0, 0, 1]))
+    dns = der(0x82, b"localhost")
+    bc = der(0x30, BC_OID + der(0x01, b"\xff") + der(0x04, der(0x30, b"")))
+    seeds.update({
+        "ip4-only": b"\x00" + v4 + exts(san(ip4)),
+        "ip4-critical": b"\x00" + v4 + exts(san(dns + ip4, critical=True)),
+        "ip4-after-bc": b"\x00" + v4 + exts(bc, san(dns + ip4)),
+        "ip4-wrapped-a3": b"\x00" + v4 + der(0xa3, exts(san(ip4))),
+        "ip4-as-16-bytes": b"\x01" + v4 + exts(san(ip4)),
+        "ip5": b"\x00" + v4 + exts(san(der(0x87, bytes([127, 0, 0, 1, 0])))),
+        "ip6-mapped": b"\x01" + bytes(10) + b"\xff\xff\x7f\x00\x00\x01"
+        + exts(san(der(0x87, bytes(10) + b"\xff\xff\x7f\x00\x00\x01"))),
+        "two-sans": b"\x00" + v4 + exts(san(dns), san(ip4)),
+        "truncated": b"\x00" + v4 + exts(san(dns + ip4))[:-2],
+        "long-length": b"\x00" + v4 + b"\x30\x84\xff\xff\xff\xff" + san(ip4),
+        "empty": b"\x00" + v4,
+        "ip-in-dns-tag": b"\x00" + v4 + exts(san(der(0x82, bytes([127, 0, 0, 1])))),
+        "constructed-ip-tag": b"\x00" + v4 + exts(san(der(0xa7, ip4))),
+    })
+    for name, data in seeds.items():
+        write("ip_san", name, data)
+    return len(seeds)
+
+
+def main():
+    n = client_seeds() + template_seeds() + ip_san_seeds()
+    print("%d seeds written under %s" % (n, CORPUS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

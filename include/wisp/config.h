@@ -133,6 +133,14 @@
 #define WISP_TLS_SESSION_LIFETIME_S 3600
 #endif
 
+/** How long a saved client session is used at most, seconds, when the server gave no
+ *  ticket lifetime (a TLS 1.2 session ID, or a ticket with hint 0): a session older
+ *  than this is skipped by wisp_context_sessions_load(). RFC 5246 advises at most a
+ *  day. No RAM cost. */
+#ifndef WISP_TLS_CLIENT_SESSION_LIFETIME_S
+#define WISP_TLS_CLIENT_SESSION_LIFETIME_S 86400
+#endif
+
 /** Client TLS sessions a vhost keeps for resumption, one per host:port, the least
  *  recently stored dropped first. RAM: one mbedTLS session copy each, about 200 B,
  *  plus the server's certificate chain when MBEDTLS_SSL_KEEP_PEER_CERTIFICATE is on

@@ -48,7 +48,9 @@ extern "C" {
     X(WISP_ERANGE, -29, "value out of range")                                                      \
     X(WISP_EEXIST, -30, "already exists")                                                          \
     X(WISP_ESTALE, -31, "connection closed before the request was answered")                       \
-    X(WISP_ETRUNCATED, -32, "TLS connection closed without close_notify")
+    X(WISP_ETRUNCATED, -32, "TLS connection closed without close_notify")                          \
+    X(WISP_ECORRUPT, -33, "saved data truncated or corrupt")                                       \
+    X(WISP_EMISMATCH, -34, "saved data from another format or mbedTLS")
 
 enum wisp_error {
 #define WISP_X_ENUM(name, value, text) name = (value),

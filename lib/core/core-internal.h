@@ -125,6 +125,7 @@ enum wisp__slot_id {
     WISP_SLOT_H1,
     WISP_SLOT_H1_SERVER,
     WISP_SLOT_STREAM,
+    WISP_SLOT_SESSIONS, /* lib/vhost/sessions.c: loaded sessions waiting for their vhost */
     WISP_SLOT_COUNT
 };
 typedef void (*wisp__slot_destroy_cb)(wisp_context_t *cx, void *state);

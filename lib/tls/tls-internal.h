@@ -129,6 +129,55 @@ int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *
 /** NULL-safe; zeroizes the secrets; sets *s to NULL. */
 void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);
 
+/* ---- Saved sessions (tls-session.c): sessions that outlive the process ---- */
+
+/**
+ * \brief  Serialise a client session (mbedtls_ssl_session_save: the master secret or
+ *         resumption key, the ticket, and the peer certificate when mbedTLS keeps it).
+ * \param  buf   where to write, or NULL with cap 0 to ask the size
+ * \param  len   set to the bytes written, or needed
+ * \return 0, WISP_ETOOBIG (cap < *len; nothing usable written), WISP_EINVAL,
+ *         WISP_ETLS (mbedTLS refused, logged).
+ */
+WISP_NODISCARD int wisp__tls_session_save(wisp_context_t *cx, const wisp__tls_session_t *s,
+                                          uint8_t *buf, size_t cap, size_t *len);
+/**
+ * \brief  Rebuild a session from wisp__tls_session_save() bytes.
+ * \return 0; WISP_EMISMATCH (saved by another mbedTLS version or configuration);
+ *         WISP_ECORRUPT (mbedTLS could not parse it); WISP_ENOMEM; WISP_EINVAL.
+ */
+WISP_NODISCARD int wisp__tls_session_load(wisp_context_t *cx, const uint8_t *buf, size_t len,
+                                          wisp__tls_session_t **out);
+/** MBEDTLS_VERSION_NUMBER of the mbedTLS wisp was built with (0x021C0300: 2.28.3). */
+uint32_t wisp__tls_version_number(void);
+/**
+ * \brief  The wall clock mbedTLS itself uses (mbedtls_time(), seconds since 1970): the
+ *         only clock that survives a reboot. A board supplies it through mbedTLS's
+ *         platform layer (MBEDTLS_HAVE_TIME, MBEDTLS_PLATFORM_TIME_ALT).
+ * \return 0, or WISP_EUNSUPPORTED when mbedTLS was built without MBEDTLS_HAVE_TIME.
+ */
+WISP_NODISCARD int wisp__tls_wall_time(int64_t *now);
+/**
+ * \brief  How old a client session is and how long it may live, in seconds.
+ *         The age counts from the handshake (TLS 1.2) or from the last ticket
+ *         (TLS 1.3); the lifetime is the ticket's (capped at 7 days, RFC 8446), or
+ *         WISP_TLS_CLIENT_SESSION_LIFETIME_S for a session without one.
+ */
+void wisp__tls_session_times(const wisp__tls_session_t *s, int64_t now, int64_t *age_s,
+                             uint32_t *lifetime_s);
+/**
+ * \brief  Tell mbedTLS the session is age_s old, on its own clocks. Needed after a
+ *         reboot: mbedTLS 3.6 dates a TLS 1.3 ticket on a monotonic clock that the
+ *         reboot reset, and would otherwise judge it expired (or not yet received).
+ */
+void wisp__tls_session_set_age(wisp__tls_session_t *s, int64_t now, int64_t age_s);
+/**
+ * \brief  SHA-256 of the concatenation of parts (mbedTLS's message digest layer).
+ * \return 0, WISP_ENOMEM, WISP_EUNSUPPORTED (mbedTLS built without SHA-256), WISP_ETLS.
+ */
+WISP_NODISCARD int wisp__tls_sha256(wisp_context_t *cx, const wisp__tls_blob_t *parts, size_t n,
+                                    uint8_t out[32]);
+
 /** The negotiated protocol version ("TLSv1.2", "TLSv1.3"), or "" before the handshake. */
 const char *wisp__tls_protocol(const wisp__tls_t *t);
 /** The negotiated ciphersuite name, or "" before the handshake. */

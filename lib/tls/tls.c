@@ -70,6 +70,7 @@
 
 #include "tls/tls-heap.h"
 #include "tls/tls-internal.h"
+#include "tls/tls-session.h"
 
 /* ---- TLS_COMPAT: the only version-dependent code ---- */
 
@@ -232,10 +233,6 @@ struct wisp__tls {
     uint8_t out_wait;    /* 3.6: the last write returned WANT_WRITE */
     uint8_t out_flushed; /* 3.6: ...and its record has gone out since (ticket_step) */
     wisp_addr_t ip;
-};
-
-struct wisp__tls_session {
-    mbedtls_ssl_session s;
 };
 
 const char *wisp_tls_version(void)

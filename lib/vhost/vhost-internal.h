@@ -57,6 +57,28 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
 /** Forget the session for host:port (a resumption was refused or verification failed). */
 void wisp__vhost_session_drop(wisp__vhost_t *v, const char *host, uint16_t port);
 
+/* ---- For saved sessions (lib/vhost/sessions.c) ---- */
+
+/** The context's client vhosts, lingering ones included (server vhosts are skipped):
+ *  NULL gives the first; NULL after the last. */
+wisp__vhost_t *wisp__vhost_next(wisp_context_t *cx, const wisp__vhost_t *v);
+/** What the vhost is keyed by (the client key goes with the certificate). */
+void wisp__vhost_key(const wisp__vhost_t *v, const wisp_policy_trust_store_t **store,
+                     const wisp_policy_cert_t **client_cert, uint16_t *mfl);
+/** The i-th session kept (most recently stored first), or NULL past the last. */
+const wisp__tls_session_t *wisp__vhost_session_at(const wisp__vhost_t *v, unsigned i,
+                                                  const char **host, uint16_t *port);
+
+/**
+ * Context slot WISP_SLOT_SESSIONS, when set, points to a struct that begins with
+ * this: wisp__vhost_acquire() calls created() for each vhost it creates, so sessions
+ * loaded before the vhost existed move in. A hook rather than a call, so that a
+ * firmware that never loads sessions links none of that code.
+ */
+typedef struct wisp__vhost_hooks {
+    void (*created)(wisp_context_t *cx, wisp__vhost_t *v);
+} wisp__vhost_hooks_t;
+
 #ifdef __cplusplus
 }
 #endif

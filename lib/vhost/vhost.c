@@ -148,6 +148,7 @@ static int vhost_setup_tls(wisp__vhost_t *v)
 
 int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp__vhost_t **out)
 {
+    const wisp__vhost_hooks_t *hooks;
     wisp__vhost_t *v;
     int ret;
 
@@ -192,6 +193,9 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     wisp__stats(cx)->vhosts_created++;
     WISP_LOGI(cx, "vhost '%s' created (%lu CA certs%s)", v->store->name,
               (unsigned long)v->store->cert_count, v->store->system ? ", system bundle" : "");
+    /* Sessions loaded from a saved blob before this vhost existed (sessions.c). */
+    if ((hooks = wisp__slot(cx, WISP_SLOT_SESSIONS)) != NULL)
+        hooks->created(cx, v);
     *out = v;
     return 0;
 }
@@ -356,4 +360,35 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
     v->sessions = s;
     v->nsessions++;
     sessions_trim(v);
+}
+
+wisp__vhost_t *wisp__vhost_next(wisp_context_t *cx, const wisp__vhost_t *v)
+{
+    wisp__vhost_t *n = v ? v->next : cx ? *list_head(cx) : NULL;
+
+    while (n && n->server) /* server vhosts keep no client sessions */
+        n = n->next;
+    return n;
+}
+
+void wisp__vhost_key(const wisp__vhost_t *v, const wisp_policy_trust_store_t **store,
+                     const wisp_policy_cert_t **client_cert, uint16_t *mfl)
+{
+    *store = v->store;
+    *client_cert = v->client_key ? v->client_cert : NULL;
+    *mfl = v->mfl;
+}
+
+const wisp__tls_session_t *wisp__vhost_session_at(const wisp__vhost_t *v, unsigned i,
+                                                  const char **host, uint16_t *port)
+{
+    const vh_session_t *s;
+
+    for (s = v ? v->sessions : NULL; s && i; s = s->next)
+        i--;
+    if (!s)
+        return NULL;
+    *host = s->host;
+    *port = s->port;
+    return s->sess;
 }

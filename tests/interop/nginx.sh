@@ -129,6 +129,9 @@ write_config() {
     cat >"$dir/locations.conf" <<EOF
         location = / { return 200 "hello from nginx\n"; }
         location = /hello { return 200 "hello from nginx\n"; }
+        # Only tests/interop/test_sessions_nginx.c asks for it, so its access.log
+        # lines are its own even when other tests run against the fixture at once.
+        location = /sessions { return 200 "hello from nginx\n"; }
         location = /status/204 { return 204; }
         location = /status/301 { return 301 /hello; }
         location = /status/404 { return 404 "not found\n"; }

@@ -32,7 +32,9 @@ set(WISP_CLIENT_SOURCES
 set(WISP_SERVER_SOURCES ${_lib}/http1/server-conn.c ${_lib}/http1/server-parse.c
     ${_lib}/http1/server-write.c ${_lib}/stream/server.c)
 file(GLOB WISP_JSON_SOURCES CONFIGURE_DEPENDS ${_lib}/policy/json*.c)
-foreach(feature CLIENT SERVER JSON)
+# Saved sessions (deep sleep, reboots): the blob format and the mbedTLS save/load.
+set(WISP_SESSION_STORE_SOURCES ${_lib}/vhost/sessions.c ${_lib}/tls/tls-session.c)
+foreach(feature CLIENT SERVER JSON SESSION_STORE)
     set(_opt WISP_WITH_${feature})
     if(feature STREQUAL "JSON")
         set(_opt WISP_WITH_JSON_POLICY)

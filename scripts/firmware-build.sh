@@ -97,13 +97,16 @@ lwip=$("$here/scripts/get-debian-source.sh" lwip own "$out/src" | tail -n 1)
 # than without: wisp's small cross-file helpers inline, unused paths go). Fat LTO
 # objects keep libwisp.a usable by a non-LTO link and its sizes readable; the
 # stack lint reads the frames of the non-LTO client+server tree built just before.
+# The budget's "client only" has no session store (wisp_context_sessions_save/load,
+# about 4.7 KiB of archive, none of it linked unless called); client+server has it.
 configure "$out/client-server" "$prefix" -DWISP_WITH_SERVER=ON -DWISP_BUILD_TESTS=OFF
 cmake --build "$out/client-server" -j"$jobs" --target wisp_static
 (export CFLAGS="-flto -ffat-lto-objects" LDFLAGS="-flto"
     configure "$out/client" "$prefix_client" -DCMAKE_AR="$(command -v arm-none-eabi-gcc-ar)" \
     -DCMAKE_RANLIB="$(command -v arm-none-eabi-gcc-ranlib)" \
     -DWISP_FW_STACK_DIR="$out/client-server/lib" \
-    -DWISP_WITH_SERVER=OFF -DWISP_FW_PEER_MBEDTLS="$prefix" -DWISP_FW_LWIP_DIR="$lwip")
+    -DWISP_WITH_SERVER=OFF -DWISP_WITH_SESSION_STORE=OFF -DWISP_FW_PEER_MBEDTLS="$prefix" \
+    -DWISP_FW_LWIP_DIR="$lwip")
 cmake --build "$out/client" -j"$jobs"
 # wisp on mbedTLS 3.6: the client and the QEMU test image (TLS 1.3 with the in-image
 # peer, which has its own copy of the same 3.6 profile). The flash budget is the

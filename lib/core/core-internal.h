@@ -123,6 +123,7 @@ enum wisp__slot_id {
     WISP_SLOT_TLS,
     WISP_SLOT_VHOST,
     WISP_SLOT_H1,
+    WISP_SLOT_H1_NOPIPE, /* plaintext host:port that do not pipeline (client-conn.c) */
     WISP_SLOT_STREAM,
     WISP_SLOT_COUNT
 };

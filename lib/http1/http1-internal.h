@@ -489,6 +489,9 @@ struct wisp__h1_txn {
     uint8_t idempotent;      /* may be sent again after the keep-alive race */
     uint8_t resent;          /* was sent again once already (the keep-alive race) */
     uint8_t told_connecting; /* submit said CONNECTING: the owner reported it */
+    /** Requests that may be in flight on the connection when this one is written:
+     *  2..16 lets a GET or HEAD without a body be pipelined; 0 or 1 never. */
+    uint8_t pipeline_depth;
 };
 
 typedef struct wisp__h1_key {

@@ -17,11 +17,21 @@
  *
  * Resumption: the vhost keeps the last TLS session per host:port, so a stream that
  * must reconnect (the server closed, a leader failed) resumes instead of paying a
- * full handshake.
+ * full handshake. It also remembers, per host:port, a server that failed a pipeline
+ * (lib/http1/client-conn.c), so pipelining is not tried there again while the vhost
+ * lives.
  */
 #include <string.h>
 
 #include "vhost/vhost-internal.h"
+
+#define WISP_HOSTPORT_SET_MAX 8
+
+struct wisp__hostport {
+    struct wisp__hostport *next;
+    uint16_t port;
+    char host[];
+};
 
 typedef struct vh_session {
     struct vh_session *next;
@@ -39,8 +49,9 @@ struct wisp__vhost {
     unsigned refs;
     wisp__tls_conf_t *tls;
     wisp__timer_t linger;
-    vh_session_t *sessions; /* most recently stored first */
-    unsigned nsessions;     /* at most WISP_VHOST_SESSIONS_MAX */
+    vh_session_t *sessions;   /* most recently stored first */
+    unsigned nsessions;       /* at most WISP_VHOST_SESSIONS_MAX */
+    wisp__hostport_t *nopipe; /* host:port that do not pipeline */
 };
 
 static wisp__vhost_t **list_head(wisp_context_t *cx)
@@ -75,6 +86,7 @@ static void vhost_free(wisp__vhost_t *v)
     }
     wisp__timer_stop(cx, &v->linger);
     sessions_free(v);
+    wisp__hostport_free(cx, &v->nopipe);
     wisp__tls_conf_destroy(&v->tls);
     st->vhosts_live--;
     st->vhosts_destroyed++;
@@ -300,4 +312,53 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
     v->sessions = s;
     v->nsessions++;
     sessions_trim(v);
+}
+
+/* ---- host:port sets ---- */
+
+int wisp__hostport_has(const wisp__hostport_t *set, const char *host, uint16_t port)
+{
+    for (; set && host; set = set->next)
+        if (set->port == port && !strcmp(set->host, host))
+            return 1;
+    return 0;
+}
+
+int wisp__hostport_add(wisp_context_t *cx, wisp__hostport_t **set, const char *host, uint16_t port)
+{
+    wisp__hostport_t *e, **pp;
+    size_t hlen, n = 0;
+
+    if (!set || !host)
+        return WISP_EINVAL;
+    if (wisp__hostport_has(*set, host, port))
+        return 0;
+    hlen = strlen(host);
+    e = wisp__alloc(cx, sizeof(*e) + hlen + 1);
+    if (!e)
+        return WISP_ENOMEM;
+    memcpy(e->host, host, hlen + 1);
+    e->port = port;
+    e->next = *set;
+    *set = e;
+    /* Newest first: past the cap, the tail (the oldest) goes. */
+    for (pp = set; *pp && ++n <= WISP_HOSTPORT_SET_MAX; pp = &(*pp)->next)
+        ;
+    wisp__hostport_free(cx, pp);
+    return 0;
+}
+
+void wisp__hostport_free(wisp_context_t *cx, wisp__hostport_t **set)
+{
+    while (set && *set) {
+        wisp__hostport_t *e = *set;
+
+        *set = e->next;
+        wisp__free(cx, e);
+    }
+}
+
+wisp__hostport_t **wisp__vhost_nopipe(wisp__vhost_t *v)
+{
+    return v ? &v->nopipe : NULL;
 }

@@ -208,6 +208,7 @@ static void serve(fake_conn_t *c)
         req.conn_index = c->index;
         req.index = c->requests++;
         req.global_index = c->fn->requests++;
+        req.behind = c->c2s.len - total;
         bytes_take(&c->c2s, total);
         serve_one(c, &req);
     }

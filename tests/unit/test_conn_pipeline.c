@@ -144,7 +144,7 @@ static int rx_cb(void *user, const uint8_t *buf, size_t len, unsigned flags)
     size_t have = strlen(r->body);
 
     (void)flags;
-    if (have + len < sizeof(r->body))
+    if (len && have + len < sizeof(r->body))
         memcpy(r->body + have, buf, len), r->body[have + len] = '\0';
     return 0;
 }

@@ -9,6 +9,8 @@
  *
  *   conn ──> socket + TLS session (while open), response parser, request buffer
  *        ──> leader: the txn the socket is being set up for, or whose exchange runs
+ *        ──> pipe:   txns whose requests went out behind the leader's, oldest first
+ *                    (pipelining: their answers follow the leader's, in order)
  *        ──> queue:  FIFO of txns waiting for the connection (doubly linked)
  *
  * One state enum, one transition function (to(), which logs every move), and the
@@ -26,6 +28,28 @@
  * transactions share the connection) and `keepable` to the current socket (it may
  * carry another request: cleared when a response leaves doubt).
  *
+ * ---- Pipelining (pipeline_depth > 1, SPEC §7) ----
+ * The pipe is part of the exchange, not a state of its own: in RECEIVING, queued
+ * GET/HEAD txns without a body are taken from the queue head (FIFO, so a request
+ * with a body holds everything behind it until the pipe is empty and it leads at
+ * IDLE), told CONNECTED, and their heads written — up to the smaller of the leader's
+ * and the candidate's depth in flight, leader included. When the leader's answer
+ * completes and the socket may be kept, the oldest of the pipe leads (RECEIVING
+ * still, parser restarted) and bytes past the answer are its answer's start.
+ *  - A txn cancelled while in the pipe is replaced by the connection's ghost txn,
+ *    whose answer is parsed and dropped: the socket carries on. Cancelling the
+ *    leader still closes the socket (SPEC §7); the pipe goes back to the queue.
+ *  - Whenever the socket goes with the pipe non-empty, its txns go back to the front
+ *    of the queue, in order (unpipe(), inside sock_down()): none got a byte of its
+ *    answer. That is not a retry.
+ *  - If the server ended it — close, reset, "Connection: close", framing that does
+ *    not parse — while any request written ahead was unanswered, the key is marked
+ *    "does not pipeline" (on the vhost for TLS, in the context for plaintext) and
+ *    runs at depth 1 from then on; a leader written ahead that got no byte, or
+ *    bytes that make no status line, goes again first (pipe_race()). A leader that
+ *    got part of its answer follows the normal rules: keep-alive race, or
+ *    DISCONNECTED and the stream's retry policy.
+ *
  * ---- Calls out to the transaction's owner (the application, in the end) ----
  * Every op of a txn can do anything: cancel itself or any other txn, submit again,
  * destroy its stream, destroy the context (core defers that to the end of the
@@ -35,9 +59,10 @@
  *     queue, t->conn = NULL) before on_done/on_failed, so a cancel from inside is a
  *     no-op, and a submit from inside queues afresh.
  *  2. After any call out — including the response parser's callbacks, which run the
- *     stream's rx — the caller re-reads c->state and c->leader and uses nothing it
- *     cached before the call. wisp__h1_cancel() from inside closes the socket at
- *     once (it frees only the TLS session and fd, never the connection).
+ *     stream's rx — the caller re-reads c->state, c->leader and the pipe and uses
+ *     nothing it cached before the call. wisp__h1_cancel() of the leader from inside
+ *     closes the socket at once (it frees only the TLS session and fd, never the
+ *     connection); of a txn in the pipe, it puts the ghost in its place.
  *  3. Fan-out to many txns (a certificate failure fails the whole key) walks a list
  *     spliced off the connection first, so a txn submitted from one of those
  *     callbacks joins a fresh queue and is attempted on a later iteration: never

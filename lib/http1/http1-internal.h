@@ -437,8 +437,10 @@ void wisp__h1_link_close(wisp__h1_link_t *l);
  *
  * A connection object stands for one endpoint key (vhost, host, port, TLS) and
  * survives reconnects: it owns the socket and TLS session while one is open, the
- * transaction using it (the *leader*), and the FIFO of transactions queued behind
- * it. Transactions are embedded in their owners (streams) and driven through ops.
+ * transaction using it (the *leader*), the transactions whose requests were written
+ * ahead of the leader's answer (the *pipe*, pipeline_depth > 1), and the FIFO of
+ * transactions queued behind them. Transactions are embedded in their owners
+ * (streams) and driven through ops.
  *
  * Every op is a call out that may do anything to any transaction (cancel it,
  * submit it again, destroy its owner) and to the context: the connection code

@@ -112,6 +112,7 @@ struct wisp__h1_conn {
     uint8_t keepable;   /* socket: it may carry another request */
     uint8_t nopipe;     /* key: the server failed a pipeline, depth 1 from now on */
     uint8_t head_piped; /* socket: the leader's request was written ahead of an answer */
+    uint8_t rx_dry;     /* socket: read until drained, and poll has not flagged it since */
     uint8_t pipe_n;     /* requests in pipe[] */
     uint16_t pipe_head; /* bit i: pipe[i] is a HEAD (its answer has no body) */
     uint8_t state;      /* enum conn_state, changed only by to() */
@@ -288,19 +289,33 @@ static int depth_of(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
     return (c->nopipe || t->body_len != 0 || t->pipeline_depth < 2) ? 1 : t->pipeline_depth;
 }
 
-/* May the queue head be written now, ahead of the answers still to come? The
- * leader's request is out (RECEIVING), nothing is half written, and both the
- * leader and the candidate allow one more in flight. */
-static int may_pipe(const wisp__h1_conn_t *c)
+/* How many may be in flight with the queue head written ahead: the smaller of its
+ * depth and the leader's; 1 when it may not be written ahead now (the leader's
+ * request is not out yet, something is half written, the socket may not be kept). */
+static int pipe_limit(const wisp__h1_conn_t *c)
 {
     const wisp__h1_txn_t *t = c->qhead;
     int d;
 
     if (!t || !c->leader || c->state != CS_RECEIVING || !c->keepable || !c->shareable ||
-        c->pipe_n >= PIPE_MAX || c->out_off < c->out_len)
-        return 0;
+        c->out_off < c->out_len)
+        return 1;
     d = depth_of(c, t) < depth_of(c, c->leader) ? depth_of(c, t) : depth_of(c, c->leader);
-    return 1 + c->pipe_n < d;
+    return d < PIPE_MAX + 1 ? d : PIPE_MAX + 1;
+}
+
+/* May the queue head be written now, ahead of the answers still to come? */
+static int may_pipe(const wisp__h1_conn_t *c)
+{
+    return 1 + c->pipe_n < pipe_limit(c);
+}
+
+/* Start writing ahead? Once a pipe is running, a refill waits until at most half
+ * the depth is in flight, then fills it: the requests leave several per send and
+ * the server reads them several per read, instead of one each per answer. */
+static int may_refill(const wisp__h1_conn_t *c)
+{
+    return may_pipe(c) && (!c->pipe_n || 2 * (1 + c->pipe_n) <= pipe_limit(c));
 }
 
 /* The set that remembers "does not pipeline" for this key: the vhost's (TLS), or the
@@ -490,6 +505,7 @@ static void sock_down(wisp__h1_conn_t *c, int orderly)
     c->served = 0;
     c->keepable = 1;
     c->head_piped = 0;
+    c->rx_dry = 0;
     c->out_off = c->out_len = 0;
 }
 
@@ -684,6 +700,15 @@ static int build_head(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
     return 0;
 }
 
+/* The socket was read until drained, poll has not flagged it since (it is
+ * level-triggered: data or EOF would have), and TLS holds nothing: a read now could
+ * only return WISP_EAGAIN. Events are dispatched before deferred work in each loop
+ * iteration, so a close that arrived before this iteration's poll was seen. */
+static int nothing_to_read(const wisp__h1_conn_t *c)
+{
+    return c->rx_dry && !wisp__h1_link_pending(&c->link);
+}
+
 /*
  * Before a kept-alive socket carries another request: nothing may be waiting on it.
  * Bytes here were never asked for (a server answering twice) and would be taken for
@@ -695,11 +720,13 @@ static int drop_if_dirty(wisp__h1_conn_t *c)
     uint8_t junk[64];
     int n;
 
-    if (!c->served)
+    if (!c->served || nothing_to_read(c))
         return 0;
     n = wisp__h1_link_read(&c->link, junk, sizeof(junk));
-    if (n == WISP_EAGAIN)
+    if (n == WISP_EAGAIN) {
+        c->rx_dry = 1;
         return 0;
+    }
     WISP_LOGI(c->cx, "%s:%u: kept-alive connection %s; reconnecting", c->host, c->port,
               n > 0 ? "had unsolicited bytes" : "was closed by the server");
     sock_down(c, 0);
@@ -832,6 +859,8 @@ static int fill_pipe(wisp__h1_conn_t *c)
 
     if (ret)
         return ret == WISP_EAGAIN ? 0 : ret;
+    if (!may_refill(c))
+        return 0;
     while (may_pipe(c)) {
         wisp__h1_txn_t *t = dequeue(c);
         int n;
@@ -945,6 +974,17 @@ static int rx_end(wisp__h1_conn_t *c, int n)
     return ret ? ret : WISP_ECLOSED;
 }
 
+/* A read returned less than asked. Without TLS the socket is drained. With TLS
+ * that is one record: mbedTLS reads a record's header, then exactly its body, so
+ * whether another waits in the kernel is unknown and the socket is not marked (a
+ * server's unsolicited answer after the last one must still be found by the
+ * kept-alive check before the next request goes). */
+static void short_read(wisp__h1_conn_t *c)
+{
+    if (!c->link.tls && !wisp__h1_link_pending(&c->link))
+        c->rx_dry = 1;
+}
+
 /* Read and parse until the socket is drained. Returns 0 or an error. */
 static int pump_rx(wisp__h1_conn_t *c)
 {
@@ -955,10 +995,15 @@ static int pump_rx(wisp__h1_conn_t *c)
         int big = c->state == CS_RECEIVING && c->out_off >= c->out_len;
         uint8_t *buf = big ? c->out : small;
         size_t cap = big ? sizeof(c->out) : sizeof(small), off = 0;
-        int n = wisp__h1_link_read(&c->link, buf, cap);
+        int n;
 
-        if (n == WISP_EAGAIN)
+        if (nothing_to_read(c))
             return 0;
+        n = wisp__h1_link_read(&c->link, buf, cap);
+        if (n == WISP_EAGAIN) {
+            c->rx_dry = 1;
+            return 0;
+        }
         if (!c->leader || !exchanging(c)) {
             /* Bytes or EOF on a socket with no exchange: it is done for. */
             WISP_LOGD(c->cx, "%s:%u: idle connection %s", c->host, c->port,
@@ -984,6 +1029,8 @@ static int pump_rx(wisp__h1_conn_t *c)
                  * was written ahead: then they are its answer. */
                 if (off < (size_t)n && !c->pipe_n)
                     c->keepable = 0;
+                if (off == (size_t)n && (size_t)n < cap)
+                    short_read(c); /* the next request's dirty check need not read */
                 complete(c);
                 if (c->state != CS_RECEIVING)
                     return 0;
@@ -994,8 +1041,10 @@ static int pump_rx(wisp__h1_conn_t *c)
         }
         /* A short read drained the socket (poll is level-triggered and says when
          * more arrives): reading again now would only cost an EAGAIN. */
-        if ((size_t)n < cap && !wisp__h1_link_pending(&c->link))
+        if ((size_t)n < cap && !wisp__h1_link_pending(&c->link)) {
+            short_read(c);
             return 0;
+        }
     }
 }
 
@@ -1038,6 +1087,8 @@ static void sock_event(wisp__sock_t *s, int ev, int err)
 {
     wisp__h1_conn_t *c = s->user;
 
+    if (ev == WISP_SOCK_READABLE)
+        c->rx_dry = 0; /* data, EOF or an error waits: the next read sees it */
     if (ev == WISP_SOCK_ERROR) {
         conn_error(c, err);
         return;
@@ -1176,7 +1227,7 @@ static void kick(wisp__defer_t *d)
             begin(c);
         else if (c->state == CS_SENDING)
             pump(c); /* a body source resumed */
-        else if (c->state == CS_RECEIVING && may_pipe(c))
+        else if (c->state == CS_RECEIVING && may_refill(c))
             pump(c); /* queued behind a pipeline with room */
         else if (c->state == CS_DOWN || c->state == CS_BACKOFF)
             start_socket(c, c->leader->connect_timeout_ms); /* lost before its exchange */

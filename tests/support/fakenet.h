@@ -58,6 +58,11 @@ uint64_t fakenet_now(const fakenet_t *fn);
 unsigned fakenet_open(const fakenet_t *fn);
 unsigned fakenet_accepted(const fakenet_t *fn);
 unsigned fakenet_requests(const fakenet_t *fn);
+/* Calls of sock_send and sock_recv wisp made, and the recv calls that returned
+ * WISP_EAGAIN (a read that found nothing: the syscalls worth saving). */
+unsigned fakenet_send_calls(const fakenet_t *fn);
+unsigned fakenet_recv_calls(const fakenet_t *fn);
+unsigned fakenet_recv_eagain(const fakenet_t *fn);
 /* Name lookups finish at the next poll; names listed here fail (WISP_EDNS). */
 void fakenet_dns_fail(fakenet_t *fn, const char *name);
 /* Lookups started and not yet answered. */

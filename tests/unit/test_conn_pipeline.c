@@ -2,7 +2,9 @@
  * HTTP/1.1 pipelining (SPEC §7, issue 13 §1) on the fake network: scripted servers
  * that pipeline correctly, answer only the first request of a pipeline, close after
  * N, break the framing; a POST waiting for an empty pipe; a stream destroyed while
- * its request is in the pipe; and the fallback remembered for the key.
+ * its request is in the pipe; and the fallback remembered for the key. And two
+ * syscall savings (issue 13 §2): no read that can only find nothing, and pipe refills
+ * in batches, counted by the fake network.
  *
  * The server keeps a log of what it saw and did: "GET0.1*" is request 1 on
  * connection 0, a GET, that arrived with more bytes already behind it (the client
@@ -58,6 +60,8 @@ typedef struct fx {
     unsigned hold;  /* every connection: answer nothing until this many arrived */
     int close_at;   /* close instead of answering request #close_at (-1: never) */
     int junk_after; /* after answering request #junk_after, send bytes of no response */
+    int stagger;    /* answer each request 1 ms after the previous answer */
+    uint64_t next_answer;
     struct {
         fake_conn_t *c;
         fn_req_t q;
@@ -89,12 +93,25 @@ static void answer(fx_t *x, fake_conn_t *c, const fn_req_t *q)
         fake_send_str(c, "JUNK\r\n");
 }
 
+static void answer_later(fake_conn_t *c, void *arg)
+{
+    (void)arg;
+    fake_respond(c, 200, NULL, "ok");
+}
+
 static void request_cb(void *user, fake_conn_t *c, const fn_req_t *q)
 {
     fx_t *x = user;
     unsigned i;
 
     logf_(x, "%s%u.%u%s ", q->method, q->conn_index, q->index, q->behind ? "*" : "");
+    if (x->stagger) {
+        uint64_t now = fakenet_now(x->fn);
+
+        x->next_answer = (x->next_answer > now ? x->next_answer : now) + 1;
+        fake_later(c, (uint32_t)(x->next_answer - now), answer_later, NULL);
+        return;
+    }
     if (q->conn_index == 0 && (int)q->index == x->close_at) {
         logf_(x, "close%u ", q->conn_index);
         fake_close(c);
@@ -443,6 +460,51 @@ static void test_fallback_remembered(void **state)
         done_with(&x->r[i], 2, (unsigned)i);
 }
 
+/* ---- Syscalls (issue 13 §2) ---- */
+
+/* Queued at depth 1: no read that can only find nothing, neither right after a
+ * request went out nor before a kept-alive socket carries the next one. The one
+ * EAGAIN is the first read on the fresh socket (nothing is known about it yet). */
+static void test_no_eagain_reads(void **state)
+{
+    fx_t *x = *state;
+    wisp_stats_t st;
+    int i;
+
+    for (i = 0; i < 12; i++)
+        req(mk(x, i, &ops_pp)); /* POSTs: never pipelined, each handed over */
+    for (i = 0; i < 12; i++)
+        x->r[i].tx_left = 100;
+    run(x, 60);
+    for (i = 0; i < 12; i++)
+        done_with(&x->r[i], 0, (unsigned)i);
+    wisp_get_stats(x->cx, &st);
+    assert_int_equal(st.reuses, 11);
+    assert_int_equal(fakenet_recv_eagain(x->fn), 1);
+    assert_int_equal(fakenet_recv_calls(x->fn), 1 + 12); /* one read per answer */
+}
+
+/* Pipelined against a server that answers one request at a time: the pipe is
+ * refilled in batches (when at most half the depth is in flight), so requests leave
+ * several per send, not one per answer. */
+static void test_refill_in_batches(void **state)
+{
+    fx_t *x = *state;
+    int i;
+
+    x->stagger = 1;
+    for (i = 0; i < 16; i++)
+        req(mk(x, i, &ops_pg));
+    run(x, 200);
+    for (i = 0; i < 16; i++)
+        if (x->r[i].terminals != 1 || strcmp(x->r[i].body, "ok"))
+            fail_msg("stream %d: %s", i, x->r[i].seq);
+    /* 8 at once, then 4 each time the pipe is half empty: 8 + 4 + 4 = 16 in 3
+     * sends (one request per send would be 9 or more). */
+    assert_int_equal(fakenet_send_calls(x->fn), 3);
+    assert_int_equal(fakenet_accepted(x->fn), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,7 +513,8 @@ int main(void)
         T(test_first_only_then_close), T(test_close_after_n),
         T(test_out_of_framing),        T(test_post_waits_for_empty_pipe),
         T(test_destroyed_in_pipe),     T(test_destroyed_before_written),
-        T(test_fallback_remembered),
+        T(test_fallback_remembered),   T(test_no_eagain_reads),
+        T(test_refill_in_batches),
 #undef T
     };
 

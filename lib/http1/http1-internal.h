@@ -523,9 +523,11 @@ enum wisp__h1_submitted {
  */
 WISP_NODISCARD int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t,
                                    const wisp__h1_key_t *key);
-/** Take the txn off its connection: dequeue it (O(1)), or, if it leads
- *  mid-exchange, close the socket (it cannot carry another request) and promote the
- *  next txn. No callback of t runs. Safe from inside any call out. */
+/** Take the txn off its connection: dequeue it (O(1)); if its request was written
+ *  ahead of another's answer (pipelined), leave its answer to be read and dropped
+ *  (O(pipeline_depth)); or, if it leads mid-exchange, close the socket (it cannot
+ *  carry another request; requests written ahead go back to the queue) and promote
+ *  the next txn. No callback of t runs. Safe from inside any call out. */
 void wisp__h1_cancel(wisp__h1_txn_t *t);
 /** A body source that returned WISP_EAGAIN has data now. */
 void wisp__h1_resume(wisp__h1_txn_t *t);

@@ -505,6 +505,68 @@ static void test_refill_in_batches(void **state)
     assert_int_equal(fakenet_accepted(x->fn), 1);
 }
 
+/* ---- Allocation failure at every site of a pipeline and its fallback ---- */
+
+/* One run with allocation n refused: 4 pipelined GETs, the server answers the first
+ * and closes (the fallback, which allocates the "does not pipeline" entry). Every
+ * stream created must settle in one terminal state, and nothing may leak. Returns
+ * the number of allocations refused (0: the run went through whole). */
+static size_t allocfail_run(size_t n)
+{
+    fx_t *x = calloc(1, sizeof(*x));
+    fakenet_server_t srv = {NULL, request_cb, NULL};
+    size_t failed;
+    int i, iter;
+
+    assert_non_null(x);
+    srv.user = x;
+    x->close_at = 1;
+    x->junk_after = -1;
+    x->fn = fakenet_new(&srv, 1);
+    testalloc_init(&x->ta, n);
+    if (testalloc_context_plat(&x->ta, POLICY, fakenet_ops(x->fn), &x->cx) == 0) {
+        for (i = 0; i < 4; i++) {
+            rec_t *r = &x->r[i];
+
+            r->x = x;
+            if (wisp_stream_create(x->cx, &ops_pg, r, &r->s))
+                continue;
+            r->requests++;
+            if (wisp_stream_request_tx(r->s))
+                r->requests--;
+        }
+        for (iter = 0; iter < 200; iter++)
+            assert_int_equal(wisp_service(x->cx, 100), 0);
+        for (i = 0; i < 4; i++)
+            if (x->r[i].s && x->r[i].terminals != x->r[i].requests)
+                fail_msg("allocation %zu refused: stream %d: %u requests, %u terminal states: %s",
+                         n, i, x->r[i].requests, x->r[i].terminals, x->r[i].seq);
+        wisp_context_destroy(x->cx);
+    }
+    if (x->ta.live_blocks)
+        fail_msg("allocation %zu refused: %zu blocks leaked", n, x->ta.live_blocks);
+    assert_int_equal(fakenet_open(x->fn), 0);
+    failed = x->ta.failed;
+    fakenet_free(x->fn);
+    free(x);
+    return failed;
+}
+
+static void test_allocfail_sweep(void **state)
+{
+    size_t n;
+
+    (void)state;
+    for (n = 1; n < 2000; n++) {
+        if (!allocfail_run(n)) {
+            print_message("allocation failure sweep: %zu runs\n", n);
+            assert_true(n > 20); /* the scenario allocates: the sweep went through them */
+            return;
+        }
+    }
+    fail_msg("still refusing allocations after %zu runs", n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,7 +576,7 @@ int main(void)
         T(test_out_of_framing),        T(test_post_waits_for_empty_pipe),
         T(test_destroyed_in_pipe),     T(test_destroyed_before_written),
         T(test_fallback_remembered),   T(test_no_eagain_reads),
-        T(test_refill_in_batches),
+        T(test_refill_in_batches),     T(test_allocfail_sweep),
 #undef T
     };
 

@@ -335,7 +335,7 @@ static void run_seed(uint32_t seed)
 
         if (chance(w, 300))
             (void)request_on(w, (int)(rnd(w) % NS));
-        if (chance(w, 20)) {
+        if (!w->cx_gone && chance(w, 20)) { /* request_on may have destroyed it */
             i = (int)(rnd(w) % NS);
             if (w->slot[i].s)
                 wisp_stream_destroy(w->slot[i].s);

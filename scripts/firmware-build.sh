@@ -65,7 +65,8 @@ configure() { # DIR ARGS...
     shift
     cmake -S "$here" -B "$d" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
         -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_FIND_ROOT_PATH="$prefix" \
-        -DWISP_WITH_JSON_POLICY=OFF -DWISP_BUILD_TOOLS=OFF -DWISP_LOG_LEVEL=1 "$@" >/dev/null
+        -DWISP_WITH_JSON_POLICY=OFF -DWISP_BUILD_TOOLS=OFF -DWISP_LOG_LEVEL=1 \
+        -DWISP_H1_PIPELINE_MAX=1 "$@" >/dev/null
 }
 configure "$out/client" -DWISP_WITH_SERVER=OFF
 cmake --build "$out/client" -j"$jobs"

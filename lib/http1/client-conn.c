@@ -81,7 +81,9 @@
 
 #define REQ_BUF 2048 /* request head, one body chunk with its framing, or response bytes */
 #define RX_SMALL 256 /* read buffer while a request is still going out */
-#define PIPE_MAX (WISP_POLICY_PIPELINE_MAX - 1) /* requests written ahead behind the leader */
+/* Requests written ahead behind the leader (wisp/config.h). At 0 every test of the
+ * pipe below is constant-false and the compiler drops the pipelining code. */
+#define PIPE_MAX (WISP_H1_PIPELINE_MAX - 1)
 
 enum conn_state {
     CS_DOWN,       /* no socket */
@@ -131,7 +133,7 @@ struct wisp__h1_conn {
     wisp__h1_txn_t *leader, *qhead, *qtail;
     /* Written ahead, oldest first: their answers follow the leader's, in order. A
      * txn cancelled there is replaced by &ghost, whose answer is read and dropped. */
-    wisp__h1_txn_t *pipe[PIPE_MAX];
+    wisp__h1_txn_t *pipe[PIPE_MAX > 0 ? PIPE_MAX : 1];
     wisp__h1_txn_t ghost;
     wisp__h1_resp_t resp;
     size_t out_off, out_len;
@@ -234,14 +236,20 @@ static wisp__h1_txn_t *dequeue(wisp__h1_conn_t *c)
 
 static int is_ghost(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
 {
-    return t == &c->ghost;
+    return PIPE_MAX > 0 && t == &c->ghost;
+}
+
+/* Requests in the pipe (0 when pipelining is compiled out). */
+static int pipe_count(const wisp__h1_conn_t *c)
+{
+    return PIPE_MAX > 0 ? c->pipe_n : 0;
 }
 
 static int pipe_slot(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
 {
     int i;
 
-    for (i = 0; i < c->pipe_n; i++)
+    for (i = 0; i < pipe_count(c); i++)
         if (c->pipe[i] == t)
             return i;
     return -1;
@@ -273,7 +281,7 @@ static wisp__h1_txn_t *pipe_pop(wisp__h1_conn_t *c, uint8_t *head)
  * the front of the queue, in order, to be sent again (not counted as retries). */
 static void unpipe(wisp__h1_conn_t *c)
 {
-    while (c->pipe_n) {
+    while (pipe_count(c)) {
         wisp__h1_txn_t *t = c->pipe[--c->pipe_n];
 
         if (!is_ghost(c, t))
@@ -286,7 +294,9 @@ static void unpipe(wisp__h1_conn_t *c)
  * pipelined (a GET or HEAD without body, on a key not known to fail at it). */
 static int depth_of(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
 {
-    return (c->nopipe || t->body_len != 0 || t->pipeline_depth < 2) ? 1 : t->pipeline_depth;
+    if (PIPE_MAX == 0 || c->nopipe || t->body_len != 0 || t->pipeline_depth < 2)
+        return 1;
+    return t->pipeline_depth < PIPE_MAX + 1 ? t->pipeline_depth : PIPE_MAX + 1;
 }
 
 /* How many may be in flight with the queue head written ahead: the smaller of its
@@ -300,8 +310,8 @@ static int pipe_limit(const wisp__h1_conn_t *c)
     if (!t || !c->leader || c->state != CS_RECEIVING || !c->keepable || !c->shareable ||
         c->out_off < c->out_len)
         return 1;
-    d = depth_of(c, t) < depth_of(c, c->leader) ? depth_of(c, t) : depth_of(c, c->leader);
-    return d < PIPE_MAX + 1 ? d : PIPE_MAX + 1;
+    d = depth_of(c, t);
+    return d < depth_of(c, c->leader) ? d : depth_of(c, c->leader);
 }
 
 /* May the queue head be written now, ahead of the answers still to come? */
@@ -318,8 +328,9 @@ static int may_refill(const wisp__h1_conn_t *c)
     return may_pipe(c) && (!c->pipe_n || 2 * (1 + c->pipe_n) <= pipe_limit(c));
 }
 
+#if WISP_H1_PIPELINE_MAX > 1
 /* The set that remembers "does not pipeline" for this key: the vhost's (TLS), or the
- * context's (plaintext). */
+ * context's (plaintext). Compiled (like the set in lib/vhost) only with pipelining. */
 static void nopipe_slot_free(wisp_context_t *cx, void *set)
 {
     wisp__hostport_t *p = set;
@@ -334,6 +345,7 @@ static wisp__hostport_t **nopipe_set(wisp__h1_conn_t *c)
     wisp__slot_set_destroy(c->cx, WISP_SLOT_H1_NOPIPE, nopipe_slot_free);
     return (wisp__hostport_t **)wisp__slot_ptr(c->cx, WISP_SLOT_H1_NOPIPE);
 }
+#endif
 
 /* A socket ended while requests written ahead were unanswered: the server does not
  * pipeline (or not reliably). The key goes at depth 1 for the rest of the vhost's
@@ -345,16 +357,19 @@ static void no_pipelining(wisp__h1_conn_t *c)
         return;
     WISP_LOGI(c->cx, "%s:%u: pipeline lost; depth 1 for this server from now on", c->host, c->port);
     c->nopipe = 1;
+#if WISP_H1_PIPELINE_MAX > 1
     (void)wisp__hostport_add(c->cx, nopipe_set(c), c->host, c->port);
+#endif
 }
 
 /* Requests written ahead are in flight: the leader's (unless it was first) and the
  * pipe's. */
 static int piped(const wisp__h1_conn_t *c)
 {
-    return c->head_piped || c->pipe_n;
+    return PIPE_MAX > 0 && (c->head_piped || c->pipe_n);
 }
 
+#if WISP_H1_PIPELINE_MAX > 1
 /* The ghost stands in the pipe for a cancelled txn: its answer is parsed (to find
  * where the next begins) and dropped. None of its ops reaches anyone. */
 static void g_void(wisp__h1_txn_t *t)
@@ -419,6 +434,7 @@ static void g_failed(wisp__h1_txn_t *t, int err, int sent)
 
 static const wisp__h1_txn_ops_t ghost_ops = {g_void,   g_void,      g_head, g_body, g_status,
                                              g_header, g_done_head, g_data, g_void, g_failed};
+#endif
 
 /* ---- Calls out (rule 1: detach first) ---- */
 
@@ -583,7 +599,8 @@ static int pipe_race(wisp__h1_conn_t *c, int err)
     int nothing = !wisp__h1_resp_started(&c->resp) && closed_or_reset(err);
     int garbage = err == WISP_EPROTO && !wisp__h1_resp_status(&c->resp);
 
-    if (!t || is_ghost(c, t) || !c->head_piped || !exchanging(c) || !(nothing || garbage))
+    if (PIPE_MAX == 0 || !t || is_ghost(c, t) || !c->head_piped || !exchanging(c) ||
+        !(nothing || garbage))
         return 0;
     WISP_LOGI(c->cx, "%s:%u: pipelined request got no answer; sending again", c->host, c->port);
     c->leader = NULL;
@@ -603,21 +620,19 @@ static void conn_error(wisp__h1_conn_t *c, int err)
             wisp__vhost_session_drop(c->vhost, c->host, c->port);
         sock_down(c, 0);
         out_fail_all(c, err);
-        nailed_backoff(c);
-        schedule(c);
-        return;
-    }
-    /* The server ended the exchange (or broke its framing) with requests written
-     * ahead unanswered: no pipelining for this key any more. Those requests go back
-     * to the queue first, then the leader, ahead of them, if it may go again. */
-    if (sent && piped(c) && (closed_or_reset(err) || err == WISP_EPROTO))
-        no_pipelining(c);
-    unpipe(c);
-    if (pipe_race(c, err) || keepalive_race(c, &err)) {
-        sock_down(c, 0);
     } else {
-        sock_down(c, 0);
-        out_failed(c, err, sent);
+        /* The server ended the exchange (or broke its framing) with requests written
+         * ahead unanswered: no pipelining for this key any more. Those requests go
+         * back to the queue first, then the leader, ahead of them, if it may go again. */
+        if (sent && piped(c) && (closed_or_reset(err) || err == WISP_EPROTO))
+            no_pipelining(c);
+        unpipe(c);
+        if (pipe_race(c, err) || keepalive_race(c, &err)) {
+            sock_down(c, 0);
+        } else {
+            sock_down(c, 0);
+            out_failed(c, err, sent);
+        }
     }
     nailed_backoff(c);
     schedule(c);
@@ -917,7 +932,7 @@ static int pump_tx(wisp__h1_conn_t *c)
         if (ret)
             return ret;
     }
-    return c->state == CS_RECEIVING ? fill_pipe(c) : 0;
+    return PIPE_MAX > 0 && c->state == CS_RECEIVING ? fill_pipe(c) : 0;
 }
 
 /* The oldest written-ahead request leads now: its answer comes next. */
@@ -938,7 +953,7 @@ static void pipe_advance(wisp__h1_conn_t *c)
 static void complete(wisp__h1_conn_t *c)
 {
     wisp__h1_txn_t *t = c->leader;
-    int more = c->pipe_n > 0;
+    int more = pipe_count(c) > 0;
     int keep = c->keepable && c->shareable && c->state == CS_RECEIVING &&
                wisp__h1_resp_keepalive(&c->resp) && (more || !wisp__h1_link_pending(&c->link));
 
@@ -1027,7 +1042,7 @@ static int pump_rx(wisp__h1_conn_t *c)
             if (wisp__h1_resp_is_done(&c->resp)) {
                 /* Bytes past the response were never asked for, unless a request
                  * was written ahead: then they are its answer. */
-                if (off < (size_t)n && !c->pipe_n)
+                if (off < (size_t)n && !pipe_count(c))
                     c->keepable = 0;
                 if (off == (size_t)n && (size_t)n < cap)
                     short_read(c); /* the next request's dirty check need not read */
@@ -1056,7 +1071,7 @@ static void pump(wisp__h1_conn_t *c)
         ret = pump_tx(c);
     if (!ret && c->state >= CS_IDLE)
         ret = pump_rx(c);
-    if (!ret && c->state == CS_RECEIVING)
+    if (PIPE_MAX > 0 && !ret && c->state == CS_RECEIVING)
         ret = fill_pipe(c); /* answers read: room in the pipe */
     if (ret)
         conn_error(c, ret);
@@ -1227,7 +1242,7 @@ static void kick(wisp__defer_t *d)
             begin(c);
         else if (c->state == CS_SENDING)
             pump(c); /* a body source resumed */
-        else if (c->state == CS_RECEIVING && may_refill(c))
+        else if (PIPE_MAX > 0 && c->state == CS_RECEIVING && may_refill(c))
             pump(c); /* queued behind a pipeline with room */
         else if (c->state == CS_DOWN || c->state == CS_BACKOFF)
             start_socket(c, c->leader->connect_timeout_ms); /* lost before its exchange */
@@ -1305,9 +1320,11 @@ static wisp__h1_conn_t *find_or_new(wisp_context_t *cx, uint8_t shareable, const
     c->keepable = 1;
     c->vhost = k->vhost;
     wisp__vhost_ref(c->vhost);
+#if WISP_H1_PIPELINE_MAX > 1
     c->nopipe = (uint8_t)wisp__hostport_has(*nopipe_set(c), c->host, c->port);
     c->ghost.ops = &ghost_ops;
     c->ghost.pipeline_depth = WISP_POLICY_PIPELINE_MAX; /* a ghost leader holds up no pipe */
+#endif
     wisp__h1_link_init(cx, &c->link, sock_event, c);
     wisp__timer_init(&c->timer, timer_fired);
     wisp__defer_init(&c->kick, kick);

@@ -25,6 +25,7 @@
 
 #include "vhost/vhost-internal.h"
 
+#if WISP_H1_PIPELINE_MAX > 1
 #define WISP_HOSTPORT_SET_MAX 8
 
 struct wisp__hostport {
@@ -32,6 +33,7 @@ struct wisp__hostport {
     uint16_t port;
     char host[];
 };
+#endif
 
 typedef struct vh_session {
     struct vh_session *next;
@@ -49,9 +51,11 @@ struct wisp__vhost {
     unsigned refs;
     wisp__tls_conf_t *tls;
     wisp__timer_t linger;
-    vh_session_t *sessions;   /* most recently stored first */
-    unsigned nsessions;       /* at most WISP_VHOST_SESSIONS_MAX */
+    vh_session_t *sessions; /* most recently stored first */
+    unsigned nsessions;     /* at most WISP_VHOST_SESSIONS_MAX */
+#if WISP_H1_PIPELINE_MAX > 1
     wisp__hostport_t *nopipe; /* host:port that do not pipeline */
+#endif
 };
 
 static wisp__vhost_t **list_head(wisp_context_t *cx)
@@ -86,7 +90,9 @@ static void vhost_free(wisp__vhost_t *v)
     }
     wisp__timer_stop(cx, &v->linger);
     sessions_free(v);
+#if WISP_H1_PIPELINE_MAX > 1
     wisp__hostport_free(cx, &v->nopipe);
+#endif
     wisp__tls_conf_destroy(&v->tls);
     st->vhosts_live--;
     st->vhosts_destroyed++;
@@ -314,7 +320,9 @@ void wisp__vhost_session_put(wisp__vhost_t *v, const char *host, uint16_t port,
     sessions_trim(v);
 }
 
-/* ---- host:port sets ---- */
+/* ---- host:port sets (only the h1 client's pipelining uses them) ---- */
+
+#if WISP_H1_PIPELINE_MAX > 1
 
 int wisp__hostport_has(const wisp__hostport_t *set, const char *host, uint16_t port)
 {
@@ -362,3 +370,4 @@ wisp__hostport_t **wisp__vhost_nopipe(wisp__vhost_t *v)
 {
     return v ? &v->nopipe : NULL;
 }
+#endif

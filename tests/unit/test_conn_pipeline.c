@@ -580,5 +580,12 @@ int main(void)
 #undef T
     };
 
+#if WISP_H1_PIPELINE_MAX < 2
+    (void)tests;
+    printf("pipelining compiled out (WISP_H1_PIPELINE_MAX %d): nothing to test\n",
+           WISP_H1_PIPELINE_MAX);
+    return 0;
+#else
     return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
 }

@@ -464,7 +464,7 @@ static void out_failed(wisp__h1_conn_t *c, int err, int sent)
  * hears it. */
 static void out_done(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
 {
-    if (c->leader == t)
+    if (PIPE_MAX == 0 || c->leader == t)
         c->leader = NULL;
     t->conn = NULL;
     t->ops->on_done(t);
@@ -520,9 +520,11 @@ static void sock_down(wisp__h1_conn_t *c, int orderly)
         c->leader = NULL; /* a cancelled txn's answer: nobody waits for it */
     c->served = 0;
     c->keepable = 1;
-    c->head_piped = 0;
     c->rx_dry = 0;
-    c->out_off = c->out_len = 0;
+    if (PIPE_MAX > 0) {
+        c->head_piped = 0;
+        c->out_off = c->out_len = 0; /* a pipelined head half out goes with the socket */
+    }
 }
 
 static void conn_free(wisp__h1_conn_t *c)
@@ -596,11 +598,12 @@ static int keepalive_race(wisp__h1_conn_t *c, int *err)
 static int pipe_race(wisp__h1_conn_t *c, int err)
 {
     wisp__h1_txn_t *t = c->leader;
-    int nothing = !wisp__h1_resp_started(&c->resp) && closed_or_reset(err);
-    int garbage = err == WISP_EPROTO && !wisp__h1_resp_status(&c->resp);
 
-    if (PIPE_MAX == 0 || !t || is_ghost(c, t) || !c->head_piped || !exchanging(c) ||
-        !(nothing || garbage))
+    if (PIPE_MAX == 0 || !t || is_ghost(c, t) || !c->head_piped || !exchanging(c))
+        return 0;
+    /* Nothing of its answer, or nothing that made a status line. */
+    if (!((closed_or_reset(err) && !wisp__h1_resp_started(&c->resp)) ||
+          (err == WISP_EPROTO && !wisp__h1_resp_status(&c->resp))))
         return 0;
     WISP_LOGI(c->cx, "%s:%u: pipelined request got no answer; sending again", c->host, c->port);
     c->leader = NULL;
@@ -773,7 +776,8 @@ static void begin(wisp__h1_conn_t *c)
         return;
     }
     resp_start(c, t->head_request);
-    c->head_piped = 0;
+    if (PIPE_MAX > 0)
+        c->head_piped = 0;
     if (c->served)
         wisp__stats(c->cx)->reuses++;
     wisp__timer_stop(c->cx, &c->timer); /* no keep-alive countdown under a leader */
@@ -1006,8 +1010,9 @@ static int pump_rx(wisp__h1_conn_t *c)
     uint8_t small[RX_SMALL];
 
     for (;;) {
-        /* Once no request is going out, out[] is free to take the response. */
-        int big = c->state == CS_RECEIVING && c->out_off >= c->out_len;
+        /* Once no request is going out, out[] is free to take the response (at
+         * depth 1 it always is in RECEIVING; a pipelined head may be half out). */
+        int big = c->state == CS_RECEIVING && (PIPE_MAX == 0 || c->out_off >= c->out_len);
         uint8_t *buf = big ? c->out : small;
         size_t cap = big ? sizeof(c->out) : sizeof(small), off = 0;
         int n;

@@ -123,6 +123,33 @@ callgrind c_curl12_get curl --tls-max 1.2 --cacert "$ca" "$url"
 callgrind c_wisp_many "$bench" many "$port" "$ca" "$N"
 callgrind c_curl_many curl --cacert "$ca" "${urls[@]}"
 
+# Wall time, 100 GETs of 1 KiB (/1k) to one endpoint, whole processes (bench/rusage.py):
+# curl with 100 URLs in one invocation against wisp-stream --count 100, queued on one
+# connection (pipeline_depth 1) and pipelined (pipeline_depth 8). Interleaved rounds,
+# best of each; nginx's log of the pipelined runs shows the connections and $pipe.
+WALL_ROUNDS=7
+wpol=$work/wall-policy.json
+cat >"$wpol" <<EOF
+{ "schema": 1,
+  "certs": { "ca": "$(awk '{ printf "%s\\n", $0 }' "$ca")" },
+  "trust_stores": { "test": { "certs": ["ca"] } },
+  "streams": {
+    "queued": { "endpoint": "localhost", "port": $port, "trust_store": "test", "url": "/1k" },
+    "piped": { "endpoint": "localhost", "port": $port, "trust_store": "test", "url": "/1k",
+               "pipeline_depth": 8 } } }
+EOF
+urls1k=()
+for ((i = 0; i < N; i++)); do urls1k+=("https://localhost:$port/1k"); done
+wstream=$build/tools/wisp-stream/wisp-stream
+for ((round = 1; round <= WALL_ROUNDS; round++)); do
+    logged "w_curl_$round" /usr/bin/python3 "$root/bench/rusage.py" \
+        curl -s --cacert "$ca" "${urls1k[@]}"
+    logged "w_queued_$round" /usr/bin/python3 "$root/bench/rusage.py" \
+        "$wstream" "$wpol" queued --count "$N"
+    logged "w_piped_$round" /usr/bin/python3 "$root/bench/rusage.py" \
+        "$wstream" "$wpol" piped --count "$N"
+done
+
 # Scaling: N streams created and queued at once on one endpoint, in the bench loop and
 # through wisp-stream (policy below). nginx closes a connection after 1,000 requests
 # (keepalive_requests), so 10,000 streams also cross 9 reconnects with resumption.
@@ -148,6 +175,12 @@ done
 # "no quadratic paths" (the first 1,000 include the handshake; 4,000 add 3 resumed).
 callgrind c_scale_1000 "$bench" many "$port" "$ca" 1000
 callgrind c_scale_4000 "$bench" many "$port" "$ca" 4000
+# bestof KEY FILE...: the smallest KEY value over the files (one per round).
+bestof() {
+    local k=$1
+    shift
+    cat "$@" | awk -v k="$k" '$1 == k && (m == "" || $2 < m) { m = $2 } END { print (m == "" ? "?" : m) }'
+}
 # best KIND N KEY: the smallest KEY value over the rounds of s_KIND_N.
 best() {
     cat "$work"/s_"$1"_"$2"_[123].out | awk -v k="$3" '$1 == k && (m == "" || $2 < m) { m = $2 } END { print (m == "" ? "?" : m) }'
@@ -364,6 +397,31 @@ echo "| wisp accounted heap per extra stream ((peak$N − peak1) / $((N - 1))) |
 echo "| instructions, callgrind | $(mio "$iw_many") | $(mio "$ic_many") | $(ratio "$iw_many" "$ic_many") | |"
 echo "| ... outside the TLS handshake | $(mio "$ow_many") | $(mio "$oc_many") | $(ratio "$ow_many" "$oc_many") | |"
 echo "| instructions per extra request, outside the handshake ((Ir$N − Ir1) / $((N - 1))) | $(n "$(arith "($ow_many - $ow_get) / ($N - 1)")") | $(n "$(arith "($oc_many - $oc_get) / ($N - 1)")") | $(ratio "$(arith "$ow_many - $ow_get")" "$(arith "$oc_many - $oc_get")") | |"
+echo
+ms() { awk -v v="$1" 'BEGIN { if (v + 0 > 0) printf "%.1f", v / 1000; else print "?" }'; }
+wc_wall=$(bestof wall_us "$work"/w_curl_*.out)
+wq_wall=$(bestof wall_us "$work"/w_queued_*.out)
+wp_wall=$(bestof wall_us "$work"/w_piped_*.out)
+wc_cpu=$(bestof cpu_us "$work"/w_curl_*.out)
+wq_cpu=$(bestof cpu_us "$work"/w_queued_*.out)
+wp_cpu=$(bestof cpu_us "$work"/w_piped_*.out)
+cat "$work"/w_piped_*.log >"$work/w_piped.log"
+read -r wp_req wp_conns _ <<<"$(conns "$work/w_piped.log")"
+wp_p=$(awk '$NF == "p"' "$work/w_piped.log" | wc -l)
+read -r wq_req wq_conns _ <<<"$(conns "$work/w_queued_1.log")"
+read -r wc_req wc_conns _ <<<"$(conns "$work/w_curl_1.log")"
+echo "### Wall time: $N GETs of 1 KiB to one endpoint (curl: $N URLs in one invocation)"
+echo
+echo "Whole processes (\`bench/rusage.py\`), best of $WALL_ROUNDS interleaved rounds; wisp through"
+echo "\`wisp-stream POLICY TYPE --count $N\`, the two types differing only in \`pipeline_depth\`."
+echo "URL \`/1k\`: 1,024 bytes of body. Client and nginx share the machine's CPUs."
+echo
+echo "| figure | wisp queued (depth 1) | wisp pipelined (depth 8) | curl | queued / curl | pipelined / curl | target |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+echo "| wall ms | $(ms "$wq_wall") | $(ms "$wp_wall") | $(ms "$wc_wall") | $(ratio "$wq_wall" "$wc_wall") | $(ratio "$wp_wall" "$wc_wall") | pipelined ≤ 0.5× curl: $(verdict "$(ratio "$wp_wall" "$wc_wall")" 0.5) |"
+echo "| CPU ms (user + system) | $(ms "$wq_cpu") | $(ms "$wp_cpu") | $(ms "$wc_cpu") | $(ratio "$wq_cpu" "$wc_cpu") | $(ratio "$wp_cpu" "$wc_cpu") | |"
+echo "| connections / requests seen by nginx (round 1) | $wq_conns / $wq_req | $(arith "$wp_conns / $WALL_ROUNDS") / $(arith "$wp_req / $WALL_ROUNDS") (mean) | $wc_conns / $wc_req | | | |"
+echo "| requests nginx found buffered behind the previous (\`\$pipe\` p), all rounds | | $wp_p of $wp_req | | | | |"
 echo
 echo "### Scaling: N streams queued at once on one endpoint"
 echo

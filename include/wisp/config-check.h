@@ -23,6 +23,9 @@
 #error "wisp: WISP_LOG_LINE_MAX must be at least 64"
 #endif
 
+#if WISP_H1_PIPELINE_MAX < 1 || WISP_H1_PIPELINE_MAX > 16
+#error "wisp: WISP_H1_PIPELINE_MAX must be 1 .. 16"
+#endif
 #if WISP_H1_LINE_MAX < 64 || WISP_H1_LINE_MAX > 32767
 #error "wisp: WISP_H1_LINE_MAX must be 64 .. 32767"
 #endif

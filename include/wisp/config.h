@@ -121,6 +121,15 @@
 #define WISP_H1_HEAD_MAX 8192
 #endif
 
+/** Most requests in flight on one h1 client connection (pipelining, the policy's
+ *  pipeline_depth is capped by it): 1..16. 1 compiles pipelining out — pipeline_depth
+ *  is still accepted, and every connection runs at depth 1. RAM per connection:
+ *  (this - 1) pointers and one transaction struct (about 100 bytes on Cortex-M at
+ *  16). ROM when > 1: about 1.5 KiB (Cortex-M4, -Os). The firmware build sets 1. */
+#ifndef WISP_H1_PIPELINE_MAX
+#define WISP_H1_PIPELINE_MAX 16
+#endif
+
 /* ---- TLS ---------------------------------------------------------------------- */
 
 /** Entries in a server vhost's TLS session cache. RAM: about 180 bytes each. */

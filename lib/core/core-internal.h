@@ -124,6 +124,7 @@ enum wisp__slot_id {
     WISP_SLOT_VHOST,
     WISP_SLOT_H1,
     WISP_SLOT_H1_SERVER,
+    WISP_SLOT_H1_NOPIPE, /* plaintext host:port that do not pipeline (client-conn.c) */
     WISP_SLOT_STREAM,
     WISP_SLOT_SESSIONS, /* lib/vhost/sessions.c: loaded sessions waiting for their vhost */
     WISP_SLOT_COUNT

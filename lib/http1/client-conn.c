@@ -9,6 +9,8 @@
  *
  *   conn ──> socket + TLS session (while open), response parser, request buffer
  *        ──> leader: the txn the socket is being set up for, or whose exchange runs
+ *        ──> pipe:   txns whose requests went out behind the leader's, oldest first
+ *                    (pipelining: their answers follow the leader's, in order)
  *        ──> queue:  FIFO of txns waiting for the connection (doubly linked)
  *
  * One state enum, one transition function (to(), which logs every move), and the
@@ -26,6 +28,28 @@
  * transactions share the connection) and `keepable` to the current socket (it may
  * carry another request: cleared when a response leaves doubt).
  *
+ * ---- Pipelining (pipeline_depth > 1, SPEC §7) ----
+ * The pipe is part of the exchange, not a state of its own: in RECEIVING, queued
+ * GET/HEAD txns without a body are taken from the queue head (FIFO, so a request
+ * with a body holds everything behind it until the pipe is empty and it leads at
+ * IDLE), told CONNECTED, and their heads written — up to the smaller of the leader's
+ * and the candidate's depth in flight, leader included. When the leader's answer
+ * completes and the socket may be kept, the oldest of the pipe leads (RECEIVING
+ * still, parser restarted) and bytes past the answer are its answer's start.
+ *  - A txn cancelled while in the pipe is replaced by the connection's ghost txn,
+ *    whose answer is parsed and dropped: the socket carries on. Cancelling the
+ *    leader still closes the socket (SPEC §7); the pipe goes back to the queue.
+ *  - Whenever the socket goes with the pipe non-empty, its txns go back to the front
+ *    of the queue, in order (unpipe(), inside sock_down()): none got a byte of its
+ *    answer. That is not a retry.
+ *  - If the server ended it — close, reset, "Connection: close", framing that does
+ *    not parse — while any request written ahead was unanswered, the key is marked
+ *    "does not pipeline" (on the vhost for TLS, in the context for plaintext) and
+ *    runs at depth 1 from then on; a leader written ahead that got no byte, or
+ *    bytes that make no status line, goes again first (pipe_race()). A leader that
+ *    got part of its answer follows the normal rules: keep-alive race, or
+ *    DISCONNECTED and the stream's retry policy.
+ *
  * ---- Calls out to the transaction's owner (the application, in the end) ----
  * Every op of a txn can do anything: cancel itself or any other txn, submit again,
  * destroy its stream, destroy the context (core defers that to the end of the
@@ -35,9 +59,10 @@
  *     queue, t->conn = NULL) before on_done/on_failed, so a cancel from inside is a
  *     no-op, and a submit from inside queues afresh.
  *  2. After any call out — including the response parser's callbacks, which run the
- *     stream's rx — the caller re-reads c->state and c->leader and uses nothing it
- *     cached before the call. wisp__h1_cancel() from inside closes the socket at
- *     once (it frees only the TLS session and fd, never the connection).
+ *     stream's rx — the caller re-reads c->state, c->leader and the pipe and uses
+ *     nothing it cached before the call. wisp__h1_cancel() of the leader from inside
+ *     closes the socket at once (it frees only the TLS session and fd, never the
+ *     connection); of a txn in the pipe, it puts the ghost in its place.
  *  3. Fan-out to many txns (a certificate failure fails the whole key) walks a list
  *     spliced off the connection first, so a txn submitted from one of those
  *     callbacks joins a fresh queue and is attempted on a later iteration: never
@@ -55,7 +80,10 @@
 #include "vhost/vhost-internal.h"
 
 #define REQ_BUF 2048 /* request head, one body chunk with its framing, or response bytes */
-#define RX_SMALL 256 /* read buffer while the request is still going out */
+#define RX_SMALL 256 /* read buffer while a request is still going out */
+/* Requests written ahead behind the leader (wisp/config.h). At 0 every test of the
+ * pipe below is constant-false and the compiler drops the pipelining code. */
+#define PIPE_MAX (WISP_H1_PIPELINE_MAX - 1)
 
 enum conn_state {
     CS_DOWN,       /* no socket */
@@ -65,7 +93,8 @@ enum conn_state {
     CS_HANDSHAKE,  /* TLS handshake */
     CS_IDLE,       /* socket up, no exchange running */
     CS_SENDING,    /* the leader's request is going out (its answer may start early) */
-    CS_RECEIVING   /* request sent, response being read */
+    CS_RECEIVING   /* the leader's request is sent, its answer is being read; requests
+                      written ahead (the pipe) may follow it */
 };
 
 static const char *const state_names[] = {"down",      "backoff", "resolving", "connecting",
@@ -81,22 +110,31 @@ struct wisp__h1_conn {
     char *host;
     uint16_t port;
     uint8_t tls_on;
-    uint8_t shareable; /* key: transactions may share this connection */
-    uint8_t keepable;  /* socket: it may carry another request */
-    uint8_t state;     /* enum conn_state, changed only by to() */
-    uint8_t body_eom;  /* the last body piece is in out[] */
+    uint8_t shareable;  /* key: transactions may share this connection */
+    uint8_t keepable;   /* socket: it may carry another request */
+    uint8_t nopipe;     /* key: the server failed a pipeline, depth 1 from now on */
+    uint8_t head_piped; /* socket: the leader's request was written ahead of an answer */
+    uint8_t rx_dry;     /* socket: read until drained, and poll has not flagged it since */
+    uint8_t pipe_n;     /* requests in pipe[] */
+    uint16_t pipe_head; /* bit i: pipe[i] is a HEAD (its answer has no body) */
+    uint8_t state;      /* enum conn_state, changed only by to() */
+    uint8_t body_eom;   /* the last body piece is in out[] */
     uint8_t naddr, addr_i;
     uint16_t nailed; /* nailed_up streams holding the connection up */
     uint32_t served; /* responses completed on the current socket: > 0 is reuse */
     uint32_t nail_connect_ms, nail_retry_ms;
     uint32_t keepalive_ms; /* of the last transaction: how long to keep it idle */
     uint64_t body_left;    /* Content-Length bytes still to come from the app */
-    wisp__h1_link_t link; /* the socket and TLS session (lib/http1/link.c) */
+    wisp__h1_link_t link;  /* the socket and TLS session (lib/http1/link.c) */
     wisp__resolve_t *res;
     wisp_addr_t addr[WISP_RESOLVE_MAX_ADDRS];
     wisp__timer_t timer; /* see timer_role() */
     wisp__defer_t kick;
     wisp__h1_txn_t *leader, *qhead, *qtail;
+    /* Written ahead, oldest first: their answers follow the leader's, in order. A
+     * txn cancelled there is replaced by &ghost, whose answer is read and dropped. */
+    wisp__h1_txn_t *pipe[PIPE_MAX > 0 ? PIPE_MAX : 1];
+    wisp__h1_txn_t ghost;
     wisp__h1_resp_t resp;
     size_t out_off, out_len;
     uint8_t out[REQ_BUF];
@@ -194,10 +232,209 @@ static wisp__h1_txn_t *dequeue(wisp__h1_conn_t *c)
     return t;
 }
 
-static int queued(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
+/* ---- The pipe: requests written ahead of the leader's answer (SPEC §7) ---- */
+
+static int is_ghost(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
 {
-    return t->conn == c && t != c->leader;
+    return PIPE_MAX > 0 && t == &c->ghost;
 }
+
+/* Requests in the pipe (0 when pipelining is compiled out). */
+static int pipe_count(const wisp__h1_conn_t *c)
+{
+    return PIPE_MAX > 0 ? c->pipe_n : 0;
+}
+
+static int pipe_slot(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
+{
+    int i;
+
+    for (i = 0; i < pipe_count(c); i++)
+        if (c->pipe[i] == t)
+            return i;
+    return -1;
+}
+
+static void pipe_push(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
+{
+    if (t->head_request)
+        c->pipe_head = (uint16_t)(c->pipe_head | (1u << c->pipe_n));
+    else
+        c->pipe_head = (uint16_t)(c->pipe_head & ~(1u << c->pipe_n));
+    c->pipe[c->pipe_n++] = t;
+}
+
+/* The oldest written-ahead txn; *head says whether it was a HEAD. */
+static wisp__h1_txn_t *pipe_pop(wisp__h1_conn_t *c, uint8_t *head)
+{
+    wisp__h1_txn_t *t = c->pipe[0];
+
+    *head = (uint8_t)(c->pipe_head & 1u);
+    c->pipe_head = (uint16_t)(c->pipe_head >> 1);
+    c->pipe_n--;
+    memmove(c->pipe, c->pipe + 1, c->pipe_n * sizeof(c->pipe[0]));
+    return t;
+}
+
+/* The socket is going (or cannot carry the pipe): requests written ahead got no
+ * byte of their answer — only the leader's can have started — so they go back to
+ * the front of the queue, in order, to be sent again (not counted as retries). */
+static void unpipe(wisp__h1_conn_t *c)
+{
+    while (pipe_count(c)) {
+        wisp__h1_txn_t *t = c->pipe[--c->pipe_n];
+
+        if (!is_ghost(c, t))
+            enqueue(c, t, 1);
+    }
+    c->pipe_head = 0;
+}
+
+/* How many requests may be in flight with t among them: 1 unless t may be
+ * pipelined (a GET or HEAD without body, on a key not known to fail at it). */
+static int depth_of(const wisp__h1_conn_t *c, const wisp__h1_txn_t *t)
+{
+    if (PIPE_MAX == 0 || c->nopipe || t->body_len != 0 || t->pipeline_depth < 2)
+        return 1;
+    return t->pipeline_depth < PIPE_MAX + 1 ? t->pipeline_depth : PIPE_MAX + 1;
+}
+
+/* How many may be in flight with the queue head written ahead: the smaller of its
+ * depth and the leader's; 1 when it may not be written ahead now (the leader's
+ * request is not out yet, something is half written, the socket may not be kept). */
+static int pipe_limit(const wisp__h1_conn_t *c)
+{
+    const wisp__h1_txn_t *t = c->qhead;
+    int d;
+
+    if (!t || !c->leader || c->state != CS_RECEIVING || !c->keepable || !c->shareable ||
+        c->out_off < c->out_len)
+        return 1;
+    d = depth_of(c, t);
+    return d < depth_of(c, c->leader) ? d : depth_of(c, c->leader);
+}
+
+/* May the queue head be written now, ahead of the answers still to come? */
+static int may_pipe(const wisp__h1_conn_t *c)
+{
+    return 1 + c->pipe_n < pipe_limit(c);
+}
+
+/* Start writing ahead? Once a pipe is running, a refill waits until at most half
+ * the depth is in flight, then fills it: the requests leave several per send and
+ * the server reads them several per read, instead of one each per answer. */
+static int may_refill(const wisp__h1_conn_t *c)
+{
+    return may_pipe(c) && (!c->pipe_n || 2 * (1 + c->pipe_n) <= pipe_limit(c));
+}
+
+#if WISP_H1_PIPELINE_MAX > 1
+/* The set that remembers "does not pipeline" for this key: the vhost's (TLS), or the
+ * context's (plaintext). Compiled (like the set in lib/vhost) only with pipelining. */
+static void nopipe_slot_free(wisp_context_t *cx, void *set)
+{
+    wisp__hostport_t *p = set;
+
+    wisp__hostport_free(cx, &p);
+}
+
+static wisp__hostport_t **nopipe_set(wisp__h1_conn_t *c)
+{
+    if (c->vhost)
+        return wisp__vhost_nopipe(c->vhost);
+    wisp__slot_set_destroy(c->cx, WISP_SLOT_H1_NOPIPE, nopipe_slot_free);
+    return (wisp__hostport_t **)wisp__slot_ptr(c->cx, WISP_SLOT_H1_NOPIPE);
+}
+#endif
+
+/* A socket ended while requests written ahead were unanswered: the server does not
+ * pipeline (or not reliably). The key goes at depth 1 for the rest of the vhost's
+ * life (the context's, without TLS). Without memory for the set, the connection
+ * object still remembers it while it lives. */
+static void no_pipelining(wisp__h1_conn_t *c)
+{
+    if (c->nopipe)
+        return;
+    WISP_LOGI(c->cx, "%s:%u: pipeline lost; depth 1 for this server from now on", c->host, c->port);
+    c->nopipe = 1;
+#if WISP_H1_PIPELINE_MAX > 1
+    (void)wisp__hostport_add(c->cx, nopipe_set(c), c->host, c->port);
+#endif
+}
+
+/* Requests written ahead are in flight: the leader's (unless it was first) and the
+ * pipe's. */
+static int piped(const wisp__h1_conn_t *c)
+{
+    return PIPE_MAX > 0 && (c->head_piped || c->pipe_n);
+}
+
+#if WISP_H1_PIPELINE_MAX > 1
+/* The ghost stands in the pipe for a cancelled txn: its answer is parsed (to find
+ * where the next begins) and dropped. None of its ops reaches anyone. */
+static void g_void(wisp__h1_txn_t *t)
+{
+    (void)t;
+}
+
+static int g_head(wisp__h1_txn_t *t, wisp__h1_out_t *w, const char *host)
+{
+    (void)t;
+    (void)w;
+    (void)host;
+    return WISP_EINTERNAL;
+}
+
+static int g_body(wisp__h1_txn_t *t, uint8_t *buf, size_t *len, int *eom)
+{
+    (void)t;
+    (void)buf;
+    (void)len;
+    (void)eom;
+    return WISP_EINTERNAL;
+}
+
+static int g_status(wisp__h1_txn_t *t, int status)
+{
+    (void)t;
+    (void)status;
+    return 0;
+}
+
+static int g_header(wisp__h1_txn_t *t, const char *n, size_t nl, const char *v, size_t vl)
+{
+    (void)t;
+    (void)n;
+    (void)nl;
+    (void)v;
+    (void)vl;
+    return 0;
+}
+
+static int g_done_head(wisp__h1_txn_t *t)
+{
+    (void)t;
+    return 0;
+}
+
+static int g_data(wisp__h1_txn_t *t, const uint8_t *d, size_t len)
+{
+    (void)t;
+    (void)d;
+    (void)len;
+    return 0;
+}
+
+static void g_failed(wisp__h1_txn_t *t, int err, int sent)
+{
+    (void)t;
+    (void)err;
+    (void)sent;
+}
+
+static const wisp__h1_txn_ops_t ghost_ops = {g_void,   g_void,      g_head, g_body, g_status,
+                                             g_header, g_done_head, g_data, g_void, g_failed};
+#endif
 
 /* ---- Calls out (rule 1: detach first) ---- */
 
@@ -223,20 +460,29 @@ static void out_failed(wisp__h1_conn_t *c, int err, int sent)
     t->ops->on_failed(t, err, sent);
 }
 
-static void out_done(wisp__h1_conn_t *c)
+/* t (the leader whose answer completed; the pipe may have moved on) leaves, then
+ * hears it. */
+static void out_done(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
 {
-    wisp__h1_txn_t *t = c->leader;
-
-    c->leader = NULL;
+    if (PIPE_MAX == 0 || c->leader == t)
+        c->leader = NULL;
     t->conn = NULL;
     t->ops->on_done(t);
+}
+
+/* A txn that is not the leader (one taken for the pipe) leaves, then hears why. */
+static void out_failed_txn(wisp__h1_txn_t *t, int err)
+{
+    t->conn = NULL;
+    t->ops->on_failed(t, err, 0);
 }
 
 /* Rule 3: splice the leader and the whole queue off, then tell each. */
 static void out_fail_all(wisp__h1_conn_t *c, int err)
 {
-    wisp__h1_txn_t *list = c->leader, *t;
+    wisp__h1_txn_t *list = c->leader && !is_ghost(c, c->leader) ? c->leader : NULL, *t;
 
+    unpipe(c);
     if (list) {
         list->next = c->qhead;
         if (c->qhead)
@@ -269,8 +515,16 @@ static void sock_down(wisp__h1_conn_t *c, int orderly)
         wisp__h1_link_goodbye(&c->link);
     close_socket(c);
     to(c, CS_DOWN); /* stops a connect, retry or idle timer: down has none */
+    unpipe(c);
+    if (c->leader && is_ghost(c, c->leader))
+        c->leader = NULL; /* a cancelled txn's answer: nobody waits for it */
     c->served = 0;
     c->keepable = 1;
+    c->rx_dry = 0;
+    if (PIPE_MAX > 0) {
+        c->head_piped = 0;
+        c->out_off = c->out_len = 0; /* a pipelined head half out goes with the socket */
+    }
 }
 
 static void conn_free(wisp__h1_conn_t *c)
@@ -316,7 +570,7 @@ static int keepalive_race(wisp__h1_conn_t *c, int *err)
 {
     wisp__h1_txn_t *t = c->leader;
 
-    if (!t || !exchanging(c) || !c->served || wisp__h1_resp_started(&c->resp) ||
+    if (!t || is_ghost(c, t) || !exchanging(c) || !c->served || wisp__h1_resp_started(&c->resp) ||
         !closed_or_reset(*err))
         return 0;
     if (!t->idempotent) {
@@ -328,6 +582,30 @@ static int keepalive_race(wisp__h1_conn_t *c, int *err)
     WISP_LOGI(c->cx, "%s:%u: reused connection closed before any answer; sending again", c->host,
               c->port);
     t->resent = 1;
+    c->leader = NULL;
+    enqueue(c, t, 1);
+    return 1;
+}
+
+/*
+ * The pipelining fallback (SPEC §7): a leader whose request was written ahead and
+ * that got no byte of its answer — or only bytes that do not even make a status
+ * line, which a server that mishandles a pipeline sends — goes again at the front,
+ * not counted as a retry and whatever its resent flag says. It is a GET or HEAD (the
+ * only requests written ahead), and the key is at depth 1 from now on, so this
+ * happens once per request. Returns 1 when the leader was requeued.
+ */
+static int pipe_race(wisp__h1_conn_t *c, int err)
+{
+    wisp__h1_txn_t *t = c->leader;
+
+    if (PIPE_MAX == 0 || !t || is_ghost(c, t) || !c->head_piped || !exchanging(c))
+        return 0;
+    /* Nothing of its answer, or nothing that made a status line. */
+    if (!((closed_or_reset(err) && !wisp__h1_resp_started(&c->resp)) ||
+          (err == WISP_EPROTO && !wisp__h1_resp_status(&c->resp))))
+        return 0;
+    WISP_LOGI(c->cx, "%s:%u: pipelined request got no answer; sending again", c->host, c->port);
     c->leader = NULL;
     enqueue(c, t, 1);
     return 1;
@@ -345,11 +623,19 @@ static void conn_error(wisp__h1_conn_t *c, int err)
             wisp__vhost_session_drop(c->vhost, c->host, c->port);
         sock_down(c, 0);
         out_fail_all(c, err);
-    } else if (keepalive_race(c, &err)) {
-        sock_down(c, 0);
     } else {
-        sock_down(c, 0);
-        out_failed(c, err, sent);
+        /* The server ended the exchange (or broke its framing) with requests written
+         * ahead unanswered: no pipelining for this key any more. Those requests go
+         * back to the queue first, then the leader, ahead of them, if it may go again. */
+        if (sent && piped(c) && (closed_or_reset(err) || err == WISP_EPROTO))
+            no_pipelining(c);
+        unpipe(c);
+        if (pipe_race(c, err) || keepalive_race(c, &err)) {
+            sock_down(c, 0);
+        } else {
+            sock_down(c, 0);
+            out_failed(c, err, sent);
+        }
     }
     nailed_backoff(c);
     schedule(c);
@@ -366,7 +652,6 @@ static void session_sink(void *user, wisp__tls_session_t *sess)
 
     wisp__vhost_session_put(c->vhost, c->host, c->port, sess);
 }
-
 
 /* ---- Response parser glue: forwards to the leader (calls out, rule 2) ---- */
 
@@ -433,6 +718,15 @@ static int build_head(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
     return 0;
 }
 
+/* The socket was read until drained, poll has not flagged it since (it is
+ * level-triggered: data or EOF would have), and TLS holds nothing: a read now could
+ * only return WISP_EAGAIN. Events are dispatched before deferred work in each loop
+ * iteration, so a close that arrived before this iteration's poll was seen. */
+static int nothing_to_read(const wisp__h1_conn_t *c)
+{
+    return c->rx_dry && !wisp__h1_link_pending(&c->link);
+}
+
 /*
  * Before a kept-alive socket carries another request: nothing may be waiting on it.
  * Bytes here were never asked for (a server answering twice) and would be taken for
@@ -444,22 +738,35 @@ static int drop_if_dirty(wisp__h1_conn_t *c)
     uint8_t junk[64];
     int n;
 
-    if (!c->served)
+    if (!c->served || nothing_to_read(c))
         return 0;
     n = wisp__h1_link_read(&c->link, junk, sizeof(junk));
-    if (n == WISP_EAGAIN)
+    if (n == WISP_EAGAIN) {
+        c->rx_dry = 1;
         return 0;
+    }
     WISP_LOGI(c->cx, "%s:%u: kept-alive connection %s; reconnecting", c->host, c->port,
               n > 0 ? "had unsolicited bytes" : "was closed by the server");
     sock_down(c, 0);
     return 1;
 }
 
+/* The parser, fresh for the leader's answer. */
+static void resp_start(wisp__h1_conn_t *c, uint8_t head_request)
+{
+    wisp__h1_resp_cfg_t cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.cb = &resp_cbs;
+    cfg.user = c;
+    cfg.head_request = head_request;
+    wisp__h1_resp_init(&c->resp, &cfg);
+}
+
 /* The leader gets the idle socket: CONNECTED, then its request goes out. */
 static void begin(wisp__h1_conn_t *c)
 {
     wisp__h1_txn_t *t = c->leader;
-    wisp__h1_resp_cfg_t cfg;
     int ret;
 
     if (drop_if_dirty(c)) {
@@ -468,11 +775,9 @@ static void begin(wisp__h1_conn_t *c)
         schedule(c);
         return;
     }
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.cb = &resp_cbs;
-    cfg.user = c;
-    cfg.head_request = t->head_request;
-    wisp__h1_resp_init(&c->resp, &cfg);
+    resp_start(c, t->head_request);
+    if (PIPE_MAX > 0)
+        c->head_piped = 0;
     if (c->served)
         wisp__stats(c->cx)->reuses++;
     wisp__timer_stop(c->cx, &c->timer); /* no keep-alive countdown under a leader */
@@ -521,24 +826,80 @@ static int next_body(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
                                 &c->out_len);
 }
 
+/* Write what out[] holds. 0 when it is all out, WISP_EAGAIN when blocked. */
+static int flush_out(wisp__h1_conn_t *c)
+{
+    while (c->out_off < c->out_len) {
+        int n = wisp__h1_link_write(&c->link, c->out + c->out_off, c->out_len - c->out_off);
+
+        if (n < 0)
+            return n;
+        c->out_off += (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Pipelining: while the leader's answer is awaited, queued GET/HEAD requests are
+ * written ahead, up to the depth (SPEC §7). Each is CONNECTED first (a call out:
+ * rule 2), then its head goes into out[] and out. The socket layer coalesces the
+ * heads written in one iteration into one send. 0 when done or blocked.
+ */
+static int fill_pipe(wisp__h1_conn_t *c)
+{
+    int ret = flush_out(c);
+
+    if (ret)
+        return ret == WISP_EAGAIN ? 0 : ret;
+    if (!may_refill(c))
+        return 0;
+    while (may_pipe(c)) {
+        wisp__h1_txn_t *t = dequeue(c);
+        int n;
+
+        t->conn = c;
+        t->told_connecting = 0;
+        pipe_push(c, t);
+        n = c->pipe_n;
+        wisp__stats(c->cx)->reuses++; /* it shares the socket and its handshake */
+        out_connected(t);
+        /* Re-read (rule 2): cancelled inside CONNECTED, nothing of it was written
+         * yet, so its ghost leaves too; or the socket went (the leader cancelled). */
+        if (c->state != CS_RECEIVING)
+            return 0;
+        if (c->pipe_n == n && is_ghost(c, c->pipe[n - 1])) {
+            c->pipe_n--;
+            continue;
+        }
+        ret = build_head(c, t);
+        if (ret) {
+            WISP_LOGW(c->cx, "%s:%u: request head: %s", c->host, c->port, wisp_strerror(ret));
+            c->pipe_n--; /* nothing was written: the socket stays good */
+            out_failed_txn(t, ret);
+            continue;
+        }
+        WISP_LOGD(c->cx, "%s:%u: request written ahead (%d in flight)", c->host, c->port,
+                  1 + c->pipe_n);
+        ret = flush_out(c);
+        if (ret)
+            return ret == WISP_EAGAIN ? 0 : ret;
+    }
+    return 0;
+}
+
+/* Send what is pending of the request, then fill the pipe; 0 when blocked or
+ * finished, else an error. */
 static int pump_tx(wisp__h1_conn_t *c)
 {
     while (c->state == CS_SENDING) {
         wisp__h1_txn_t *t = c->leader;
-        int ret;
+        int ret = flush_out(c);
 
-        while (c->out_off < c->out_len) {
-            int n = wisp__h1_link_write(&c->link, c->out + c->out_off, c->out_len - c->out_off);
-
-            if (n == WISP_EAGAIN)
-                return 0;
-            if (n < 0)
-                return n;
-            c->out_off += (size_t)n;
-        }
+        if (ret)
+            return ret == WISP_EAGAIN ? 0 : ret;
         if (t->body_len == 0 || c->body_eom) {
             to(c, CS_RECEIVING);
-            return 0;
+            break;
         }
         ret = next_body(c, t);
         if (c->leader != t)
@@ -548,21 +909,44 @@ static int pump_tx(wisp__h1_conn_t *c)
         if (ret)
             return ret;
     }
-    return 0;
+    return PIPE_MAX > 0 && c->state == CS_RECEIVING ? fill_pipe(c) : 0;
 }
 
+/* The oldest written-ahead request leads now: its answer comes next. */
+static void pipe_advance(wisp__h1_conn_t *c)
+{
+    uint8_t head;
+    wisp__h1_txn_t *t = pipe_pop(c, &head);
+
+    c->leader = t;
+    c->head_piped = 1;
+    if (!is_ghost(c, t))
+        c->keepalive_ms = t->keepalive_ms;
+    resp_start(c, head);
+}
+
+/* The leader's answer is complete. With the pipe non-empty the next answer follows
+ * on the same socket (bytes past this one, or held by TLS, are its start). */
 static void complete(wisp__h1_conn_t *c)
 {
+    wisp__h1_txn_t *t = c->leader;
+    int more = pipe_count(c) > 0;
     int keep = c->keepable && c->shareable && c->state == CS_RECEIVING &&
-               wisp__h1_resp_keepalive(&c->resp) && !wisp__h1_link_pending(&c->link);
+               wisp__h1_resp_keepalive(&c->resp) && (more || !wisp__h1_link_pending(&c->link));
 
     c->served++;
-    wisp__stats(c->cx)->transactions++;
-    if (keep)
+    if (!is_ghost(c, t))
+        wisp__stats(c->cx)->transactions++;
+    if (keep && more) {
+        pipe_advance(c);
+    } else if (keep) {
         to(c, CS_IDLE);
-    else
-        sock_down(c, 1);
-    out_done(c);
+    } else {
+        if (more)
+            no_pipelining(c); /* e.g. "Connection: close" with requests written ahead */
+        sock_down(c, 1);      /* they go back to the queue (unpipe) */
+    }
+    out_done(c, t);
     schedule(c);
 }
 
@@ -582,21 +966,38 @@ static int rx_end(wisp__h1_conn_t *c, int n)
     return ret ? ret : WISP_ECLOSED;
 }
 
+/* A read returned less than asked. Without TLS the socket is drained. With TLS
+ * that is one record: mbedTLS reads a record's header, then exactly its body, so
+ * whether another waits in the kernel is unknown and the socket is not marked (a
+ * server's unsolicited answer after the last one must still be found by the
+ * kept-alive check before the next request goes). */
+static void short_read(wisp__h1_conn_t *c)
+{
+    if (!c->link.tls && !wisp__h1_link_pending(&c->link))
+        c->rx_dry = 1;
+}
+
 /* Read and parse until the socket is drained. Returns 0 or an error. */
 static int pump_rx(wisp__h1_conn_t *c)
 {
     uint8_t small[RX_SMALL];
 
     for (;;) {
-        wisp__h1_txn_t *t = c->leader;
-        /* Once the request is out, out[] is free to take the response. */
-        uint8_t *buf = c->state == CS_RECEIVING ? c->out : small;
-        size_t cap = c->state == CS_RECEIVING ? sizeof(c->out) : sizeof(small), off = 0;
-        int n = wisp__h1_link_read(&c->link, buf, cap);
+        /* Once no request is going out, out[] is free to take the response (at
+         * depth 1 it always is in RECEIVING; a pipelined head may be half out). */
+        int big = c->state == CS_RECEIVING && (PIPE_MAX == 0 || c->out_off >= c->out_len);
+        uint8_t *buf = big ? c->out : small;
+        size_t cap = big ? sizeof(c->out) : sizeof(small), off = 0;
+        int n;
 
-        if (n == WISP_EAGAIN)
+        if (nothing_to_read(c))
             return 0;
-        if (!t || !exchanging(c)) {
+        n = wisp__h1_link_read(&c->link, buf, cap);
+        if (n == WISP_EAGAIN) {
+            c->rx_dry = 1;
+            return 0;
+        }
+        if (!c->leader || !exchanging(c)) {
             /* Bytes or EOF on a socket with no exchange: it is done for. */
             WISP_LOGD(c->cx, "%s:%u: idle connection %s", c->host, c->port,
                       n > 0 ? "got unsolicited bytes" : "closed");
@@ -607,6 +1008,7 @@ static int pump_rx(wisp__h1_conn_t *c)
         if (n <= 0)
             return rx_end(c, n);
         while (off < (size_t)n) {
+            wisp__h1_txn_t *t = c->leader;
             size_t used = 0;
             int ret = wisp__h1_resp_feed(&c->resp, buf + off, (size_t)n - off, &used);
 
@@ -616,19 +1018,26 @@ static int pump_rx(wisp__h1_conn_t *c)
                 return ret;
             off += used;
             if (wisp__h1_resp_is_done(&c->resp)) {
-                /* Bytes past the response were never asked for: do not reuse. */
-                if (off < (size_t)n)
+                /* Bytes past the response were never asked for, unless a request
+                 * was written ahead: then they are its answer. */
+                if (off < (size_t)n && !pipe_count(c))
                     c->keepable = 0;
+                if (off == (size_t)n && (size_t)n < cap)
+                    short_read(c); /* the next request's dirty check need not read */
                 complete(c);
-                return 0;
+                if (c->state != CS_RECEIVING)
+                    return 0;
+                continue; /* the pipe's next answer; re-read the leader (rule 2) */
             }
             if (!used)
                 return WISP_EPROTO;
         }
         /* A short read drained the socket (poll is level-triggered and says when
          * more arrives): reading again now would only cost an EAGAIN. */
-        if ((size_t)n < cap && !wisp__h1_link_pending(&c->link))
+        if ((size_t)n < cap && !wisp__h1_link_pending(&c->link)) {
+            short_read(c);
             return 0;
+        }
     }
 }
 
@@ -636,10 +1045,12 @@ static void pump(wisp__h1_conn_t *c)
 {
     int ret = 0;
 
-    if (c->state == CS_SENDING)
+    if (exchanging(c))
         ret = pump_tx(c);
     if (!ret && c->state >= CS_IDLE)
         ret = pump_rx(c);
+    if (PIPE_MAX > 0 && !ret && c->state == CS_RECEIVING)
+        ret = fill_pipe(c); /* answers read: room in the pipe */
     if (ret)
         conn_error(c, ret);
 }
@@ -669,6 +1080,8 @@ static void sock_event(wisp__sock_t *s, int ev, int err)
 {
     wisp__h1_conn_t *c = s->user;
 
+    if (ev == WISP_SOCK_READABLE)
+        c->rx_dry = 0; /* data, EOF or an error waits: the next read sees it */
     if (ev == WISP_SOCK_ERROR) {
         conn_error(c, err);
         return;
@@ -807,6 +1220,8 @@ static void kick(wisp__defer_t *d)
             begin(c);
         else if (c->state == CS_SENDING)
             pump(c); /* a body source resumed */
+        else if (PIPE_MAX > 0 && c->state == CS_RECEIVING && may_refill(c))
+            pump(c); /* queued behind a pipeline with room */
         else if (c->state == CS_DOWN || c->state == CS_BACKOFF)
             start_socket(c, c->leader->connect_timeout_ms); /* lost before its exchange */
         return;
@@ -843,6 +1258,7 @@ static void conns_destroy_all(wisp_context_t *cx, void *head)
     while ((c = *conns(cx)) != NULL) {
         wisp__h1_txn_t *t;
 
+        unpipe(c);
         while ((t = dequeue(c)) != NULL)
             t->conn = NULL;
         if (c->leader)
@@ -882,6 +1298,11 @@ static wisp__h1_conn_t *find_or_new(wisp_context_t *cx, uint8_t shareable, const
     c->keepable = 1;
     c->vhost = k->vhost;
     wisp__vhost_ref(c->vhost);
+#if WISP_H1_PIPELINE_MAX > 1
+    c->nopipe = (uint8_t)wisp__hostport_has(*nopipe_set(c), c->host, c->port);
+    c->ghost.ops = &ghost_ops;
+    c->ghost.pipeline_depth = WISP_POLICY_PIPELINE_MAX; /* a ghost leader holds up no pipe */
+#endif
     wisp__h1_link_init(cx, &c->link, sock_event, c);
     wisp__timer_init(&c->timer, timer_fired);
     wisp__defer_init(&c->kick, kick);
@@ -917,10 +1338,18 @@ int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t, const wisp__h1_key_t 
 void wisp__h1_cancel(wisp__h1_txn_t *t)
 {
     wisp__h1_conn_t *c;
+    int i;
 
     if (!t || !(c = t->conn))
         return;
-    if (queued(c, t)) {
+    i = pipe_slot(c, t);
+    if (i >= 0) {
+        /* Written ahead: its answer will come, to be read and dropped. */
+        c->pipe[i] = &c->ghost;
+        t->conn = NULL;
+        return;
+    }
+    if (t != c->leader) {
         unqueue(c, t);
         t->conn = NULL;
         schedule(c);

@@ -457,8 +457,10 @@ void wisp__h1_link_close(wisp__h1_link_t *l);
  *
  * A connection object stands for one endpoint key (vhost, host, port, TLS) and
  * survives reconnects: it owns the socket and TLS session while one is open, the
- * transaction using it (the *leader*), and the FIFO of transactions queued behind
- * it. Transactions are embedded in their owners (streams) and driven through ops.
+ * transaction using it (the *leader*), the transactions whose requests were written
+ * ahead of the leader's answer (the *pipe*, pipeline_depth > 1), and the FIFO of
+ * transactions queued behind them. Transactions are embedded in their owners
+ * (streams) and driven through ops.
  *
  * Every op is a call out that may do anything to any transaction (cancel it,
  * submit it again, destroy its owner) and to the context: the connection code
@@ -509,6 +511,9 @@ struct wisp__h1_txn {
     uint8_t idempotent;      /* may be sent again after the keep-alive race */
     uint8_t resent;          /* was sent again once already (the keep-alive race) */
     uint8_t told_connecting; /* submit said CONNECTING: the owner reported it */
+    /** Requests that may be in flight on the connection when this one is written:
+     *  2..16 lets a GET or HEAD without a body be pipelined; 0 or 1 never. */
+    uint8_t pipeline_depth;
 };
 
 typedef struct wisp__h1_key {
@@ -538,9 +543,11 @@ enum wisp__h1_submitted {
  */
 WISP_NODISCARD int wisp__h1_submit(wisp_context_t *cx, wisp__h1_txn_t *t,
                                    const wisp__h1_key_t *key);
-/** Take the txn off its connection: dequeue it (O(1)), or, if it leads
- *  mid-exchange, close the socket (it cannot carry another request) and promote the
- *  next txn. No callback of t runs. Safe from inside any call out. */
+/** Take the txn off its connection: dequeue it (O(1)); if its request was written
+ *  ahead of another's answer (pipelined), leave its answer to be read and dropped
+ *  (O(pipeline_depth)); or, if it leads mid-exchange, close the socket (it cannot
+ *  carry another request; requests written ahead go back to the queue) and promote
+ *  the next txn. No callback of t runs. Safe from inside any call out. */
 void wisp__h1_cancel(wisp__h1_txn_t *t);
 /** A body source that returned WISP_EAGAIN has data now. */
 void wisp__h1_resume(wisp__h1_txn_t *t);

@@ -316,6 +316,9 @@ static void start_txn(wisp_stream_t *s)
     s->x.cl.txn.head_request = ps->method == WISP_METHOD_HEAD;
     s->x.cl.txn.reuse = ps->reuse;
     s->x.cl.txn.idempotent = (uint8_t)idempotent(ps);
+    s->x.cl.txn.pipeline_depth = ps->method == WISP_METHOD_GET || ps->method == WISP_METHOD_HEAD
+                                     ? ps->pipeline_depth
+                                     : 1; /* a request with a body is never pipelined */
     if (!ret)
         ret = wisp__h1_submit(s->cx, &s->x.cl.txn, &key);
     if (ret < 0) {

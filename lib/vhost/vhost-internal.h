@@ -79,6 +79,19 @@ typedef struct wisp__vhost_hooks {
     void (*created)(wisp_context_t *cx, wisp__vhost_t *v);
 } wisp__vhost_hooks_t;
 
+/* ---- A small set of host:port (the h1 client's "does not pipeline" memory) ---- */
+
+typedef struct wisp__hostport wisp__hostport_t;
+/** Nonzero when host:port is in the set (NULL is the empty set). */
+int wisp__hostport_has(const wisp__hostport_t *set, const char *host, uint16_t port);
+/** Add host:port (no-op if present). At most WISP_HOSTPORT_SET_MAX entries: the
+ *  oldest goes. \return 0, WISP_ENOMEM (the set is unchanged). */
+int wisp__hostport_add(wisp_context_t *cx, wisp__hostport_t **set, const char *host, uint16_t port);
+/** Free every entry; *set = NULL. */
+void wisp__hostport_free(wisp_context_t *cx, wisp__hostport_t **set);
+/** The vhost's set of host:port that do not pipeline (lives and dies with the vhost). */
+wisp__hostport_t **wisp__vhost_nopipe(wisp__vhost_t *v);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,11 +17,23 @@
  *
  * Resumption: the vhost keeps the last TLS session per host:port, so a stream that
  * must reconnect (the server closed, a leader failed) resumes instead of paying a
- * full handshake.
+ * full handshake. It also remembers, per host:port, a server that failed a pipeline
+ * (lib/http1/client-conn.c), so pipelining is not tried there again while the vhost
+ * lives.
  */
 #include <string.h>
 
 #include "vhost/vhost-internal.h"
+
+#if WISP_H1_PIPELINE_MAX > 1
+#define WISP_HOSTPORT_SET_MAX 8
+
+struct wisp__hostport {
+    struct wisp__hostport *next;
+    uint16_t port;
+    char host[];
+};
+#endif
 
 typedef struct vh_session {
     struct vh_session *next;
@@ -42,6 +54,9 @@ struct wisp__vhost {
     wisp__timer_t linger;
     vh_session_t *sessions; /* most recently stored first */
     unsigned nsessions;     /* at most WISP_VHOST_SESSIONS_MAX */
+#if WISP_H1_PIPELINE_MAX > 1
+    wisp__hostport_t *nopipe; /* host:port that do not pipeline */
+#endif
 };
 
 static const char *name_of(const wisp__vhost_t *v)
@@ -81,6 +96,9 @@ static void vhost_free(wisp__vhost_t *v)
     }
     wisp__timer_stop(cx, &v->linger);
     sessions_free(v);
+#if WISP_H1_PIPELINE_MAX > 1
+    wisp__hostport_free(cx, &v->nopipe);
+#endif
     wisp__tls_conf_destroy(&v->tls);
     st->vhosts_live--;
     st->vhosts_destroyed++;
@@ -392,3 +410,55 @@ const wisp__tls_session_t *wisp__vhost_session_at(const wisp__vhost_t *v, unsign
     *port = s->port;
     return s->sess;
 }
+
+/* ---- host:port sets (only the h1 client's pipelining uses them) ---- */
+
+#if WISP_H1_PIPELINE_MAX > 1
+
+int wisp__hostport_has(const wisp__hostport_t *set, const char *host, uint16_t port)
+{
+    for (; set && host; set = set->next)
+        if (set->port == port && !strcmp(set->host, host))
+            return 1;
+    return 0;
+}
+
+int wisp__hostport_add(wisp_context_t *cx, wisp__hostport_t **set, const char *host, uint16_t port)
+{
+    wisp__hostport_t *e, **pp;
+    size_t hlen, n = 0;
+
+    if (!set || !host)
+        return WISP_EINVAL;
+    if (wisp__hostport_has(*set, host, port))
+        return 0;
+    hlen = strlen(host);
+    e = wisp__alloc(cx, sizeof(*e) + hlen + 1);
+    if (!e)
+        return WISP_ENOMEM;
+    memcpy(e->host, host, hlen + 1);
+    e->port = port;
+    e->next = *set;
+    *set = e;
+    /* Newest first: past the cap, the tail (the oldest) goes. */
+    for (pp = set; *pp && ++n <= WISP_HOSTPORT_SET_MAX; pp = &(*pp)->next)
+        ;
+    wisp__hostport_free(cx, pp);
+    return 0;
+}
+
+void wisp__hostport_free(wisp_context_t *cx, wisp__hostport_t **set)
+{
+    while (set && *set) {
+        wisp__hostport_t *e = *set;
+
+        *set = e->next;
+        wisp__free(cx, e);
+    }
+}
+
+wisp__hostport_t **wisp__vhost_nopipe(wisp__vhost_t *v)
+{
+    return v ? &v->nopipe : NULL;
+}
+#endif

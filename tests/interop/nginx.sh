@@ -132,6 +132,8 @@ write_config() {
         # Only tests/interop/test_sessions_nginx.c asks for it, so its access.log
         # lines are its own even when other tests run against the fixture at once.
         location = /sessions { return 200 "hello from nginx\n"; }
+        # 1 KiB (1023 'k' and a newline): the body of the 100-GET benchmark.
+        location = /1k { return 200 "$(head -c 1023 /dev/zero | tr '\0' k)\n"; }
         location = /status/204 { return 204; }
         location = /status/301 { return 301 /hello; }
         location = /status/404 { return 404 "not found\n"; }
@@ -224,7 +226,7 @@ http {
 
     log_format wisp '\$server_port \$request_method \$uri \$status \$request_length '
                     '\$body_bytes_sent "\$http_transfer_encoding" "\$content_length" '
-                    '\$connection \$connection_requests \$ssl_session_reused';
+                    '\$connection \$connection_requests \$ssl_session_reused \$pipe';
     access_log "$dir/access.log" wisp;
 
     client_body_temp_path "$dir/tmp/body";

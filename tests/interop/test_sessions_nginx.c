@@ -85,9 +85,13 @@ static char nginx_reused(int p, int before)
 
     for (tries = 0; tries < 100 && log_lines(p, line, sizeof(line)) <= before; tries++)
         usleep(10000);
+    /* The field after $connection_requests: "r" or "." (the format ends with
+     * $ssl_session_reused $pipe, so it is the one before the last). */
     l = strlen(line);
     print_message("access.log: %s\n", line);
-    return l ? line[l - 1] : '?';
+    while (l && line[l - 1] != ' ')
+        l--;
+    return l >= 2 ? line[l - 2] : '?';
 }
 
 /* A GET on each type; returns the fixture's stats afterwards. Streams are kept so

@@ -60,6 +60,7 @@ struct fakenet {
     int wake;
     fake_conn_t *conns, *conns_tail;
     unsigned nconns, open, requests;
+    unsigned send_calls, recv_calls, recv_eagain;
     event_t *events;
     dnsjob_t *dns;
     char dns_fail[8][64];
@@ -210,6 +211,7 @@ static void serve(fake_conn_t *c)
         req.conn_index = c->index;
         req.index = c->requests++;
         req.global_index = c->fn->requests++;
+        req.behind = c->c2s.len - total;
         bytes_take(&c->c2s, total);
         serve_one(c, &req);
     }
@@ -334,6 +336,7 @@ static int f_send(void *u, int fd, const void *buf, size_t len)
 {
     fake_conn_t *c = conn_of(u, fd);
 
+    ((fakenet_t *)u)->send_calls++;
     if (!c || c->reset)
         return WISP_ERESET;
     if (c->state != C_UP)
@@ -348,10 +351,15 @@ static int f_recv(void *u, int fd, void *buf, size_t len)
     fake_conn_t *c = conn_of(u, fd);
     size_t n;
 
+    ((fakenet_t *)u)->recv_calls++;
     if (!c || c->reset)
         return WISP_ERESET;
-    if (!c->s2c.len)
-        return c->server_closed ? 0 : WISP_EAGAIN;
+    if (!c->s2c.len) {
+        if (c->server_closed)
+            return 0;
+        ((fakenet_t *)u)->recv_eagain++;
+        return WISP_EAGAIN;
+    }
     n = c->s2c.len < len ? c->s2c.len : len;
     memcpy(buf, c->s2c.p, n);
     bytes_take(&c->s2c, n);
@@ -620,4 +628,19 @@ unsigned fakenet_dns_pending(const fakenet_t *fn)
     for (d = fn->dns; d; d = d->next)
         n++;
     return n;
+}
+
+unsigned fakenet_send_calls(const fakenet_t *fn)
+{
+    return fn->send_calls;
+}
+
+unsigned fakenet_recv_calls(const fakenet_t *fn)
+{
+    return fn->recv_calls;
+}
+
+unsigned fakenet_recv_eagain(const fakenet_t *fn)
+{
+    return fn->recv_eagain;
 }

@@ -8,7 +8,8 @@
  * and every run of a seed takes exactly the same path.
  *
  * The server side sees whole requests (head parsed for Content-Length or chunked,
- * body collected) and answers through fake_*() calls on the connection: send bytes,
+ * body collected; pipelined requests one by one, each with how many bytes were
+ * already waiting behind it) and answers through fake_*() calls on the connection: send bytes,
  * answer with a canned response, close (FIN after what was sent), reset (RST: what
  * was not yet read is lost), or do any of these later on the virtual clock.
  */
@@ -34,6 +35,10 @@ typedef struct fn_req {
     char path[256];
     size_t body_len; /* bytes of body received (decoded when chunked) */
     int chunked;
+    /* Bytes the client had already sent behind this request when the server took it:
+     * > 0 means the next request was written before this one was answered (it was
+     * pipelined behind it). */
+    size_t behind;
 } fn_req_t;
 
 typedef struct fakenet_server {
@@ -53,6 +58,11 @@ uint64_t fakenet_now(const fakenet_t *fn);
 unsigned fakenet_open(const fakenet_t *fn);
 unsigned fakenet_accepted(const fakenet_t *fn);
 unsigned fakenet_requests(const fakenet_t *fn);
+/* Calls of sock_send and sock_recv wisp made, and the recv calls that returned
+ * WISP_EAGAIN (a read that found nothing: the syscalls worth saving). */
+unsigned fakenet_send_calls(const fakenet_t *fn);
+unsigned fakenet_recv_calls(const fakenet_t *fn);
+unsigned fakenet_recv_eagain(const fakenet_t *fn);
 /* Name lookups finish at the next poll; names listed here fail (WISP_EDNS). */
 void fakenet_dns_fail(fakenet_t *fn, const char *name);
 /* Lookups started and not yet answered. */

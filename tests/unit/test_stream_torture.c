@@ -30,23 +30,26 @@
 #define T_(name, extra)                                                                            \
     "\"" name "\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"timeout_ms\":2000,"                  \
     "\"connect_timeout_ms\":1000,\"keepalive_ms\":300" extra "}"
-#define POLICY                                                                                                                                                      \
-    "{\"schema\":1,\"retry\":{\"r\":{\"backoff_ms\":[20,50],\"conceal\":2}},\"streams\":{" T_(                                                                      \
-        "get",                                                                                                                                                      \
-        ",\"url\":\"/g\"") "," T_("getr",                                                                                                                           \
-                                  ",\"url\":\"/r\",\"retry\":\"r\"") "," T_("post",                                                                                 \
-                                                                            ",\"url\":\"/"                                                                          \
-                                                                            "p\",\"method\":"                                                                       \
-                                                                            "\"POST\"") "," T_("p"                                                                  \
-                                                                                               "o"                                                                  \
-                                                                                               "s"                                                                  \
-                                                                                               "t"                                                                  \
-                                                                                               "r",                                                                 \
-                                                                                               ","                                                                  \
-                                                                                               "\"url\":\"/q\",\"method\":\"POST\",\"retry\":\"r\"") "," T_("solo", \
-                                                                                                                                                            ",\"url\":\"/s\",\"reuse\":false") "}}"
+#define POLICY                                                                                                                                                                                                                                                 \
+    "{\"schema\":1,\"retry\":{\"r\":{\"backoff_ms\":[20,50],\"conceal\":2}},\"streams\":{" T_(                                                                                                                                                                 \
+        "get",                                                                                                                                                                                                                                                 \
+        ",\"url\":\"/g\"") "," T_("getr",                                                                                                                                                                                                                      \
+                                  ",\"url\":\"/r\",\"retry\":\"r\"") "," T_("post",                                                                                                                                                                            \
+                                                                            ",\"url\":\"/"                                                                                                                                                                     \
+                                                                            "p\",\"method\":"                                                                                                                                                                  \
+                                                                            "\"POST\"") "," T_("p"                                                                                                                                                             \
+                                                                                               "o"                                                                                                                                                             \
+                                                                                               "s"                                                                                                                                                             \
+                                                                                               "t"                                                                                                                                                             \
+                                                                                               "r",                                                                                                                                                            \
+                                                                                               ","                                                                                                                                                             \
+                                                                                               "\"url\":\"/q\",\"method\":\"POST\",\"retry\":\"r\"") "," T_("solo",                                                                                            \
+                                                                                                                                                            ",\"url\":\"/s\",\"reuse\":false") "," T_("pget",                                                  \
+                                                                                                                                                                                                      ",\"url\":\"/pg\",\"pipeline_depth\":4") "," T_("pgetr", \
+                                                                                                                                                                                                                                                      ",\"url\":\"/pr\",\"pipeline_depth\":8,\"retry\":\"r\"") "}}"
 
-static const char *const types[] = {"get", "getr", "post", "postr", "solo"};
+/* pget, pgetr: pipelined (until the first fault of a run marks the key). */
+static const char *const types[] = {"get", "getr", "post", "postr", "solo", "pget", "pgetr"};
 
 typedef struct slot {
     wisp_stream_t *s;
@@ -332,7 +335,7 @@ static void run_seed(uint32_t seed)
 
         if (chance(w, 300))
             (void)request_on(w, (int)(rnd(w) % NS));
-        if (chance(w, 20)) {
+        if (!w->cx_gone && chance(w, 20)) { /* request_on may have destroyed it */
             i = (int)(rnd(w) % NS);
             if (w->slot[i].s)
                 wisp_stream_destroy(w->slot[i].s);

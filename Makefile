@@ -29,7 +29,7 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build asan mbedtls3 mbedtls2 firmware test demo bench fuzz fuzz-build fuzz-short \
-	allocfail-embedded clean format
+	allocfail-embedded clean format format-check
 
 all: build
 
@@ -114,8 +114,11 @@ allocfail-embedded: deps
 		-R '^(unit_test_stream_allocfail_fake|unit_test_policy_alloc)$$'
 
 format:
-	find include lib tools minimal-examples tests bench -name '*.[ch]' -print0 | \
-		xargs -0 clang-format -i
+	find include lib tools minimal-examples tests bench -name '*.[ch]' -not -path '*/corpus/*' \
+		-print0 | xargs -0 clang-format -i
+
+format-check:
+	tests/lint/format-check.sh .
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(MBEDTLS3) $(MBEDTLS2) $(FW) $(EMBEDDED)

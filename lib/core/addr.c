@@ -73,7 +73,7 @@ static int parse_v6(const char *s, size_t len, uint8_t out[16])
             i = len;
             break;
         }
-        if (i == start || i - start > 4 || n >= 16)
+        if (i == start || i - start > 4 || n > 14) /* n is even: room for 2 more */
             return WISP_EINVAL;
         buf[n++] = (uint8_t)(v >> 8);
         buf[n++] = (uint8_t)v;

@@ -986,6 +986,7 @@ static int pump_rx(wisp__h1_conn_t *c)
         /* Once no request is going out, out[] is free to take the response (at
          * depth 1 it always is in RECEIVING; a pipelined head may be half out). */
         int big = c->state == CS_RECEIVING && (PIPE_MAX == 0 || c->out_off >= c->out_len);
+        /* cppcheck-suppress legacyUninitvar ; small is only read into */
         uint8_t *buf = big ? c->out : small;
         size_t cap = big ? sizeof(c->out) : sizeof(small), off = 0;
         int n;
@@ -1413,6 +1414,7 @@ int wisp__h1_close_idle(wisp_context_t *cx)
     wisp__h1_conn_t **pp = conns(cx), *c;
     int n = 0;
 
+    /* cppcheck-suppress uninitvar ; pp points at the context's list head */
     while ((c = *pp) != NULL) {
         if (c->state == CS_IDLE && !c->leader && !c->qhead && !c->nailed) {
             conn_free(c); /* unlinks c: *pp is now its successor */

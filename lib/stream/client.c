@@ -225,21 +225,12 @@ static int t_header(wisp__h1_txn_t *t, const char *name, size_t nlen, const char
                     size_t vlen)
 {
     wisp_stream_t *s = of_txn(t);
-    size_t i;
+    int ret = wisp__stream_meta_from_header(s, name, nlen, value, vlen);
 
-    for (i = 0; i < s->ps->metadata_count; i++) {
-        const char *h = s->ps->metadata[i].header;
-
-        if (h && wisp__h1_name_eq(name, nlen, h)) {
-            int ret = wisp__stream_meta_store(s, (int)i, value, vlen);
-
-            if (ret == WISP_ETOOBIG)
-                WISP_LOGW(s->cx, "stream '%s': header %s over %d bytes ignored", s->ps->name, h,
-                          WISP_STREAM_META_MAX);
-            else if (ret)
-                return ret;
-        }
-    }
+    if (ret != WISP_ETOOBIG)
+        return ret;
+    WISP_LOGW(s->cx, "stream '%s': header %.*s over %d bytes ignored", s->ps->name, (int)nlen, name,
+              WISP_STREAM_META_MAX);
     return 0;
 }
 

@@ -171,25 +171,11 @@ static wisp__h1_sreq_t *h_request(void *user, const char *method, const char *ta
     return &s->x.sv.sreq;
 }
 
+/* A declared header over WISP_STREAM_META_MAX fails the request (431). */
 static int h_header(wisp__h1_sreq_t *r, const char *name, size_t nlen, const char *value,
                     size_t vlen)
 {
-    wisp_stream_t *s = of_sreq(r);
-    size_t i;
-
-    for (i = 0; i < s->ps->metadata_count; i++) {
-        const char *h = s->ps->metadata[i].header;
-
-        if (h && wisp__h1_name_eq(name, nlen, h)) {
-            int ret = wisp__stream_meta_store(s, (int)i, value, vlen);
-
-            if (ret == WISP_ETOOBIG)
-                return WISP_ETOOBIG; /* 431: a header the app declared is over its cap */
-            if (ret)
-                return ret;
-        }
-    }
-    return 0;
+    return wisp__stream_meta_from_header(of_sreq(r), name, nlen, value, vlen);
 }
 
 static int h_headers_done(wisp__h1_sreq_t *r)

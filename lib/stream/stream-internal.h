@@ -97,6 +97,10 @@ int wisp__stream_tx(wisp_stream_t *s, uint8_t *buf, size_t *len, int *eom);
 int wisp__stream_meta_index(const wisp_stream_t *s, const char *name, size_t len);
 /** Store a copy (value NULL clears). 0, WISP_ETOOBIG, WISP_ENOMEM. */
 int wisp__stream_meta_store(wisp_stream_t *s, int i, const void *value, size_t len);
+/** A received header field fills every slot bound to it. 0, or WISP_ETOOBIG (a
+ *  value over WISP_STREAM_META_MAX: that slot is left as it was), WISP_ENOMEM. */
+int wisp__stream_meta_from_header(wisp_stream_t *s, const char *name, size_t nlen,
+                                  const char *value, size_t vlen);
 /** Put a new stream on the context's list (streams_live, teardown hook). */
 void wisp__stream_link(wisp_stream_t *s);
 /** Allocate a zeroed stream of type ps with extra bytes after its slots (*extra

@@ -145,6 +145,25 @@ int wisp__stream_meta_store(wisp_stream_t *s, int i, const void *value, size_t l
     return 0;
 }
 
+int wisp__stream_meta_from_header(wisp_stream_t *s, const char *name, size_t nlen,
+                                  const char *value, size_t vlen)
+{
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < s->ps->metadata_count && ret != WISP_ENOMEM; i++) {
+        const char *h = s->ps->metadata[i].header;
+
+        if (h && wisp__h1_name_eq(name, nlen, h)) {
+            int r = wisp__stream_meta_store(s, (int)i, value, vlen);
+
+            if (r)
+                ret = r;
+        }
+    }
+    return ret;
+}
+
 int wisp_stream_set_metadata(wisp_stream_t *s, const char *name, const void *value, size_t len)
 {
     int i, ret;

@@ -164,6 +164,31 @@ static int vhost_setup_tls(wisp__vhost_t *v)
     return wisp__tls_conf_create(v->cx, &info, &v->tls);
 }
 
+/* A new vhost's second half, client or server: its TLS config, then on the list
+ * with one reference. On failure v is freed. */
+static int vhost_start(wisp__vhost_t *v, const wisp_policy_stream_t *ps)
+{
+    wisp_context_t *cx = v->cx;
+    int ret;
+
+    wisp__timer_init(&v->linger, linger_expired);
+    ret = vhost_setup_tls(v);
+    if (ret) {
+        WISP_LOGE(cx, "vhost '%s' (stream type '%s'): %s", name_of(v), ps->name,
+                  wisp_strerror(ret));
+        wisp__tls_conf_destroy(&v->tls);
+        wisp__free(cx, v);
+        return ret;
+    }
+    v->refs = 1;
+    v->next = *list_head(cx);
+    *list_head(cx) = v;
+    wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
+    wisp__stats(cx)->vhosts_live++;
+    wisp__stats(cx)->vhosts_created++;
+    return 0;
+}
+
 int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp__vhost_t **out)
 {
     const wisp__vhost_hooks_t *hooks;
@@ -194,21 +219,9 @@ int wisp__vhost_acquire(wisp_context_t *cx, const wisp_policy_stream_t *ps, wisp
     v->client_cert = ps->client_cert;
     v->client_key = ps->client_key;
     v->mfl = ps->max_fragment_len;
-    wisp__timer_init(&v->linger, linger_expired);
-    ret = vhost_setup_tls(v);
-    if (ret) {
-        WISP_LOGE(cx, "vhost '%s' (stream type '%s'): %s", v->store->name, ps->name,
-                  wisp_strerror(ret));
-        wisp__tls_conf_destroy(&v->tls);
-        wisp__free(cx, v);
+    ret = vhost_start(v, ps);
+    if (ret)
         return ret;
-    }
-    v->refs = 1;
-    v->next = *list_head(cx);
-    *list_head(cx) = v;
-    wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
-    wisp__stats(cx)->vhosts_live++;
-    wisp__stats(cx)->vhosts_created++;
     WISP_LOGI(cx, "vhost '%s' created (%lu CA certs%s)", v->store->name,
               (unsigned long)v->store->cert_count, v->store->system ? ", system bundle" : "");
     /* Sessions loaded from a saved blob before this vhost existed (sessions.c). */
@@ -238,20 +251,9 @@ int wisp__vhost_acquire_server(wisp_context_t *cx, const wisp_policy_stream_t *p
     v->cx = cx;
     v->server = ps;
     v->store = ps->client_ca;
-    wisp__timer_init(&v->linger, linger_expired);
-    ret = vhost_setup_tls(v);
-    if (ret) {
-        WISP_LOGE(cx, "vhost '%s' (server): %s", ps->name, wisp_strerror(ret));
-        wisp__tls_conf_destroy(&v->tls);
-        wisp__free(cx, v);
+    ret = vhost_start(v, ps);
+    if (ret)
         return ret;
-    }
-    v->refs = 1;
-    v->next = *list_head(cx);
-    *list_head(cx) = v;
-    wisp__slot_set_destroy(cx, WISP_SLOT_VHOST, vhosts_destroy_all);
-    wisp__stats(cx)->vhosts_live++;
-    wisp__stats(cx)->vhosts_created++;
     WISP_LOGI(cx, "vhost '%s' created (server%s)", ps->name,
               ps->client_ca ? ", client certificates required" : "");
     *out = v;

@@ -804,26 +804,18 @@ static void begin(wisp__h1_conn_t *c)
 static int next_body(wisp__h1_conn_t *c, wisp__h1_txn_t *t)
 {
     int chunked = t->body_len < 0, eom = 0, ret;
-    size_t room = wisp__h1_piece_room(sizeof(c->out), chunked), len = room;
+    size_t len = wisp__h1_piece_room(sizeof(c->out), chunked);
 
     ret = t->ops->on_body(t, c->out + wisp__h1_piece_pre(chunked), &len, &eom);
     if (c->leader != t)
         return 0;
     if (ret)
         return ret;
-    if (len > room)
-        return WISP_EINVAL;
-    if (!len && !eom)
-        return WISP_EAGAIN;
-    c->body_eom = (uint8_t)(eom != 0);
-    if (!chunked) {
-        /* The app must produce exactly the length it announced. */
-        if (len > c->body_left || (eom && len != c->body_left))
-            return WISP_EPROTO;
-        c->body_left -= len;
-    }
-    return wisp__h1_piece_frame(c->out, sizeof(c->out), len, eom, chunked, &c->out_off,
-                                &c->out_len);
+    ret = wisp__h1_piece_frame(c->out, sizeof(c->out), len, eom, chunked,
+                               chunked ? NULL : &c->body_left, &c->out_off, &c->out_len);
+    if (!ret)
+        c->body_eom = (uint8_t)(eom != 0);
+    return ret;
 }
 
 /* Write what out[] holds. 0 when it is all out, WISP_EAGAIN when blocked. */

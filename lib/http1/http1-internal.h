@@ -413,9 +413,12 @@ static inline size_t wisp__h1_piece_room(size_t cap, int chunked)
 
     return cap > over ? cap - over : 0;
 }
-/** \return 0, or WISP_ETOOBIG / WISP_EINVAL (len over the room). */
+/** Checks the piece as well: left (NULL: no Content-Length) is what the source
+ *  still owes and must reach 0 exactly at eom.
+ *  \return 0; WISP_EAGAIN (no bytes and no eom: nothing yet); WISP_EINVAL (len
+ *  over the room); WISP_EPROTO (more or fewer bytes than announced); WISP_ETOOBIG. */
 WISP_NODISCARD int wisp__h1_piece_frame(uint8_t *buf, size_t cap, size_t len, int eom, int chunked,
-                                        size_t *off, size_t *end);
+                                        uint64_t *left, size_t *off, size_t *end);
 
 /* ==== The link: a socket and its TLS session (lib/http1/link.c) ================
  *

@@ -466,7 +466,8 @@ static int build_head(wisp__h1_sconn_t *c)
 static int next_piece(wisp__h1_sconn_t *c)
 {
     wisp__h1_sreq_t *r = c->req;
-    size_t room = wisp__h1_piece_room(sizeof(c->out), c->chunked), len = room;
+    size_t len = wisp__h1_piece_room(sizeof(c->out), c->chunked);
+    uint64_t left = c->body_left >= 0 ? (uint64_t)c->body_left : 0;
     int eom = 0, ret;
 
     ret = c->srv->cfg.ops->on_body(r, c->out + wisp__h1_piece_pre(c->chunked), &len, &eom);
@@ -474,19 +475,14 @@ static int next_piece(wisp__h1_sconn_t *c)
         return WISP_ECANCELED;
     if (ret)
         return ret;
-    if (len > room)
-        return WISP_EINVAL;
-    if (!len && !eom)
-        return WISP_EAGAIN;
+    ret = wisp__h1_piece_frame(c->out, sizeof(c->out), len, eom, c->chunked,
+                               c->body_left >= 0 ? &left : NULL, &c->out_off, &c->out_len);
+    if (ret)
+        return ret;
     c->body_eom = (uint8_t)(eom != 0);
-    if (c->body_left >= 0) {
-        /* The app must produce exactly the length it announced. */
-        if ((uint64_t)len > (uint64_t)c->body_left || (eom && (int64_t)len != c->body_left))
-            return WISP_EPROTO;
-        c->body_left -= (int64_t)len;
-    }
-    return wisp__h1_piece_frame(c->out, sizeof(c->out), len, eom, c->chunked, &c->out_off,
-                                &c->out_len);
+    if (c->body_left >= 0)
+        c->body_left = (int64_t)left;
+    return 0;
 }
 
 static int pump_out(wisp__h1_sconn_t *c)

@@ -175,14 +175,22 @@ int wisp__h1_chunk_last(uint8_t *buf, size_t cap)
     return WISP_H1_CHUNK_LAST_LEN;
 }
 
-int wisp__h1_piece_frame(uint8_t *buf, size_t cap, size_t len, int eom, int chunked, size_t *off,
-                         size_t *end)
+int wisp__h1_piece_frame(uint8_t *buf, size_t cap, size_t len, int eom, int chunked, uint64_t *left,
+                         size_t *off, size_t *end)
 {
     size_t pre = wisp__h1_piece_pre(chunked);
     int n;
 
     if (len > wisp__h1_piece_room(cap, chunked))
         return WISP_EINVAL;
+    if (!len && !eom)
+        return WISP_EAGAIN;
+    if (left) {
+        /* The source must produce exactly the length it announced. */
+        if (len > *left || (eom && len != *left))
+            return WISP_EPROTO;
+        *left -= len;
+    }
     *off = pre;
     *end = pre + len;
     if (!chunked)

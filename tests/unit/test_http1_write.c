@@ -353,6 +353,41 @@ static void test_round_trip(void **state)
     h1t_check(H1T_RESP, &c);
 }
 
+/* Body pieces framed in place (both connection kinds): chunk framing, the
+ * announced length held exactly, nothing yet. */
+static void test_piece_frame(void **state)
+{
+    uint8_t pb[64];
+    size_t pre = wisp__h1_piece_pre(1), off, end;
+    uint64_t left = 5;
+
+    (void)state;
+    /* Chunked: "3\r\nabc\r\n", then the last chunk alone. */
+    memcpy(pb + pre, "abc", 3);
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 3, 0, 1, NULL, &off, &end), 0);
+    assert_int_equal(end - off, 8);
+    assert_memory_equal(pb + off, "3\r\nabc\r\n", 8);
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 0, 1, 1, NULL, &off, &end), 0);
+    assert_memory_equal(pb + off, "0\r\n\r\n", 5);
+    /* No bytes and no end: nothing to send yet. */
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 0, 0, 1, NULL, &off, &end), WISP_EAGAIN);
+    /* Content-Length 5: 3 then 2 with the end is right... */
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 3, 0, 0, &left, &off, &end), 0);
+    assert_int_equal(left, 2);
+    assert_int_equal(end - off, 3);
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 2, 1, 0, &left, &off, &end), 0);
+    assert_int_equal(left, 0);
+    /* ...more than announced, or the end before it, is refused and owes the same. */
+    left = 5;
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 6, 0, 0, &left, &off, &end), WISP_EPROTO);
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), 4, 1, 0, &left, &off, &end), WISP_EPROTO);
+    assert_int_equal(left, 5);
+    /* Over the room. */
+    assert_int_equal(wisp__h1_piece_frame(pb, sizeof(pb), wisp__h1_piece_room(sizeof(pb), 1) + 1, 0,
+                                          1, NULL, &off, &end),
+                     WISP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_cap_every_size),
         cmocka_unit_test(test_chunk_framing),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_piece_frame),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,7 +88,7 @@ configure() { # DIR MBEDTLS_PREFIX ARGS...
         -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_FIND_ROOT_PATH="$p" \
         -DMbedTLS_INCLUDE_DIR="$p/include" -DMbedTLS_LIBRARY="$p/lib/libmbedtls.a" \
         -DMbedX509_LIBRARY="$p/lib/libmbedx509.a" -DMbedCrypto_LIBRARY="$p/lib/libmbedcrypto.a" \
-        -DWISP_WITH_JSON_POLICY=OFF -DWISP_BUILD_TOOLS=OFF -DWISP_LOG_LEVEL=1 \
+        -DWISP_WITH_JSON_POLICY=OFF -DWISP_BUILD_TOOLS=OFF -DWISP_LOG_LEVEL=1 -DWISP_WITH_ERROR_TEXT=OFF \
         -DWISP_H1_PIPELINE_MAX=1 "$@" >/dev/null
 }
 # lwIP for the raw-flavour image (tests/firmware: wisp-fw-lwip.elf), Debian's source.

@@ -97,8 +97,10 @@ enum conn_state {
                       written ahead (the pipe) may follow it */
 };
 
+#if WISP_LOG_LEVEL >= 3 /* named in info and debug lines only */
 static const char *const state_names[] = {"down",      "backoff", "resolving", "connecting",
                                           "handshake", "idle",    "sending",   "receiving"};
+#endif
 
 /* What the connection's one timer means in a state. */
 enum timer_role { T_NONE, T_CONNECT, T_RETRY, T_IDLE };

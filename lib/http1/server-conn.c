@@ -54,7 +54,9 @@
 #define LISTEN_BACKLOG 64
 
 enum sconn_state { SC_HANDSHAKE, SC_WAITING, SC_EXCHANGE, SC_CLOSING, SC_DOWN };
+#if WISP_LOG_LEVEL >= 4 /* named in debug lines only */
 static const char *const state_names[] = {"handshake", "waiting", "exchange", "closing", "down"};
+#endif
 
 /* Where the answer of the current request is. */
 enum out_phase { OUT_NONE, OUT_ASKED, OUT_BODY, OUT_DONE };

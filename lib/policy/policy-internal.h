@@ -68,6 +68,9 @@ int wisp__template_step(const char **s, const char **lit, size_t *lit_len, const
 
 #if WISP_WITH_JSON_POLICY
 
+/** Free everything of a policy the JSON loader allocated (p->allocated), p included. */
+void wisp__policy_free_loaded(wisp_context_t *cx, wisp_policy_t *p);
+
 /* ---- Streaming JSON tokenizer (json.c) -------------------------------------------
  *
  * A push tokenizer: feed bytes in fragments of any size; it calls back once per

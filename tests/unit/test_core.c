@@ -32,13 +32,24 @@ static wisp_context_t *new_cx(testalloc_t *ta, size_t heap_limit)
 static void test_errors(void **state)
 {
     (void)state;
+#if WISP_WITH_ERROR_TEXT
     assert_string_equal(wisp_strerror(0), "success");
     assert_string_equal(wisp_strerror(WISP_ETIMEDOUT), "timed out");
+#endif
     assert_string_equal(wisp_errname(WISP_ECERT), "WISP_ECERT");
     assert_string_equal(wisp_strerror(-9999), "unknown error");
     assert_string_equal(wisp_errname(12), "WISP_E?");
-    /* Every code in the table has a distinct text. */
+    assert_string_equal(wisp_errname(1), "WISP_E?");
+    /* Every code in the table has its own text and name (error.c walks one blob of
+     * each, so an off-by-one there shows as the neighbour's string). */
+#if WISP_WITH_ERROR_TEXT
 #define X(name, value, text) assert_string_equal(wisp_strerror(value), text);
+#else
+#define X(name, value, text) assert_string_equal(wisp_strerror(value), #name);
+#endif
+    WISP_ERRORS(X)
+#undef X
+#define X(name, value, text) assert_string_equal(wisp_errname(value), #name);
     WISP_ERRORS(X)
 #undef X
 }

@@ -14,6 +14,14 @@
  * session freed long after the handshake). With no owner an allocation fails: no
  * mbedTLS memory escapes the accounting, and no malloc is ever linked for it.
  *
+ * Process-global state is the exception: PSA's (mbedTLS 3.6), made by the first
+ * psa_crypto_init() and kept until mbedtls_psa_crypto_free(), belongs to no context,
+ * and charging it to the first one would leave that context's idle heap above its
+ * starting figure for ever (and its blocks pointing at a freed context once it is
+ * destroyed). So psa_crypto_init() runs in a "global" section (wisp__tls_heap_global):
+ * its blocks come from the allocator of the first context that needed PSA, remembered
+ * for the process, carry no owner in their header, and count in no context.
+ *
  * The owner is per thread where the toolchain has thread-local storage on a hosted
  * system (a context belongs to one loop thread: SPEC §5), and a plain variable on
  * bare metal, where everything runs on one thread. Code outside wisp that uses
@@ -24,6 +32,7 @@
 
 #include <mbedtls/platform.h>
 
+#include "core/context-private.h"
 #include "tls/tls-heap.h"
 
 #if defined(MBEDTLS_PLATFORM_MEMORY)
@@ -43,14 +52,19 @@ typedef union tls_blk {
 } tls_blk_t;
 
 OWNER_STORAGE wisp_context_t *owner;
+OWNER_STORAGE uint8_t global; /* in a wisp__tls_heap_global() section */
+static wisp_allocator_t global_alloc;
 
 static void *heap_calloc(size_t n, size_t size)
 {
     tls_blk_t *b;
 
-    if (!owner || !n || !size || n > ((size_t)-1 - sizeof(*b)) / size)
+    if ((!owner && !global) || !n || !size || n > ((size_t)-1 - sizeof(*b)) / size)
         return NULL;
-    b = wisp__alloc(owner, n * size + sizeof(*b));
+    if (global)
+        b = global_alloc.alloc(global_alloc.user, n * size + sizeof(*b));
+    else
+        b = wisp__alloc(owner, n * size + sizeof(*b));
     if (!b)
         return NULL;
     memset(b + 1, 0, n * size);
@@ -65,7 +79,10 @@ static void heap_free(void *ptr)
     if (!ptr)
         return;
     b = (tls_blk_t *)ptr - 1;
-    wisp__free(b->cx, b);
+    if (b->cx)
+        wisp__free(b->cx, b);
+    else
+        global_alloc.free(global_alloc.user, b);
 }
 
 wisp_context_t *wisp__tls_heap_use(wisp_context_t *cx)
@@ -78,12 +95,29 @@ wisp_context_t *wisp__tls_heap_use(wisp_context_t *cx)
         installed = 1;
     }
     owner = cx;
+    global = 0;
+    return prev;
+}
+
+wisp_context_t *wisp__tls_heap_global(wisp_context_t *cx)
+{
+    wisp_context_t *prev = wisp__tls_heap_use(NULL);
+
+    if (!global_alloc.alloc && cx)
+        global_alloc = cx->alloc;
+    global = global_alloc.alloc != NULL;
     return prev;
 }
 
 #else
 
 wisp_context_t *wisp__tls_heap_use(wisp_context_t *cx)
+{
+    (void)cx;
+    return NULL;
+}
+
+wisp_context_t *wisp__tls_heap_global(wisp_context_t *cx)
 {
     (void)cx;
     return NULL;

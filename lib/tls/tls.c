@@ -561,8 +561,12 @@ int wisp__tls_conf_create(wisp_context_t *cx, const wisp__tls_conf_info_t *info,
     }
     if (info->server && !WISP_WITH_SERVER)
         return WISP_EUNSUPPORTED;
-    /* Trap 6: process-global and idempotent; needed before any key is parsed. */
-    if (PSA_INIT()) {
+    /* Trap 6: process-global and idempotent; needed before any key is parsed. Its
+     * state is the process's, so no context is charged for it (tls-heap.c). */
+    (void)wisp__tls_heap_global(cx);
+    ret = PSA_INIT();
+    (void)wisp__tls_heap_use(cx);
+    if (ret) {
         WISP_LOGE(cx, "psa_crypto_init failed");
         return WISP_ETLS;
     }

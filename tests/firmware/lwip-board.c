@@ -117,7 +117,7 @@ unsigned fw_lwip_report(void)
     unsigned heap = (unsigned)lwip_stats.mem.used;
 
     /* Proof the bytes went through lwIP: the peer's accept, and both ends' PCBs. */
-    printf("lwip: %u connection accepted, peak tcp pcbs %u, peak listeners %u\n", accepted,
+    printf("lwip: connections accepted %u, peak tcp pcbs %u, peak listeners %u\n", accepted,
            (unsigned)lwip_stats.memp[MEMP_TCP_PCB]->max,
            (unsigned)lwip_stats.memp[MEMP_TCP_PCB_LISTEN]->max);
     printf("lwip in use: tcp pcbs %u, listeners %u, segments %u, pbufs %u, heap %u\n", pcb, lis,

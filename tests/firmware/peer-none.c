@@ -22,6 +22,12 @@ int peer_done(void)
     return 0;
 }
 
+int peer_serve(unsigned requests)
+{
+    (void)requests;
+    return -1;
+}
+
 const char *peer_version(void)
 {
     return "";

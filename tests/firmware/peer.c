@@ -4,10 +4,12 @@
  * before every wisp_service()), over the in-memory sockets of plat-mem.c.
  *
  * It accepts one connection, completes the handshake with the test server
- * certificate (tests/certs/server.pem, P-256, compiled in as DER), reads one request
- * head, answers 200 with a fixed body and the x-wisp-test header, sends close_notify
- * and closes. Its sockets are whatever transport main.c hands it (peer_io_t): the
- * in-memory pairs of plat-mem.c, or TCP over lwIP's loopback netif.
+ * certificate (tests/certs/server.pem, P-256, compiled in as DER), reads a request
+ * head and answers 200 with a fixed body and the x-wisp-test header, as many times
+ * as it was told (keep-alive between them, Connection: close on the last), sends
+ * close_notify and closes. peer_serve() then makes it accept the next connection. Its sockets are
+ * whatever transport main.c hands it (peer_io_t): the in-memory pairs of plat-mem.c, or TCP over
+ * lwIP's loopback netif.
  *
  * It has an mbedTLS of its own. wisp's client is built against the client-only
  * profile (cmake/mbedtls/wisp-embedded-client-config.h), which has no server side, so
@@ -35,12 +37,15 @@
 
 enum { P_ACCEPT, P_HANDSHAKE, P_REQUEST, P_RESPONSE, P_CLOSE, P_DONE, P_FAILED };
 
-static const char response[] = "HTTP/1.1 200 OK\r\n"
-                               "Content-Length: 24\r\n"
-                               "x-wisp-test: firmware\r\n"
-                               "Connection: close\r\n"
-                               "\r\n"
-                               "hello from the TLS peer\n";
+#define RESPONSE(connection)                                                                       \
+    "HTTP/1.1 200 OK\r\n"                                                                          \
+    "Content-Length: 24\r\n"                                                                       \
+    "x-wisp-test: firmware\r\n"                                                                    \
+    "Connection: " connection "\r\n"                                                               \
+    "\r\n"                                                                                         \
+    "hello from the TLS peer\n"
+static const char response_last[] = RESPONSE("close");
+static const char response_more[] = RESPONSE("keep-alive");
 
 static struct {
     wisp_context_t *owner;
@@ -51,6 +56,7 @@ static struct {
     mbedtls_pk_context key;
     mbedtls_ssl_context ssl;
     int state, fd;
+    unsigned connections, left; /* accepted so far; requests still to answer on this one */
     char head[512];
     size_t head_len, sent;
 } p;
@@ -108,6 +114,7 @@ int peer_init(wisp_context_t *heap_owner, const peer_io_t *io)
     p.owner = heap_owner;
     p.io = io;
     p.fd = -1;
+    p.left = 1;
     mbedtls_platform_set_calloc_free(heap_calloc, heap_free);
     mbedtls_ctr_drbg_init(&p.drbg);
     mbedtls_ssl_config_init(&p.conf);
@@ -150,7 +157,8 @@ static void step_once(void)
     case P_ACCEPT:
         if ((p.fd = p.io->accept()) < 0)
             return;
-        if (mbedtls_ssl_setup(&p.ssl, &p.conf)) {
+        if (p.connections++ ? mbedtls_ssl_session_reset(&p.ssl)
+                            : mbedtls_ssl_setup(&p.ssl, &p.conf)) {
             p.state = P_FAILED;
             return;
         }
@@ -178,14 +186,19 @@ static void step_once(void)
             p.state = P_FAILED;
         }
         return;
-    case P_RESPONSE:
-        ret = mbedtls_ssl_write(&p.ssl, (const unsigned char *)response + p.sent,
-                                sizeof(response) - 1 - p.sent);
-        if (ret > 0 && (p.sent += (size_t)ret) == sizeof(response) - 1)
-            p.state = P_CLOSE;
-        else if (ret <= 0 && !blocked(ret))
+    case P_RESPONSE: {
+        const char *r = p.left > 1 ? response_more : response_last;
+        size_t len = p.left > 1 ? sizeof(response_more) - 1 : sizeof(response_last) - 1;
+
+        ret = mbedtls_ssl_write(&p.ssl, (const unsigned char *)r + p.sent, len - p.sent);
+        if (ret > 0 && (p.sent += (size_t)ret) == len) {
+            p.head_len = p.sent = 0;
+            p.state = --p.left ? P_REQUEST : P_CLOSE;
+        } else if (ret <= 0 && !blocked(ret)) {
             p.state = P_FAILED;
+        }
         return;
+    }
     case P_CLOSE:
         ret = mbedtls_ssl_close_notify(&p.ssl);
         if (!ret) {
@@ -214,6 +227,15 @@ void peer_step(void)
 int peer_done(void)
 {
     return p.state == P_DONE;
+}
+
+int peer_serve(unsigned requests)
+{
+    if (p.state != P_DONE || !requests)
+        return -1;
+    p.left = requests;
+    p.state = P_ACCEPT;
+    return 0;
 }
 
 /* The handshake finished (P_FAILED sorts after the states that imply it). */

@@ -21,6 +21,9 @@ int peer_init(wisp_context_t *heap_owner, const peer_io_t *io);
 void peer_step(void);
 /** 1 once the peer has served one request and closed. */
 int peer_done(void);
+/** After peer_done(): accept the next connection and answer REQUESTS requests on it
+ *  (kept alive between them). 0, or -1 if the last connection is not done. */
+int peer_serve(unsigned requests);
 /** The negotiated version and suite ("TLSv1.2 TLS-ECDHE-..."), "" before. */
 const char *peer_version(void);
 const char *peer_suite(void);

@@ -27,32 +27,53 @@ static int visible_ascii(const char *s, size_t n)
     return 0;
 }
 
-int wisp__h1_out_request_line(wisp__h1_out_t *w, const char *method, const char *path,
-                              size_t path_len)
+int wisp__h1_out_method(wisp__h1_out_t *w, const char *method)
 {
     size_t i, method_len;
+
+    if (w->err != 0)
+        return w->err;
+    if (method == NULL || (method_len = strlen(method)) == 0)
+        return wisp__h1_out_fail(w, WISP_EINVAL);
+    for (i = 0; i < method_len; i++)
+        if (!wisp__is_tchar((unsigned char)method[i]))
+            return wisp__h1_out_fail(w, WISP_EINVAL);
+    wisp__h1_out_put(w, method, method_len);
+    return wisp__h1_out_put(w, " ", 1);
+}
+
+int wisp__h1_out_target_end(wisp__h1_out_t *w, size_t at)
+{
+    const char *path = w->buf + at;
+    size_t path_len = w->len - at;
     int ret;
 
     if (w->err != 0)
         return w->err;
-    if (method == NULL || path == NULL || path_len == 0)
+    if (at > w->len || path_len == 0)
         return wisp__h1_out_fail(w, WISP_EINVAL);
-    method_len = strlen(method);
-    for (i = 0; i < method_len; i++)
-        if (!wisp__is_tchar((unsigned char)method[i]))
-            return wisp__h1_out_fail(w, WISP_EINVAL);
     ret = visible_ascii(path, path_len);
-    if (ret == 0 && method_len == 0)
-        ret = WISP_EINVAL;
     /* Origin form, or "*" for a server-wide OPTIONS. */
     if (ret == 0 && path[0] != '/' && !(path_len == 1 && path[0] == '*'))
         ret = WISP_EINVAL;
     if (ret != 0)
         return wisp__h1_out_fail(w, ret);
-    wisp__h1_out_put(w, method, method_len);
-    wisp__h1_out_put(w, " ", 1);
-    wisp__h1_out_put(w, path, path_len);
     return wisp__h1_out_put(w, " HTTP/1.1\r\n", 11);
+}
+
+int wisp__h1_out_request_line(wisp__h1_out_t *w, const char *method, const char *path,
+                              size_t path_len)
+{
+    size_t at;
+
+    if (wisp__h1_out_method(w, method))
+        return w->err;
+    if (path == NULL || path_len == 0)
+        return wisp__h1_out_fail(w, WISP_EINVAL);
+    at = w->len;
+    if (wisp__h1_out_put(w, path, path_len))
+        return w->err;
+    return wisp__h1_out_target_end(w, at);
 }
 
 int wisp__h1_out_host(wisp__h1_out_t *w, const char *host, size_t host_len, uint16_t port, int tls)

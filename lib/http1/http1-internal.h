@@ -316,6 +316,23 @@ typedef struct wisp__h1_out {
 void wisp__h1_out_init(wisp__h1_out_t *w, void *buf, size_t cap);
 
 /**
+ * \brief  Write "METHOD SP", the start of a request line whose target the caller
+ *         then writes in place at w->buf + w->len (e.g. a template expanded straight
+ *         into the head, no copy on the stack), ending it with
+ *         wisp__h1_out_target_end().
+ * \return 0; WISP_EINVAL (method empty or not a token); WISP_ETOOBIG; the sticky error.
+ */
+int wisp__h1_out_method(wisp__h1_out_t *w, const char *method);
+
+/**
+ * \brief  End a request line: check buf[at..len) as its target (the rules of
+ *         wisp__h1_out_request_line's path) and write " HTTP/1.1 CRLF".
+ * \param  at  w->len when the target began
+ * \return as wisp__h1_out_request_line.
+ */
+int wisp__h1_out_target_end(wisp__h1_out_t *w, size_t at);
+
+/**
  * \brief  Write "METHOD SP path SP HTTP/1.1 CRLF".
  * \param  method  NUL-terminated token ("GET")
  * \param  path    the already expanded and percent-encoded target: starts with '/'

@@ -20,11 +20,10 @@ int wisp__loader_nomem(loader_t *l)
     return WISP_ENOMEM;
 }
 
-void wisp__loader_report(loader_t *l, pos_t at, const char *fmt, ...)
+/* Report l->msg at AT, under the current path: one line to the log and, with an
+ * errors array, a copy there. */
+static void report_msg(loader_t *l, pos_t at)
 {
-    char msg[WISP_POLICY_ERROR_LEN], line[WISP_POLICY_ERROR_LEN];
-    va_list ap;
-
     if (l->status)
         return;
     if (l->nerr == WISP_POLICY_ERRORS_MAX) {
@@ -35,21 +34,31 @@ void wisp__loader_report(loader_t *l, pos_t at, const char *fmt, ...)
         l->status = WISP_EPOLICY;
         return;
     }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (snprintf(line, sizeof(line), "%s:%u:%u: %s: %s", l->filename, (unsigned)at.line,
-                 (unsigned)at.col, l->path_len ? l->path : "(root)", msg) >= (int)sizeof(line))
-        memcpy(line + sizeof(line) - 4, "...", 4); /* cut, and says so */
-    WISP_LOGE(l->cx, "%s", line);
+    if (snprintf(l->line, sizeof(l->line), "%s:%u:%u: %s: %s", l->filename, (unsigned)at.line,
+                 (unsigned)at.col, l->path_len ? l->path : "(root)",
+                 l->msg) >= (int)sizeof(l->line))
+        memcpy(l->line + sizeof(l->line) - 4, "...", 4); /* cut, and says so */
+    WISP_LOGE(l->cx, "%s", l->line);
     if (l->errs) {
         wisp_policy_error_t *e = &l->errs->e[l->errs->count++];
 
         e->line = at.line;
         e->col = at.col;
-        memcpy(e->text, line, sizeof(e->text));
+        memcpy(e->text, l->line, sizeof(e->text));
     }
     l->nerr++;
+}
+
+void wisp__loader_report(loader_t *l, pos_t at, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (l->status)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(l->msg, sizeof(l->msg), fmt, ap);
+    va_end(ap);
+    report_msg(l, at);
 }
 
 /* A user string made safe for an error line: printable ASCII kept, the rest as
@@ -176,15 +185,16 @@ void wisp__loader_path_index(loader_t *l, unsigned i)
 void wisp__loader_key_report(loader_t *l, struct frame *f, const char *key, pos_t at,
                              const char *fmt, ...)
 {
-    char msg[WISP_POLICY_ERROR_LEN];
     va_list ap;
 
+    if (l->status)
+        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(l->msg, sizeof(l->msg), fmt, ap);
     va_end(ap);
     wisp__loader_path_set(l, f->path_len);
     wisp__loader_path_key(l, key, strlen(key));
-    wisp__loader_report(l, at, "%s", msg);
+    report_msg(l, at);
     wisp__loader_path_set(l, f->path_len);
 }
 

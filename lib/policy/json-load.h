@@ -176,6 +176,9 @@ struct wisp_policy_loader {
 
     size_t path_len;
     char path[PATH_LEN];
+    /* An error's message and its whole line, here rather than on the stack of the
+     * reporting call (two of these would be a 768-byte frame on an MCU). */
+    char msg[WISP_POLICY_ERROR_LEN], line[WISP_POLICY_ERROR_LEN];
     wisp__json_t json;
 };
 

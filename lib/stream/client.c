@@ -179,15 +179,22 @@ static int t_head(wisp__h1_txn_t *t, wisp__h1_out_t *w, const char *host)
 {
     wisp_stream_t *s = of_txn(t);
     const wisp_policy_stream_t *ps = s->ps;
-    char url[URL_MAX];
-    size_t ulen = 0, i;
+    size_t ulen = 0, room, at, i;
     int ret;
 
-    ret = wisp_policy_template_expand(ps->url, WISP_TEMPLATE_URL, slot_get, s, url, sizeof(url),
-                                      &ulen);
+    /* The URL is expanded straight into the head (at most URL_MAX bytes), not into a
+     * copy on the stack: this frame stays small on an MCU. */
+    if (wisp__h1_out_method(w, wisp_policy_method_name(ps->method)))
+        return w->err;
+    at = w->len;
+    room = w->cap - at < URL_MAX + 1 ? w->cap - at : URL_MAX + 1;
+    ret = room ? wisp_policy_template_expand(ps->url, WISP_TEMPLATE_URL, slot_get, s, w->buf + at,
+                                             room, &ulen)
+               : WISP_ETOOBIG;
     if (ret)
         return ret;
-    (void)wisp__h1_out_request_line(w, wisp_policy_method_name(ps->method), url, ulen);
+    w->len += ulen;
+    (void)wisp__h1_out_target_end(w, at);
     (void)wisp__h1_out_host(w, host, strlen(host), ps->port, ps->tls);
     for (i = 0; i < ps->header_count; i++)
         (void)wisp__h1_out_header(w, ps->headers[i].name, strlen(ps->headers[i].name),

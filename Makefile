@@ -111,7 +111,7 @@ allocfail-embedded: deps
 	JOBS=$(JOBS) scripts/embedded-host-build.sh $(EMBEDDED)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(EMBEDDED)/wisp --output-on-failure --timeout 900 \
-		-R '^(unit_test_stream_allocfail_fake|unit_test_policy_alloc)$$'
+		-R '^(unit_test_stream_allocfail_fake|unit_test_policy_alloc|integration_test_heap_budget)$$'
 
 format:
 	find include lib tools minimal-examples tests bench -name '*.[ch]' -not -path '*/corpus/*' \

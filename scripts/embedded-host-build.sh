@@ -39,4 +39,4 @@ fi
 cmake -S "$here" -B "$out/wisp" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug \
     -DWISP_SANITIZE=ON -DWISP_WERROR=ON ${CMAKE_FLAGS:-} >/dev/null
 cmake --build "$out/wisp" -j"$jobs" --target unit_test_stream_allocfail_fake \
-    unit_test_policy_alloc faults_stream_allocfail
+    unit_test_policy_alloc faults_stream_allocfail integration_test_heap_budget

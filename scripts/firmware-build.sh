@@ -26,7 +26,7 @@ out=${1:-build-firmware}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 jobs=${JOBS:-2}
-toolchain="$here/cmake/toolchain-arm-none-eabi-cortex-m4.cmake"
+toolchain="$here/cmake/toolchains/arm-none-eabi-cortex-m4.cmake"
 config="$here/cmake/mbedtls/wisp-embedded-config.h"
 
 # build_mbedtls SUITE DEST CONFIG: cross-build Debian's mbedtls of SUITE (own: 2.28,

@@ -1,7 +1,7 @@
 # Cross toolchain: Arm Cortex-M4F (hard float), bare metal, Debian's gcc-arm-none-eabi
 # with newlib-nano. Used for the firmware build (tests/firmware, `make firmware`):
 #
-#   cmake -S . -B build-fw -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-arm-none-eabi-cortex-m4.cmake
+#   cmake -S . -B build-fw -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/arm-none-eabi-cortex-m4.cmake
 #
 # Code is compiled -Os with one section per function and per object, so the image's
 # --gc-sections link keeps only what is reachable. Linking an executable needs a

@@ -22,15 +22,36 @@ run_one() {
     [ -x "$bin" ] || { echo "fuzz_$t: not built, skipped"; return 0; }
     mkdir -p "$build/corpus/$t" "$build/fuzz-artifacts/$t"
     log=$build/fuzz-logs/$t.log
+    dict=
+    case $t in policy | policy_emit) dict=-dict=$src/policy.dict ;; esac
+    # shellcheck disable=SC2086 # $dict is one word or none
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 \
+        "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 $dict \
         -artifact_prefix="$build/fuzz-artifacts/$t/" "$build/corpus/$t" "$src/corpus/$t" \
         >"$log" 2>&1; then
         n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         echo "fuzz_$t: ok, $n executions in ${seconds} s"
+        [ "$t" = policy_emit ] && { roundtrip || return 1; }
     else
         echo "fuzz_$t: FAILED (log $log, reproducer in $build/fuzz-artifacts/$t/)"
         grep -m 5 -E 'ERROR|runtime error|client fuzz|fuzz_[a-z_]*:' "$log"
+        return 1
+    fi
+}
+
+# What fuzz_policy_emit grew also goes through the tool and the compiler: every
+# policy in its corpus compiled as C must equal the loaded one (emit_roundtrip.c).
+roundtrip() {
+    rt=$build/tests/fuzz/emit_roundtrip
+    [ -x "$rt" ] && [ -f "$build/emit-roundtrip-cc.txt" ] || return 0
+    # shellcheck disable=SC2046 # the compiler command is a word list on purpose
+    if "$rt" "$build/tools/wisp-policy/wisp-policy" "$build/emit-roundtrip-fuzz" \
+        $(cat "$build/emit-roundtrip-cc.txt") -- "$build/corpus/policy_emit" \
+        "$src/corpus/policy_emit" >"$build/fuzz-logs/policy_emit-roundtrip.log" 2>&1; then
+        echo "fuzz_policy_emit: $(tail -n 1 "$build/fuzz-logs/policy_emit-roundtrip.log")"
+    else
+        echo "fuzz_policy_emit: round trip FAILED (log $build/fuzz-logs/policy_emit-roundtrip.log)"
+        grep -m 5 'emit_roundtrip:' "$build/fuzz-logs/policy_emit-roundtrip.log"
         return 1
     fi
 }

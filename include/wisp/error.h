@@ -50,7 +50,35 @@ extern "C" {
     X(WISP_ESTALE, -31, "connection closed before the request was answered")                       \
     X(WISP_ETRUNCATED, -32, "TLS connection closed without close_notify")                          \
     X(WISP_ECORRUPT, -33, "saved data truncated or corrupt")                                       \
-    X(WISP_EMISMATCH, -34, "saved data from another format or mbedTLS")
+    X(WISP_EMISMATCH, -34, "saved data from another format or mbedTLS")                            \
+    X(WISP_ECERTUNTRUSTED, -35, "certificate not issued by a trusted CA")                          \
+    X(WISP_ECERTSELFSIGNED, -36, "certificate is self-signed and not trusted")                     \
+    X(WISP_ECERTNAME, -37, "certificate does not match the host name or address")                  \
+    X(WISP_ECERTEXPIRED, -38, "certificate has expired")                                           \
+    X(WISP_ECERTFUTURE, -39, "certificate is not valid yet")                                       \
+    X(WISP_ECERTUSAGE, -40, "certificate key usage does not allow this use")                       \
+    X(WISP_ECERTWEAK, -41, "certificate signature hash or key too weak")                           \
+    X(WISP_ECERTCHAIN, -42, "certificate chain too long")
+
+/*
+ * Certificate failures. A peer certificate that does not verify gives one code for
+ * its first reason in this order (a certificate can fail for several):
+ *   WISP_ECERTCHAIN      more than MBEDTLS_X509_MAX_INTERMEDIATE_CA intermediates
+ *   WISP_ECERTWEAK       signed with SHA-1 or SHA-224, an RSA key under 2048 bits, or
+ *                        a curve other than P-256/P-384 (SPEC section 8)
+ *   WISP_ECERTSELFSIGNED a self-signed leaf that is not in the trust store
+ *   WISP_ECERTUNTRUSTED  no path to a trusted CA (unknown issuer, bad signature)
+ *   WISP_ECERTNAME       the host name (SNI) or the IP address (iPAddress SAN) differs
+ *   WISP_ECERTUSAGE      keyUsage / extendedKeyUsage forbid this use (e.g. a server
+ *                        presenting a clientAuth-only certificate)
+ *   WISP_ECERTEXPIRED    notAfter has passed (of any certificate in the chain)
+ *   WISP_ECERTFUTURE     notBefore is still ahead
+ *   WISP_ECERT           verification failed for another reason (also: a server that
+ *                        requires a client certificate got none or a bad one)
+ * None of them is retried. WISP_IS_ECERT(e) is true for all of them.
+ */
+#define WISP_IS_ECERT(e)                                                                           \
+    ((e) == WISP_ECERT || ((e) <= WISP_ECERTUNTRUSTED && (e) >= WISP_ECERTCHAIN))
 
 enum wisp_error {
 #define WISP_X_ENUM(name, value, text) name = (value),

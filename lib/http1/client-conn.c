@@ -619,8 +619,9 @@ static void conn_error(wisp__h1_conn_t *c, int err)
 
     WISP_LOGI(c->cx, "%s:%u: connection %s (%s): %s", c->host, c->port,
               c->state >= CS_IDLE ? "lost" : "failed", state_names[c->state], wisp_strerror(err));
-    if (err == WISP_ECERT) {
-        /* Retrying cannot make a certificate verify: fail everyone on this key. */
+    if (WISP_IS_ECERT(err)) {
+        /* Retrying cannot make a certificate verify (whatever its reason): fail
+         * everyone on this key. */
         if (c->vhost)
             wisp__vhost_session_drop(c->vhost, c->host, c->port);
         sock_down(c, 0);

@@ -275,7 +275,7 @@ static void t_failed(wisp__h1_txn_t *t, int err, int sent)
     /* Never retried: the app's own disconnect, a certificate that will not verify,
      * a request the stream cannot build, and a lost POST or PATCH (SPEC §6: never
      * resent without the app asking; WISP_ESTALE tells it the server never answered). */
-    may_retry = err != WISP_ECANCELED && err != WISP_ECERT && err != WISP_EINVAL &&
+    may_retry = err != WISP_ECANCELED && !WISP_IS_ECERT(err) && err != WISP_EINVAL &&
                 err != WISP_EHEADER && (!sent || idempotent(s->ps));
     after_failure(s, err, may_retry);
 }

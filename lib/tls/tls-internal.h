@@ -87,8 +87,9 @@ WISP_NODISCARD int wisp__tls_set_session(wisp__tls_t *t, const wisp__tls_session
 /**
  * \brief  Advance the handshake.
  * \return 0 when complete, WISP_EWANTREAD / WISP_EWANTWRITE to be called again when
- *         the socket is ready, or a failure: WISP_ECERT (verification, with the
- *         reasons logged), WISP_ETLSALERT, WISP_ECLOSED (EOF), WISP_ETLS,
+ *         the socket is ready, or a failure: a certificate code (WISP_IS_ECERT:
+ *         WISP_ECERT or one of WISP_ECERTUNTRUSTED..WISP_ECERTCHAIN, see
+ *         wisp__tls_cert_error; the reasons logged), WISP_ETLSALERT, WISP_ECLOSED (EOF), WISP_ETLS,
  *         WISP_ENOMEM, or the transport's own error. On completion of a TLS 1.2
  *         client handshake the session sink is called before this returns 0.
  */
@@ -125,6 +126,16 @@ int wisp__tls_close_notify(wisp__tls_t *t);
  *         only ext[0..ext_len).
  */
 int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *ip);
+
+/**
+ * \brief  The wisp code of a failed certificate verification.
+ * \param  flags  mbedTLS's verify result (MBEDTLS_X509_BADCERT_* bits, plus tls.c's
+ *                self-signed bit 0x00800000)
+ * \return WISP_ECERTCHAIN for mbedTLS's "fatal" all-ones result, else the first of
+ *         WISP_ECERTWEAK, SELFSIGNED, UNTRUSTED, NAME, USAGE, EXPIRED, FUTURE whose
+ *         flags are set (lib/tls/README.md has the table), else WISP_ECERT.
+ */
+int wisp__tls_cert_error(uint32_t flags);
 
 /** NULL-safe; zeroizes the secrets; sets *s to NULL. */
 void wisp__tls_session_free(wisp_context_t *cx, wisp__tls_session_t **s);

@@ -97,6 +97,7 @@ typedef uint16_t tls_group_t;
 #define CONF_MIN_TLS12(conf) mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2)
 #define IS_TLS13(ssl) (mbedtls_ssl_get_version_number(ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
 #define ERR_BAD_VERSION MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
+#define ERR_BAD_CERT MBEDTLS_ERR_SSL_BAD_CERTIFICATE
 /* 3.6 offers RSA-PSS (TLS 1.3 needs it) ahead of PKCS#1 v1.5 in TLS 1.2 too, but its
  * TLS 1.2 client then refuses a PSS-signed ServerKeyExchange (-0x6600), which is what
  * OpenSSL sends when it may. Listing PKCS#1 v1.5 first makes a TLS 1.2 server that
@@ -138,6 +139,7 @@ typedef mbedtls_ecp_group_id tls_group_t;
     mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3)
 #define IS_TLS13(ssl) 0
 #define ERR_BAD_VERSION MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
+#define ERR_BAD_CERT MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE
 #define CONF_SIG_ALGS(conf) ((void)(conf)) /* 2.28's defaults offer no PSS in 1.2 */
 #endif
 #ifndef PSA_INIT
@@ -679,12 +681,63 @@ int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *
     return 0;
 }
 
+/* ---- Verification results ---- */
+
+/* Set by verify_cb on a self-signed leaf that mbedTLS found no trusted issuer for. A
+ * bit mbedTLS never uses (its flags end at 0x080000 on 2.28 and 3.6), below bit 24,
+ * so that cert_map entries can hold it. */
+#define FLAG_SELF_SIGNED 0x00800000u
+
+/* A failed verification makes mbedTLS set every flag: a chain longer than
+ * MBEDTLS_X509_MAX_INTERMEDIATE_CA ends its walk with MBEDTLS_ERR_X509_FATAL_ERROR,
+ * which x509_crt_verify reports as CERT_VERIFY_FAILED with flags (uint32_t)-1, the
+ * verify callback not called (2.28.3 and 3.6; see README.md). */
+#define FLAGS_FATAL 0xFFFFFFFFu
+
+/* Verification flags -> wisp code, first match wins, in precedence order after
+ * WISP_ECERTCHAIN (FLAGS_FATAL). Each entry is flags | -code << 24: no strings and
+ * 4 bytes an entry, for the firmware's flash budget. */
+#define CERT_MAP(flags, err) ((uint32_t)(flags) | (uint32_t) - (err) << 24)
+static const uint32_t cert_map[] = {
+    CERT_MAP(MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
+                 MBEDTLS_X509_BADCERT_BAD_KEY,
+             WISP_ECERTWEAK),
+    CERT_MAP(FLAG_SELF_SIGNED, WISP_ECERTSELFSIGNED),
+    CERT_MAP(MBEDTLS_X509_BADCERT_NOT_TRUSTED, WISP_ECERTUNTRUSTED),
+    CERT_MAP(MBEDTLS_X509_BADCERT_CN_MISMATCH, WISP_ECERTNAME),
+    CERT_MAP(MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+                 MBEDTLS_X509_BADCERT_NS_CERT_TYPE,
+             WISP_ECERTUSAGE),
+    CERT_MAP(MBEDTLS_X509_BADCERT_EXPIRED, WISP_ECERTEXPIRED),
+    CERT_MAP(MBEDTLS_X509_BADCERT_FUTURE, WISP_ECERTFUTURE),
+};
+
+int wisp__tls_cert_error(uint32_t flags)
+{
+    size_t i;
+
+    if (flags == FLAGS_FATAL)
+        return WISP_ECERTCHAIN;
+    for (i = 0; i < sizeof(cert_map) / sizeof(cert_map[0]); i++)
+        if (flags & cert_map[i] & 0xFFFFFFu)
+            return -(int)(cert_map[i] >> 24);
+    return WISP_ECERT;
+}
+
 static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     wisp__tls_t *t = arg;
 
-    if (depth == 0 && t->peer_ip && !wisp__tls_ext_has_ip(crt->v3_ext.p, crt->v3_ext.len, &t->ip))
+    if (depth != 0)
+        return 0;
+    if (t->peer_ip && !wisp__tls_ext_has_ip(crt->v3_ext.p, crt->v3_ext.len, &t->ip))
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    /* Not trusted, and its own issuer: a self-signed leaf (one in the trust store
+     * would have verified). */
+    if ((*flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) &&
+        crt->issuer_raw.len == crt->subject_raw.len &&
+        !memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->issuer_raw.len))
+        *flags |= FLAG_SELF_SIGNED;
     return 0;
 }
 
@@ -737,23 +790,43 @@ static int map_err(wisp__tls_t *t, int ret, const char *what)
         return WISP_ETLS;
     case MBEDTLS_ERR_SSL_ALLOC_FAILED:
         return WISP_ENOMEM;
+#if WISP_WITH_SERVER
+    case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE: /* server with client CAs: none came */
+        WISP_LOGN(t->cx, "%s: the client sent no certificate", what);
+        return WISP_ECERT;
+#endif
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
         log_mbedtls(t->cx, WISP_LOG_INFO, what, ret);
         return WISP_ETLSALERT;
+    /* A usage (keyUsage, extendedKeyUsage) failure comes as BAD_(HS_)CERTIFICATE
+     * with its flags in the verify result like the others; the same code with no
+     * flag is a malformed Certificate message (WISP_ETLS). */
+    case ERR_BAD_CERT:
+        if (!mbedtls_ssl_get_verify_result(&t->ssl)) {
+            log_mbedtls(t->cx, WISP_LOG_INFO, what, ret);
+            return WISP_ETLS;
+        }
+        /* fall through */
+    case MBEDTLS_ERR_X509_FATAL_ERROR: /* the chain is too long (verify_cb never fails) */
     case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: {
         char info[160];
         uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
-        int n = mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
+        size_t n;
 
-        /* One line: the reasons come newline-separated. */
+        ret = wisp__tls_cert_error(flags);
+        info[0] = '\0';
+        if (ret != WISP_ECERTCHAIN) /* all flags set: there are no reasons to list */
+            (void)mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags & ~FLAG_SELF_SIGNED);
+        /* One line: the reasons come newline-separated (and may be cut short). */
+        n = strlen(info);
         if (n > 0 && info[n - 1] == '\n')
             info[--n] = '\0';
         while (n-- > 0)
             if (info[n] == '\n')
                 info[n] = ';';
-        WISP_LOGN(t->cx, "%s: certificate verification failed (0x%x): %s", what, (unsigned)flags,
-                  info);
-        return WISP_ECERT;
+        WISP_LOGN(t->cx, "%s: certificate verification failed (0x%x): %s: %s", what,
+                  (unsigned)flags, wisp_errname(ret), info);
+        return ret;
     }
     default:
         log_mbedtls(t->cx, WISP_LOG_INFO, what, ret);

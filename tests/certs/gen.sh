@@ -6,18 +6,28 @@
 #                                   only the X.509-profile leaves (below), issued by
 #                                   the ca.pem/ca.key already in OUTDIR, so nothing
 #                                   else changes (other tests embed ca.pem)
+#   tests/certs/gen.sh --add-missing [OUTDIR]
+#                                   only the certificates of the "certificate error"
+#                                   set (cert_error_files below) that OUTDIR lacks,
+#                                   issued by the ca.pem/ca.key already there; files
+#                                   that exist are never rewritten
 #
 # Every certificate is issued through `openssl ca` with explicit dates, so the
 # validity windows do not depend on the day the script runs: everything is valid
-# from 2020-01-01 to 2101-01-01, except expired.pem (2000-01-01 to 2001-01-01).
+# from 2020-01-01 to 2101-01-01, except expired.pem and client-expired.pem
+# (2000-01-01 to 2001-01-01) and server-future.pem (2099-01-01 to 2101-01-01).
 # Keys are new on every run; file names are fixed. The work happens in a temporary
 # directory and only finished files are moved into OUTDIR, so a failed run leaves
 # the previous set untouched. See README.md for what each file is for.
 set -eu
 
 only_profile=0
+add_missing=0
 if [ "${1:-}" = --profile-leaves ]; then
     only_profile=1
+    shift
+elif [ "${1:-}" = --add-missing ]; then
+    add_missing=1
     shift
 fi
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +47,7 @@ START=20200101000000Z
 END=21010101000000Z
 OLD_START=20000101000000Z
 OLD_END=20010101000000Z
+FUTURE_START=20990101000000Z
 
 # Extension sections shared by every issuing CA; selected with -extensions.
 cat >"$work/ext.cnf" <<'EOF'
@@ -90,6 +101,23 @@ keyUsage               = critical, digitalSignature
 extendedKeyUsage       = clientAuth
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid
+
+# A server's names, but an extendedKeyUsage that allows client authentication only.
+[ server_clientauth ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectAltName         = DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid
+
+# A self-signed leaf: the server's names, issuer == subject, not a CA.
+[ server_self ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = serverAuth
+subjectAltName         = DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier   = hash
 EOF
 
 # ca_config NAME: a throwaway `openssl ca` database for the CA called NAME.
@@ -175,6 +203,79 @@ profile_leaves() {
 }
 profile_files="server-sha224 server-rsa1024 server-p521"
 
+# One certificate per verification failure wisp reports with its own code
+# (include/wisp/error.h), beyond those above: each .pem with its .key.
+#   server-future      notBefore 2099-01-01                     WISP_ECERTFUTURE
+#   server-selfsigned  self-signed leaf, not in any trust store WISP_ECERTSELFSIGNED
+#   server-clientauth  extendedKeyUsage clientAuth only         WISP_ECERTUSAGE
+#   server-sha1        signed with SHA-1                        WISP_ECERTWEAK
+#   client-expired     the client certificate, expired          (server side)
+#   chain-long         leaf + 9 intermediates, one more than mbedTLS's default
+#                      MBEDTLS_X509_MAX_INTERMEDIATE_CA (8)      WISP_ECERTCHAIN
+#   chain-long-ok      leaf + 8 intermediates: the longest that verifies (control)
+# The chain files hold the leaf first, then its issuers up to (not including) ca.
+CHAIN_INTERMEDIATES=9
+cert_error_leaves() {
+    local i prev=ca
+    key_ec server-future
+    issue server-future ca server_ec localhost "$FUTURE_START" "$END"
+    key_ec server-selfsigned
+    issue server-selfsigned self server_self localhost "$START" "$END"
+    key_ec server-clientauth
+    issue server-clientauth ca server_clientauth localhost "$START" "$END"
+    key_ec server-sha1
+    issue server-sha1 ca server_ec localhost "$START" "$END" sha1
+    key_ec client-expired
+    issue client-expired ca client wisp-test-client "$OLD_START" "$OLD_END"
+    : >"$work/chain-issuers.pem"
+    for i in $(seq 1 $CHAIN_INTERMEDIATES); do
+        key_ec "chain-i$i"
+        issue "chain-i$i" "$prev" v3_ca "wisp test chain intermediate $i" "$CA_START" "$END"
+        ca_config "chain-i$i"
+        cat "$work/chain-i$i.pem" "$work/chain-issuers.pem" >"$work/chain-issuers.tmp"
+        mv "$work/chain-issuers.tmp" "$work/chain-issuers.pem"
+        prev=chain-i$i
+        if [ "$i" = $((CHAIN_INTERMEDIATES - 1)) ]; then
+            cp "$work/chain-issuers.pem" "$work/chain-issuers-ok.pem"
+        fi
+    done
+    key_ec chain-long-ok
+    issue chain-long-ok "chain-i$((CHAIN_INTERMEDIATES - 1))" server_ec localhost "$START" "$END"
+    cat "$work/chain-issuers-ok.pem" >>"$work/chain-long-ok.pem"
+    key_ec chain-long
+    issue chain-long "chain-i$CHAIN_INTERMEDIATES" server_ec localhost "$START" "$END"
+    cat "$work/chain-issuers.pem" >>"$work/chain-long.pem"
+
+    # Each is wrong in exactly its one way: OpenSSL accepts the rest.
+    openssl verify -attime "$(date -d 2099-06-01 +%s)" -CAfile "$work/ca.pem" \
+        "$work/server-future.pem" >/dev/null
+    openssl verify -CAfile "$work/server-selfsigned.pem" "$work/server-selfsigned.pem" >/dev/null
+    openssl verify -CAfile "$work/ca.pem" "$work/server-clientauth.pem" >/dev/null
+    openssl verify -auth_level 0 -CAfile "$work/ca.pem" "$work/server-sha1.pem" >/dev/null
+    openssl verify -attime "$(date -d 2000-06-01 +%s)" -CAfile "$work/ca.pem" \
+        "$work/client-expired.pem" >/dev/null
+    for c in chain-long chain-long-ok; do
+        openssl verify -CAfile "$work/ca.pem" -untrusted "$work/$c.pem" "$work/$c.pem" >/dev/null
+    done
+}
+cert_error_files="server-future server-selfsigned server-clientauth server-sha1 client-expired
+                  chain-long chain-long-ok"
+
+if [ "$add_missing" = 1 ]; then
+    cp "$out/ca.pem" "$out/ca.key" "$work/"
+    ca_config ca
+    cert_error_leaves
+    for f in $cert_error_files; do
+        if [ -e "$out/$f.pem" ] || [ -e "$out/$f.key" ]; then
+            continue
+        fi
+        chmod 644 "$work/$f.key" "$work/$f.pem"
+        mv "$work/$f.key" "$work/$f.pem" "$out/"
+        echo "gen.sh: added $f.pem, $f.key"
+    done
+    exit 0
+fi
+
 if [ "$only_profile" = 1 ]; then
     cp "$out/ca.pem" "$out/ca.key" "$work/"
     ca_config ca
@@ -217,6 +318,7 @@ issue other-server other-ca server_ec localhost "$START" "$END"
 key_ec client
 issue client ca client wisp-test-client "$START" "$END"
 profile_leaves
+cert_error_leaves
 
 for c in ca inter other-ca; do
     openssl x509 -in "$work/$c.pem" -outform DER -out "$work/$c.der"
@@ -235,7 +337,7 @@ if openssl verify -CAfile "$work/ca.pem" "$work/expired.pem" >/dev/null 2>&1; th
 fi
 
 files="ca inter other-ca server server-rsa server-inter wronghost ipcn expired
-       other-server client $profile_files"
+       other-server client $profile_files $cert_error_files"
 for f in $files; do
     chmod 644 "$work/$f.key" "$work/$f.pem"
     mv -f "$work/$f.key" "$work/$f.pem" "$out/"

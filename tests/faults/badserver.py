@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A scriptable, misbehaving HTTP/1.1 server (TLS or plain) for wisp's fault tests.
 
-    badserver.py [--plain] [--cert server|wronghost|expired|other] [--port N]
+    badserver.py [--plain] [--cert server|wronghost|expired|other|future|selfsigned|
+                                   clientauth|chain-long] [--port N]
                  [--scenario NAME[:ARG]] [--max-conns N] [--max-seconds S]
                  [--log FILE] [--certs DIR]
 
@@ -51,7 +52,9 @@ short that way is still truncated) and then the TCP FIN.
 so a test can count connections and requests (e.g. that a POST was not resent).
 
 Only the Python standard library; loopback only. Certificates come from tests/certs
-(--certs overrides): server.pem, wronghost.pem, expired.pem or other-server.pem.
+(--certs overrides): server.pem, wronghost.pem, expired.pem, other-server.pem,
+server-future.pem, server-selfsigned.pem, server-clientauth.pem or chain-long.pem
+(leaf and 9 intermediates, all sent).
 """
 
 import argparse
@@ -75,6 +78,10 @@ CERTS = {
     "wronghost": ("wronghost.pem", "wronghost.key"),
     "expired": ("expired.pem", "expired.key"),
     "other": ("other-server.pem", "other-server.key"),
+    "future": ("server-future.pem", "server-future.key"),
+    "selfsigned": ("server-selfsigned.pem", "server-selfsigned.key"),
+    "clientauth": ("server-clientauth.pem", "server-clientauth.key"),
+    "chain-long": ("chain-long.pem", "chain-long.key"),
 }
 
 PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake")

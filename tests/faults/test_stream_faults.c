@@ -456,13 +456,19 @@ static void test_dns_failure(void **state)
 }
 
 /* A certificate that does not verify fails the leader and every stream queued on its
- * key with WISP_ECERT, without a retry even under a retry policy (SPEC §7). */
-static void cert_failure(fx_t *x, const char *cert)
+ * key with the code of its reason, without a retry even under a retry policy (SPEC
+ * §7): one connection attempt per cycle, whatever the retry table allows (retry3:
+ * conceal 3, so a retried failure would make 4). */
+static void cert_failure(fx_t *x, const char *cert, int want)
 {
     const char *const args[] = {"--cert", cert, NULL};
     strec_t *r[3];
     wisp_stats_t st;
+    char seq[160];
     size_t i;
+
+    snprintf(seq, sizeof(seq), "CONNECTING CONNECTION_FAILED:%s ALL_RETRIES_FAILED:%s",
+             wisp_errname(want), wisp_errname(want));
 
     start(x, args);
     for (i = 0; i < 3; i++)
@@ -471,12 +477,11 @@ static void cert_failure(fx_t *x, const char *cert)
         request(r[i]);
     waitn(x, r, 3, 3000);
     st_run_for(x->f->cx, 300); /* longer than the first backoff: no retry may start */
-    EXPECT(r[0], strcmp(st_seq(r[0], 0), "CONNECTING CONNECTION_FAILED:WISP_ECERT "
-                                         "ALL_RETRIES_FAILED:WISP_ECERT") == 0);
+    EXPECT(r[0], strcmp(st_seq(r[0], 0), seq) == 0);
     for (i = 1; i < 3; i++) {
         EXPECT(r[i], st_find(r[i], WISP_STATE_QUEUED, 0) >= 0);
         EXPECT(r[i], st_last(r[i]) == WISP_STATE_ALL_RETRIES_FAILED);
-        EXPECT(r[i], st_last_arg(r[i]) == WISP_ECERT);
+        EXPECT(r[i], st_last_arg(r[i]) == want);
         EXPECT(r[i], st_find(r[i], WISP_STATE_RETRYING, 0) < 0);
         EXPECT(r[i], st_find(r[i], WISP_STATE_CONNECTED, 0) < 0);
     }
@@ -490,8 +495,7 @@ static void cert_failure(fx_t *x, const char *cert)
     st_reset(r[0]);
     request(r[0]);
     wait1(x, r[0], 3000);
-    EXPECT(r[0], strcmp(st_seq(r[0], 0), "CONNECTING CONNECTION_FAILED:WISP_ECERT "
-                                         "ALL_RETRIES_FAILED:WISP_ECERT") == 0);
+    EXPECT(r[0], strcmp(st_seq(r[0], 0), seq) == 0);
     assert_int_equal(stfx_stats(x->f).retries, 0);
     finish(x);
     assert_int_equal(badserver_count(&x->bs, "accept "), 2);
@@ -528,17 +532,37 @@ static void test_cert_failure_requested_again(void **state)
 
 static void test_cert_unknown_ca(void **state)
 {
-    cert_failure(*state, "other");
+    cert_failure(*state, "other", WISP_ECERTUNTRUSTED);
 }
 
 static void test_cert_wrong_host(void **state)
 {
-    cert_failure(*state, "wronghost");
+    cert_failure(*state, "wronghost", WISP_ECERTNAME);
 }
 
 static void test_cert_expired(void **state)
 {
-    cert_failure(*state, "expired");
+    cert_failure(*state, "expired", WISP_ECERTEXPIRED);
+}
+
+static void test_cert_not_yet_valid(void **state)
+{
+    cert_failure(*state, "future", WISP_ECERTFUTURE);
+}
+
+static void test_cert_self_signed(void **state)
+{
+    cert_failure(*state, "selfsigned", WISP_ECERTSELFSIGNED);
+}
+
+static void test_cert_clientauth_only(void **state)
+{
+    cert_failure(*state, "clientauth", WISP_ECERTUSAGE);
+}
+
+static void test_cert_chain_too_long(void **state)
+{
+    cert_failure(*state, "chain-long", WISP_ECERTCHAIN);
 }
 
 /* ---- After the request: DISCONNECTED ------------------------------------------------ */
@@ -1235,6 +1259,10 @@ int main(void)
         T(test_cert_failure_requested_again),
         T(test_cert_wrong_host),
         T(test_cert_expired),
+        T(test_cert_not_yet_valid),
+        T(test_cert_self_signed),
+        T(test_cert_clientauth_only),
+        T(test_cert_chain_too_long),
         T(test_rst_in_head),
         T(test_rst_in_body),
         T(test_close_mid_chunk),

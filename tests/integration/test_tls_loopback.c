@@ -4,8 +4,12 @@
  * writes, session resumption (TLS 1.3 tickets after the handshake on 3.6), the
  * mbedTLS traps (flight coalescing with TCP_NODELAY, per version; IP subjectAltName
  * matching without CN fallback, and without a host name on 3.6.3+) and verification
- * failures. Every test ends with zero sockets registered and zero heap, checked by
- * a counting allocator after the context is gone.
+ * failures, each with its own code (client side: CA, name, dates, self-signed,
+ * chain length, X.509 profile; server side with client CAs: no, foreign or expired
+ * client certificate). A clientAuth-only server certificate is tested against
+ * openssl s_server (tests/interop/test_tls_hardening.c): mbedTLS will not serve it. Every test ends
+ * with zero sockets registered and zero heap, checked by a counting allocator after the context is
+ * gone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,6 +88,46 @@ static int make_client(fixture_t *f, const char *ca)
     in.ca_count = 1;
     ret = wisp__tls_conf_create(f->cx, &in, &f->client);
     tlspeer_blob_free(&c);
+    return ret;
+}
+
+/* A server that requires client certificates issued by client_ca (the policy's
+ * client_ca), and a client that presents cert/key. */
+static int make_server_mtls(fixture_t *f, const char *client_ca)
+{
+    wisp__tls_conf_info_t in;
+    wisp__tls_blob_t c = file_blob("server.pem"), k = file_blob("server.key");
+    wisp__tls_blob_t ca = file_blob(client_ca);
+    int ret;
+
+    memset(&in, 0, sizeof(in));
+    in.server = 1;
+    in.cert = c;
+    in.key = k;
+    in.ca = &ca;
+    in.ca_count = 1;
+    ret = wisp__tls_conf_create(f->cx, &in, &f->server);
+    tlspeer_blob_free(&c);
+    tlspeer_blob_free(&k);
+    tlspeer_blob_free(&ca);
+    return ret;
+}
+
+static int make_client_cert(fixture_t *f, const char *cert, const char *key)
+{
+    wisp__tls_conf_info_t in;
+    wisp__tls_blob_t ca = file_blob("ca.pem"), c = file_blob(cert), k = file_blob(key);
+    int ret;
+
+    memset(&in, 0, sizeof(in));
+    in.ca = &ca;
+    in.ca_count = 1;
+    in.cert = c;
+    in.key = k;
+    ret = wisp__tls_conf_create(f->cx, &in, &f->client);
+    tlspeer_blob_free(&ca);
+    tlspeer_blob_free(&c);
+    tlspeer_blob_free(&k);
     return ret;
 }
 
@@ -304,10 +348,11 @@ static void test_flights_coalesced_nodelay(void **state)
     assert_idle(f);
 }
 
-/* Trap 3 and verification failures: each case is a server certificate and the
- * name the client dials; the handshake must fail with WISP_ECERT. */
+/* Trap 3 and verification failures: each case is a server certificate, the name the
+ * client dials and the one code the handshake must fail with (include/wisp/error.h:
+ * the first reason in precedence order). */
 static void expect_cert_failure(fixture_t *f, const char *cert, const char *key, const char *host,
-                                const char *ip)
+                                const char *ip, int want)
 {
     tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
 
@@ -318,7 +363,10 @@ static void expect_cert_failure(fixture_t *f, const char *cert, const char *key,
     f->l.rx_total = 1;
     assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, host, &f->l.bound, NULL), 0);
     assert_int_equal(tlspeer_run(f->cx, all, 1, 10000), 0);
-    assert_int_equal(f->cli[0].err, WISP_ECERT);
+    if (f->cli[0].err != want)
+        print_error("%s: got %s, want %s\n", cert, wisp_errname(f->cli[0].err), wisp_errname(want));
+    assert_int_equal(f->cli[0].err, want);
+    assert_true(WISP_IS_ECERT(f->cli[0].err));
     assert_false(f->cli[0].hs_done);
     /* The server sees the client's alert or the close; it must end too. */
     assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
@@ -329,13 +377,14 @@ static void expect_cert_failure(fixture_t *f, const char *cert, const char *key,
 static void test_ip_endpoint_never_matches_cn(void **state)
 {
     /* CN=127.0.0.1 and no SAN: mbedTLS alone would accept it by CN. */
-    expect_cert_failure(*state, "ipcn.pem", "ipcn.key", "127.0.0.1", "127.0.0.1");
+    expect_cert_failure(*state, "ipcn.pem", "ipcn.key", "127.0.0.1", "127.0.0.1", WISP_ECERTNAME);
 }
 
 static void test_ip_endpoint_needs_ip_san(void **state)
 {
     /* DNS SAN only, dialled by IP. */
-    expect_cert_failure(*state, "wronghost.pem", "wronghost.key", "127.0.0.1", "127.0.0.1");
+    expect_cert_failure(*state, "wronghost.pem", "wronghost.key", "127.0.0.1", "127.0.0.1",
+                        WISP_ECERTNAME);
 }
 
 static void test_ip_endpoint_matches_ip_san(void **state)
@@ -351,24 +400,73 @@ static void test_ip_endpoint_matches_ip_san(void **state)
 
 static void test_wrong_host_name(void **state)
 {
-    expect_cert_failure(*state, "wronghost.pem", "wronghost.key", "localhost", "127.0.0.1");
+    expect_cert_failure(*state, "wronghost.pem", "wronghost.key", "localhost", "127.0.0.1",
+                        WISP_ECERTNAME);
 }
 
 static void test_unknown_ca(void **state)
 {
-    expect_cert_failure(*state, "other-server.pem", "other-server.key", "localhost", "127.0.0.1");
+    expect_cert_failure(*state, "other-server.pem", "other-server.key", "localhost", "127.0.0.1",
+                        WISP_ECERTUNTRUSTED);
 }
 
 static void test_expired(void **state)
 {
-    expect_cert_failure(*state, "expired.pem", "expired.key", "localhost", "127.0.0.1");
+    expect_cert_failure(*state, "expired.pem", "expired.key", "localhost", "127.0.0.1",
+                        WISP_ECERTEXPIRED);
+}
+
+static void test_not_yet_valid(void **state)
+{
+    /* notBefore 2099-01-01. */
+    expect_cert_failure(*state, "server-future.pem", "server-future.key", "localhost", "127.0.0.1",
+                        WISP_ECERTFUTURE);
+}
+
+static void test_self_signed_leaf(void **state)
+{
+    /* Also NOT_TRUSTED in mbedTLS's flags: the self-signed reason is told apart. */
+    expect_cert_failure(*state, "server-selfsigned.pem", "server-selfsigned.key", "localhost",
+                        "127.0.0.1", WISP_ECERTSELFSIGNED);
+}
+
+/* The same self-signed leaf, when it is the trust anchor itself, verifies: the
+ * code above is for one that is not in the trust store. */
+static void test_self_signed_leaf_trusted(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(make_server(f, "server-selfsigned.pem", "server-selfsigned.key"), 0);
+    assert_int_equal(make_client(f, "server-selfsigned.pem"), 0);
+    run_pair(f, "localhost", "127.0.0.1", 100, 100, NULL);
+    assert_int_equal(f->cli[0].err, 0);
+    assert_idle(f);
+}
+
+/* One intermediate more than MBEDTLS_X509_MAX_INTERMEDIATE_CA (8 here): refused as
+ * a chain, not as an untrusted certificate; 8 intermediates verify. */
+static void test_chain_too_long(void **state)
+{
+    expect_cert_failure(*state, "chain-long.pem", "chain-long.key", "localhost", "127.0.0.1",
+                        WISP_ECERTCHAIN);
+}
+
+static void test_chain_longest_allowed(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(make_server(f, "chain-long-ok.pem", "chain-long-ok.key"), 0);
+    assert_int_equal(make_client(f, "ca.pem"), 0);
+    run_pair(f, "localhost", "127.0.0.1", 100, 100, NULL);
+    assert_int_equal(f->cli[0].err, 0);
+    assert_idle(f);
 }
 
 /* The X.509 profile (SPEC section 8): valid chains outside it fail verification. */
 static void test_profile_refuses_rsa1024(void **state)
 {
     expect_cert_failure(*state, "server-rsa1024.pem", "server-rsa1024.key", "localhost",
-                        "127.0.0.1");
+                        "127.0.0.1", WISP_ECERTWEAK);
 }
 
 static void test_profile_refuses_p521(void **state)
@@ -385,18 +483,89 @@ static void test_profile_refuses_p521(void **state)
     assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
                      0);
     assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
-    /* TLS 1.3: the certificate arrives and fails the profile (WISP_ECERT). TLS 1.2:
-     * the client offers no P-521 group, so the server cannot use its key at all and
-     * gives up first (the client sees the close). Refused either way. */
+    /* TLS 1.3: the certificate arrives and fails the profile (WISP_ECERTWEAK). TLS
+     * 1.2: the client offers no P-521 group, so the server cannot use its key at all
+     * and gives up first (the client sees the close). Refused either way. */
     err = f->cli[0].err;
     assert_false(f->cli[0].hs_done);
-    assert_true(err == WISP_ECERT || err == WISP_ECLOSED || err == WISP_ETLSALERT);
+    assert_true(err == WISP_ECERTWEAK || err == WISP_ECLOSED || err == WISP_ETLSALERT);
     assert_idle(f);
 }
 
 static void test_profile_refuses_sha224(void **state)
 {
-    expect_cert_failure(*state, "server-sha224.pem", "server-sha224.key", "localhost", "127.0.0.1");
+    expect_cert_failure(*state, "server-sha224.pem", "server-sha224.key", "localhost", "127.0.0.1",
+                        WISP_ECERTWEAK);
+}
+
+static void test_profile_refuses_sha1(void **state)
+{
+    expect_cert_failure(*state, "server-sha1.pem", "server-sha1.key", "localhost", "127.0.0.1",
+                        WISP_ECERTWEAK);
+}
+
+/* The server side (client_ca): a client with no certificate, one from another CA, or
+ * an expired one is refused with the server reporting the reason; the right
+ * certificate is served (control). The client sees the server's alert or close. */
+static void run_mtls(fixture_t *f, const char *cert, const char *key)
+{
+    tlspeer_t *all[2] = {&f->cli[0], &f->srv[0]};
+
+    assert_int_equal(make_server_mtls(f, "ca.pem"), 0);
+    if (cert)
+        assert_int_equal(make_client_cert(f, cert, key), 0);
+    else
+        assert_int_equal(make_client(f, "ca.pem"), 0);
+    assert_int_equal(tlslistener_open(&f->l, f->cx, f->server, "127.0.0.1", f->srv, 1), 0);
+    f->cli[0].tx_total = 10;
+    f->cli[0].rx_total = 10;
+    f->l.tx_total = 10;
+    f->l.rx_total = 10;
+    assert_int_equal(tlspeer_connect(&f->cli[0], f->cx, f->client, "localhost", &f->l.bound, NULL),
+                     0);
+    assert_int_equal(tlspeer_run(f->cx, all, 2, 10000), 0);
+}
+
+static void expect_client_refused(fixture_t *f, const char *cert, const char *key, int want)
+{
+    run_mtls(f, cert, key);
+    if (f->srv[0].err != want)
+        print_error("client %s: server got %s, want %s\n", cert ? cert : "(none)",
+                    wisp_errname(f->srv[0].err), wisp_errname(want));
+    assert_int_equal(f->srv[0].err, want);
+    assert_false(f->srv[0].hs_done);
+    /* TLS 1.3: the client has finished its side before the server looks; it learns
+     * of the refusal from its first read. Either way it moved no data. */
+    assert_int_not_equal(f->cli[0].err, 0);
+    assert_int_equal(f->cli[0].rx_done, 0);
+    assert_int_equal(f->srv[0].rx_done, 0);
+    assert_idle(f);
+}
+
+static void test_mtls_right_client_cert(void **state)
+{
+    fixture_t *f = *state;
+
+    run_mtls(f, "client.pem", "client.key");
+    assert_int_equal(f->srv[0].err, 0);
+    assert_int_equal(f->cli[0].err, 0);
+    assert_int_equal(f->srv[0].rx_done, 10);
+    assert_idle(f);
+}
+
+static void test_mtls_no_client_cert(void **state)
+{
+    expect_client_refused(*state, NULL, NULL, WISP_ECERT);
+}
+
+static void test_mtls_other_ca_client_cert(void **state)
+{
+    expect_client_refused(*state, "other-server.pem", "other-server.key", WISP_ECERTUNTRUSTED);
+}
+
+static void test_mtls_expired_client_cert(void **state)
+{
+    expect_client_refused(*state, "client-expired.pem", "client-expired.key", WISP_ECERTEXPIRED);
 }
 
 /* The truncation contract of wisp__tls_read: the server sends 3000 bytes and closes
@@ -479,9 +648,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_yet_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_signed_leaf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_signed_leaf_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_longest_allowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_refuses_rsa1024, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_refuses_p521, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_refuses_sha224, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refuses_sha1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mtls_right_client_cert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mtls_no_client_cert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mtls_other_ca_client_cert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mtls_expired_client_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_close_notify_is_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_bare_eof_is_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),

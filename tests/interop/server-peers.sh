@@ -114,6 +114,11 @@ if c --cert "$certs/other-server.pem" --key "$certs/other-server.key" -o /dev/nu
 else
     ok "client_ca: refused another CA's certificate"
 fi
+if c --cert "$certs/client-expired.pem" --key "$certs/client-expired.key" -o /dev/null "$url/count" 2>/dev/null; then
+    bad "client_ca: served an expired client certificate"
+else
+    ok "client_ca: refused an expired client certificate"
+fi
 stop mtls "$mtls"
 [ "$(stat_of transactions)" = 1 ] && ok "client_ca: one request served" || bad "client_ca served $(stat_of transactions)"
 

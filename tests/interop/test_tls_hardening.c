@@ -1,8 +1,10 @@
 /*
  * The TLS rules of SPEC section 8 against OpenSSL, a peer nobody here wrote:
  *   - `openssl s_server` limited to TLS 1.0 or 1.1, to a static-RSA, a CBC or a DHE
- *     suite, or serving a SHA-224-signed leaf: the wisp client refuses each, and
- *     the error it reports is asserted;
+ *     suite, or serving a certificate that must not verify (SHA-1 or SHA-224
+ *     signature, RSA-1024, clientAuth-only, unknown CA, self-signed, wrong name,
+ *     expired, not yet valid, a chain too long): the wisp client refuses each, and
+ *     the error it reports, one code per reason, is asserted;
  *   - `openssl s_client` limited to TLS 1.0 or 1.1 against a wisp server: refused;
  *   - and, so that none of this passes vacuously, the same harness with a default
  *     s_server succeeds, at TLS 1.3 where the mbedTLS build has it.
@@ -222,8 +224,67 @@ static void test_refuses_dhe(void **state)
 static void test_refuses_sha224_leaf(void **state)
 {
     (void)state;
-    assert_int_equal(wisp_client_against("server-sha224", "").err, WISP_ECERT);
-    assert_int_equal(wisp_client_against("server-sha224", "-tls1_2").err, WISP_ECERT);
+    assert_int_equal(wisp_client_against("server-sha224", "").err, WISP_ECERTWEAK);
+    assert_int_equal(wisp_client_against("server-sha224", "-tls1_2").err, WISP_ECERTWEAK);
+}
+
+/* A SHA-1-signed leaf and an RSA-1024 one, which OpenSSL 3 itself only serves at
+ * security level 0. */
+static void test_refuses_sha1_leaf(void **state)
+{
+    (void)state;
+    assert_int_equal(wisp_client_against("server-sha1", OLD_TLS).err, WISP_ECERTWEAK);
+    assert_int_equal(wisp_client_against("server-sha1", "-tls1_2" OLD_TLS).err, WISP_ECERTWEAK);
+}
+
+static void test_refuses_rsa1024_leaf(void **state)
+{
+    (void)state;
+    assert_int_equal(wisp_client_against("server-rsa1024", OLD_TLS).err, WISP_ECERTWEAK);
+    assert_int_equal(wisp_client_against("server-rsa1024", "-tls1_2" OLD_TLS).err, WISP_ECERTWEAK);
+}
+
+/* A server certificate whose extendedKeyUsage allows clientAuth only: mbedTLS will
+ * not serve one (a wisp server has no usable certificate), OpenSSL does. */
+static void test_refuses_clientauth_only_leaf(void **state)
+{
+    (void)state;
+    assert_int_equal(wisp_client_against("server-clientauth", "").err, WISP_ECERTUSAGE);
+    assert_int_equal(wisp_client_against("server-clientauth", "-tls1_2").err, WISP_ECERTUSAGE);
+}
+
+/* Each verification failure has its own code against OpenSSL too, under the
+ * version the build negotiates by default and under TLS 1.2. */
+static void test_cert_error_codes(void **state)
+{
+    static const struct {
+        const char *cert;
+        int err;
+    } cases[] = {
+        {"other-server", WISP_ECERTUNTRUSTED}, {"server-selfsigned", WISP_ECERTSELFSIGNED},
+        {"wronghost", WISP_ECERTNAME},         {"expired", WISP_ECERTEXPIRED},
+        {"server-future", WISP_ECERTFUTURE},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(wisp_client_against(cases[i].cert, "").err, cases[i].err);
+        assert_int_equal(wisp_client_against(cases[i].cert, "-tls1_2").err, cases[i].err);
+    }
+}
+
+/* s_server sends the leaf and the 9 intermediates of chain-long.pem, one more than
+ * MBEDTLS_X509_MAX_INTERMEDIATE_CA; 8 (chain-long-ok.pem) verify. */
+static void test_chain_too_long(void **state)
+{
+    char args[600];
+
+    (void)state;
+    snprintf(args, sizeof(args), "-cert_chain %s/chain-long.pem", WISP_TEST_CERTS);
+    assert_int_equal(wisp_client_against("chain-long", args).err, WISP_ECERTCHAIN);
+    snprintf(args, sizeof(args), "-cert_chain %s/chain-long-ok.pem", WISP_TEST_CERTS);
+    assert_int_equal(wisp_client_against("chain-long-ok", args).err, 0);
 }
 
 /* ---- The server side: openssl s_client at TLS 1.0/1.1 against a wisp server ---- */
@@ -304,6 +365,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refuses_cbc),
         cmocka_unit_test(test_refuses_dhe),
         cmocka_unit_test(test_refuses_sha224_leaf),
+        cmocka_unit_test(test_refuses_sha1_leaf),
+        cmocka_unit_test(test_refuses_rsa1024_leaf),
+        cmocka_unit_test(test_refuses_clientauth_only_leaf),
+        cmocka_unit_test(test_cert_error_codes),
+        cmocka_unit_test(test_chain_too_long),
         cmocka_unit_test(test_server_refuses_tls10),
         cmocka_unit_test(test_server_refuses_tls11),
     };

@@ -54,6 +54,34 @@ static void test_errors(void **state)
 #undef X
 }
 
+/* The certificate codes: -21 and the contiguous block after -34, each its own
+ * name; WISP_IS_ECERT is true for exactly those. */
+static void test_cert_errors(void **state)
+{
+    int e;
+
+    (void)state;
+    assert_int_equal(WISP_ECERTUNTRUSTED, -35);
+    assert_int_equal(WISP_ECERTSELFSIGNED, -36);
+    assert_int_equal(WISP_ECERTNAME, -37);
+    assert_int_equal(WISP_ECERTEXPIRED, -38);
+    assert_int_equal(WISP_ECERTFUTURE, -39);
+    assert_int_equal(WISP_ECERTUSAGE, -40);
+    assert_int_equal(WISP_ECERTWEAK, -41);
+    assert_int_equal(WISP_ECERTCHAIN, -42);
+    assert_string_equal(wisp_errname(WISP_ECERTCHAIN), "WISP_ECERTCHAIN");
+    assert_string_equal(wisp_errname(WISP_ECERTCHAIN - 1), "WISP_E?");
+#if WISP_WITH_ERROR_TEXT
+    assert_string_equal(wisp_strerror(WISP_ECERTSELFSIGNED),
+                        "certificate is self-signed and not trusted");
+#endif
+    for (e = 1; e >= -60; e--) {
+        int cert = e == WISP_ECERT || (e <= -35 && e >= -42);
+
+        assert_int_equal(!!WISP_IS_ECERT(e), cert);
+    }
+}
+
 static void test_alloc_accounting_and_limit(void **state)
 {
     testalloc_t ta;
@@ -376,6 +404,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_cert_errors),
         cmocka_unit_test(test_alloc_accounting_and_limit),
         cmocka_unit_test(test_context_create_fails_cleanly),
         cmocka_unit_test(test_struct_sizes),

@@ -771,9 +771,14 @@ static void servers_destroy_all(wisp_context_t *cx, void *head)
             srv_free(l);
             continue;
         }
-        while (l->conns && *listeners(cx) == l) {
-            l->conns->req = NULL;
-            conn_free(l->conns); /* the last one frees l */
+        for (;;) {
+            wisp__h1_sconn_t *c = l->conns;
+            int last = c->next == NULL;
+
+            c->req = NULL;
+            conn_free(c); /* the last one frees l: l is not read after it */
+            if (last)
+                break;
         }
     }
 }

@@ -233,7 +233,8 @@ static void closing(wisp__h1_sconn_t *c)
 
 /* An error the connection answers itself (SPEC §10): the request, if any, fails
  * first; then a short answer with Connection: close, unless an answer already began
- * (then only the close is left). */
+ * (then only the close is left) or the error has no status (the peer went away, a
+ * timeout with the answer asked: the close waits for earlier answers to leave). */
 static void fail_request(wisp__h1_sconn_t *c, int status, int err)
 {
     wisp__h1_out_t w;
@@ -245,8 +246,14 @@ static void fail_request(wisp__h1_sconn_t *c, int status, int err)
     out_failed(c, err);
     if (c->state == SC_DOWN)
         return;
-    if (begun || !status) {
+    if (begun) {
         conn_close(c);
+        return;
+    }
+    if (!status) {
+        /* Nothing of this request's answer is out; what the socket still holds
+         * is the whole answer to the one before (pipelined): let it leave. */
+        closing(c);
         return;
     }
     wisp__h1_out_init(&w, c->out, sizeof(c->out));

@@ -285,9 +285,9 @@ static int tx_cb(void *user, uint8_t *buf, size_t *len, unsigned *flags)
     if (r->action == SA_CHUNKED || r->action == SA_DESTROY_TX || r->action == SA_DISC_TX)
         memset(buf, 'c', n);
     else if (r->action == SA_HELLO)
-        memcpy(buf, "hello" + r->sent, n);
+        memcpy(buf, &"hello"[r->sent], n);
     else if (r->action == SA_404)
-        memcpy(buf, "no" + r->sent, n);
+        memcpy(buf, &"no"[r->sent], n);
     else if (r->action == SA_TX_PAUSE)
         memset(buf, 'p', n);
     else

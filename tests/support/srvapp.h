@@ -91,7 +91,7 @@ void srvapp_resume(srvapp_t *a);
 unsigned srvapp_live(const srvapp_t *a);
 /* End of run: every request the app heard of got DESTROYING once. */
 void srvapp_check_end(srvapp_t *a);
-void srvapp_violation(srvapp_t *a, const char *fmt, ...);
+void srvapp_violation(srvapp_t *a, const char *fmt, ...) WISP_PRINTF(2, 3);
 
 /* What one connection's server wrote: a sequence of HTTP/1.1 responses (1xx
  * interim ones included), the last possibly cut short when the connection closed.

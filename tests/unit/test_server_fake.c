@@ -344,6 +344,28 @@ static void test_close_right_after_sending(void **state)
     no_violations(f);
 }
 
+/* An answer held back, a second request cut short behind it, then the FIN: the
+ * first answer must still go out whole before the close (found by
+ * fuzz_server_conn: the failed second request closed at once and dropped it). */
+static void test_answer_before_partial_pipelined(void **state)
+{
+    fx_t *f = *state;
+    fake_conn_t *c = dial(f);
+    int st[4];
+
+    fake_send_str(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /chun");
+    fake_close(c);
+    settle(f, 50);
+    srvapp_answer_slow(&f->app);
+    settle(f, 50);
+    assert_true(fake_wisp_closed(c));
+    assert_int_equal(responses(c, st, 4), 1);
+    assert_int_equal(st[0], 200);
+    assert_non_null(strstr(written(c), "\r\n\r\n/slow"));
+    assert_int_equal(f->app.done, 1);
+    no_violations(f);
+}
+
 /* The app's callbacks give up: every way ends in one terminal state, closes the
  * connection and leaves nothing behind. */
 static void test_app_gives_up(void **state)
@@ -555,6 +577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_mid_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_before_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_right_after_sending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_before_partial_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_app_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

@@ -326,8 +326,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!w.reset_seen)
         CHECK(finals >= r.app.done, "answers lost: %u DONE, %zu responses", r.app.done, finals);
     {
-        CHECK(!srvapp_live(&r.app), "%u requests still live after the drain",
-              srvapp_live(&r.app));
+        CHECK(!srvapp_live(&r.app), "%u requests still live after the drain", srvapp_live(&r.app));
         for (i = 0; i < NCONN; i++)
             CHECK(!r.conn[i] || fake_wisp_closed(r.conn[i]),
                   "connection %zu still open after the drain", i);

@@ -39,8 +39,8 @@ struct fake_conn {
     int server_closed; /* FIN sent: EOF after s2c drains */
     int reset;         /* RST: every call fails */
     unsigned requests;
-    int accepted;   /* wisp's server side: dialled by fakenet_dial() */
-    int pending;    /* dialled, not yet accepted (listener index + 1) */
+    int accepted;     /* wisp's server side: dialled by fakenet_dial() */
+    int pending;      /* dialled, not yet accepted (listener index + 1) */
     bytes_t c2s, s2c; /* from wisp, to wisp */
 };
 

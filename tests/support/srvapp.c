@@ -37,12 +37,12 @@ int srvapp_route(srvapp_t *a, unsigned index, const char *path, size_t len)
         const char *p;
         int action;
     } routes[] = {
-        {"/hello", SA_HELLO},           {"/echo", SA_ECHO},
-        {"/chunked", SA_CHUNKED},       {"/slow", SA_SLOW},
-        {"/404", SA_404},               {"/destroy-req", SA_DESTROY_REQ},
-        {"/disc-req", SA_DISC_REQ},     {"/destroy-rx", SA_DESTROY_RX},
-        {"/disc-rx", SA_DISC_RX},       {"/destroy-tx", SA_DESTROY_TX},
-        {"/disc-tx", SA_DISC_TX},       {"/pause", SA_TX_PAUSE},
+        {"/hello", SA_HELLO},       {"/echo", SA_ECHO},
+        {"/chunked", SA_CHUNKED},   {"/slow", SA_SLOW},
+        {"/404", SA_404},           {"/destroy-req", SA_DESTROY_REQ},
+        {"/disc-req", SA_DISC_REQ}, {"/destroy-rx", SA_DESTROY_RX},
+        {"/disc-rx", SA_DISC_RX},   {"/destroy-tx", SA_DESTROY_TX},
+        {"/disc-tx", SA_DISC_TX},   {"/pause", SA_TX_PAUSE},
         {"/204", SA_STATUS_204},
     };
     size_t i;
@@ -407,8 +407,8 @@ static const char *hval(const char *head, size_t hl, const char *name, size_t *v
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
 
-int srvapp_check_http(const uint8_t *p, size_t len, int *status, size_t max, size_t *n,
-                      char *why, size_t why_len)
+int srvapp_check_http(const uint8_t *p, size_t len, int *status, size_t max, size_t *n, char *why,
+                      size_t why_len)
 {
     size_t off = 0;
 

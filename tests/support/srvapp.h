@@ -32,20 +32,20 @@
 
 /* What the app does with a request. */
 enum srvapp_action {
-    SA_HELLO,         /* 200 "hello" with Content-Length, answered at SERVER_REQUEST */
-    SA_ECHO,          /* after the body: 200 with the byte count received */
-    SA_CHUNKED,       /* 200 of unknown length (chunked): 3000 bytes in pieces */
-    SA_SLOW,          /* answered by srvapp_answer_slow() */
-    SA_PATH,          /* 200 with the path as body, after the body */
-    SA_404,           /* 404 "no" */
-    SA_DESTROY_REQ,   /* WISP_CB_DESTROY from SERVER_REQUEST */
-    SA_DISC_REQ,      /* WISP_CB_DISCONNECT from SERVER_REQUEST */
-    SA_DESTROY_RX,    /* WISP_CB_DESTROY from the EOM rx */
-    SA_DISC_RX,       /* WISP_CB_DISCONNECT from the EOM rx */
-    SA_DESTROY_TX,    /* answers chunked, WISP_CB_DESTROY from the second tx */
-    SA_DISC_TX,       /* answers chunked, WISP_CB_DISCONNECT from the second tx */
-    SA_TX_PAUSE,      /* answers with Content-Length, tx pauses (resumed by srvapp_resume) */
-    SA_STATUS_204,    /* 204, no body */
+    SA_HELLO,       /* 200 "hello" with Content-Length, answered at SERVER_REQUEST */
+    SA_ECHO,        /* after the body: 200 with the byte count received */
+    SA_CHUNKED,     /* 200 of unknown length (chunked): 3000 bytes in pieces */
+    SA_SLOW,        /* answered by srvapp_answer_slow() */
+    SA_PATH,        /* 200 with the path as body, after the body */
+    SA_404,         /* 404 "no" */
+    SA_DESTROY_REQ, /* WISP_CB_DESTROY from SERVER_REQUEST */
+    SA_DISC_REQ,    /* WISP_CB_DISCONNECT from SERVER_REQUEST */
+    SA_DESTROY_RX,  /* WISP_CB_DESTROY from the EOM rx */
+    SA_DISC_RX,     /* WISP_CB_DISCONNECT from the EOM rx */
+    SA_DESTROY_TX,  /* answers chunked, WISP_CB_DESTROY from the second tx */
+    SA_DISC_TX,     /* answers chunked, WISP_CB_DISCONNECT from the second tx */
+    SA_TX_PAUSE,    /* answers with Content-Length, tx pauses (resumed by srvapp_resume) */
+    SA_STATUS_204,  /* 204, no body */
     SA_NACTIONS
 };
 
@@ -53,16 +53,16 @@ typedef struct srvapp_req {
     wisp_stream_t *s; /* NULL after DESTROYING */
     int action;
     unsigned requests, ends, destroying, after_destroying;
-    wisp_state_t end;  /* DONE or DISCONNECTED, once it came */
+    wisp_state_t end; /* DONE or DISCONNECTED, once it came */
     int end_arg;
-    int asked;         /* the app asked to answer */
+    int asked; /* the app asked to answer */
     int rx_eom;
     size_t rx_bytes;
     size_t sent, total;
     int tx_calls;
     int paused;
     char path[64];
-    int head;          /* a HEAD request */
+    int head; /* a HEAD request */
 } srvapp_req_t;
 
 typedef struct srvapp srvapp_t;
@@ -97,7 +97,7 @@ void srvapp_violation(srvapp_t *a, const char *fmt, ...) WISP_PRINTF(2, 3);
  * interim ones included), the last possibly cut short when the connection closed.
  * 0 if so (*n: complete responses, statuses in status[] up to max), or -1 with
  * the reason in why. */
-int srvapp_check_http(const uint8_t *p, size_t len, int *status, size_t max, size_t *n,
-                      char *why, size_t why_len);
+int srvapp_check_http(const uint8_t *p, size_t len, int *status, size_t max, size_t *n, char *why,
+                      size_t why_len);
 
 #endif /* WISP_TEST_SRVAPP_H */

@@ -27,8 +27,8 @@
 
 #define IDLE_MS 3000
 #define POLICY                                                                                     \
-    "{\"schema\": 1, \"streams\": {\"srv\": {\"server\": true, \"bind\": \"127.0.0.1\","          \
-    " \"port\": 0, \"tls\": false, \"max_connections\": 2, \"header_limit\": 512,"                \
+    "{\"schema\": 1, \"streams\": {\"srv\": {\"server\": true, \"bind\": \"127.0.0.1\","           \
+    " \"port\": 0, \"tls\": false, \"max_connections\": 2, \"header_limit\": 512,"                 \
     " \"body_limit\": 5000, \"idle_timeout_ms\": 3000, \"metadata\": {\"ua\": \"user-agent\"}}}}"
 
 typedef struct fx {
@@ -371,7 +371,7 @@ static void test_answer_before_partial_pipelined(void **state)
 static void test_app_gives_up(void **state)
 {
     fx_t *f = *state;
-    static const char *const paths[] = {"/destroy-req", "/disc-req", "/destroy-rx",
+    static const char *const paths[] = {"/destroy-req", "/disc-req",   "/destroy-rx",
                                         "/disc-rx",     "/destroy-tx", "/disc-tx"};
     size_t i;
 

@@ -26,17 +26,21 @@
  *               0x05              the app answers every request it held back
  *               0x06              the app resumes every paused tx
  *               0x07              the app destroys the listener
+ *               0x08              the current client stops reading, or reads
+ *                                 again (fake_stall: wisp's sends find no room)
  *               other byte b      the current client sends b alone (raw HTTP
  *                                 text mostly passes through as itself)
- *             At the end the app answers and resumes everything, and the
- *             connections get 10 s of virtual time (idle_timeout_ms 1000).
+ *             At the end every client reads again, the app answers and resumes
+ *             everything, and the connections get 10 s of virtual time
+ *             (idle_timeout_ms 1000).
  *
  * Invariants (abort() on a break, as libFuzzer expects):
  *   - srvapp's: one SERVER_REQUEST first, at most one DONE or DISCONNECTED, then
  *     DESTROYING once and last, no callback for a stream the app never heard of;
  *   - what the server wrote on every connection parses as HTTP/1.1 responses;
- *     without a reset in the script, no answer is lost: the complete final
- *     responses number at least the DONE states;
+ *     without a reset or a stall in the script (a client that does not read
+ *     may rightly lose its answer to the close linger), no answer is lost: the
+ *     complete final responses number at least the DONE states;
  *   - everything settles: no live request, every connection closed by wisp and
  *     zero live connections after the drain (no hang), within a bound of loop
  *     iterations;
@@ -67,7 +71,7 @@ static const char policy[] =
     " \"body_limit\": 4000, \"idle_timeout_ms\": 1000,"
     " \"metadata\": {\"ua\": \"user-agent\", \"ct\": \"content-type\"}}}}";
 
-enum { E_SEND, E_FIN, E_RST, E_ANSWER, E_RESUME, E_UNLISTEN };
+enum { E_SEND, E_FIN, E_RST, E_ANSWER, E_RESUME, E_UNLISTEN, E_STALL };
 
 typedef struct ev {
     uint64_t t; /* ms after the start */
@@ -83,6 +87,7 @@ typedef struct world {
     ev_t ev[MAX_EV];
     size_t nev;
     int reset_seen;
+    int stall_seen;
 } world_t;
 
 static world_t *cur;
@@ -159,6 +164,10 @@ static void parse_script(world_t *w, const uint8_t *p, size_t n)
         case 0x07:
             add(w, t, E_UNLISTEN, k, NULL, 0);
             break;
+        case 0x08:
+            add(w, t, E_STALL, k, NULL, 0);
+            w->stall_seen = 1;
+            break;
         default:
             add(w, t, E_SEND, k, p + i - 1, 1);
             break;
@@ -182,6 +191,7 @@ typedef struct run {
     wisp_stream_t *l;
     uint16_t port;
     fake_conn_t *conn[NCONN];
+    int stalled[NCONN];
     uint64_t t0;
     unsigned iterations;
 } run_t;
@@ -218,6 +228,8 @@ static void play(run_t *r, const ev_t *e)
     }
     if (e->kind == E_SEND)
         fake_send(*c, e->p, e->len);
+    else if (e->kind == E_STALL)
+        fake_stall(*c, r->stalled[e->conn] ^= 1);
     else if (e->kind == E_FIN)
         fake_close(*c);
     else
@@ -311,8 +323,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wisp_context_destroy(r.cx);
         goto end;
     }
-    /* The end: every answer given, then time for everything to close. */
+    /* The end: every client reads, every answer given, then time to close. */
     w.slow_only = 0;
+    for (i = 0; i < NCONN; i++)
+        if (r.conn[i])
+            fake_stall(r.conn[i], 0);
     {
         uint64_t end = fakenet_now(r.fn) + SETTLE_MS;
 
@@ -323,7 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     check_written(&r, &finals);
-    if (!w.reset_seen)
+    if (!w.reset_seen && !w.stall_seen)
         CHECK(finals >= r.app.done, "answers lost: %u DONE, %zu responses", r.app.done, finals);
     {
         CHECK(!srvapp_live(&r.app), "%u requests still live after the drain", srvapp_live(&r.app));

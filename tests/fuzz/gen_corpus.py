@@ -176,8 +176,9 @@ def client_seeds():
 
 # ---- fuzz_server_conn.c: client script ops ----
 
-S_FIN, S_RST, S_NEXT, S_ANSWER, S_RESUME, S_UNLISTEN = (b"\x01", b"\x02", b"\x04", b"\x05",
-                                                        b"\x06", b"\x07")
+S_FIN, S_RST, S_NEXT, S_ANSWER, S_RESUME, S_UNLISTEN, S_STALL = (b"\x01", b"\x02", b"\x04",
+                                                                 b"\x05", b"\x06", b"\x07",
+                                                                 b"\x08")
 
 
 def s_send(b):
@@ -278,6 +279,11 @@ def server_seeds():
         "unlisten-in-flight": s_send(get(b"/slow")) + S_NEXT + s_send(hello) + S_UNLISTEN
         + s_wait(100) + S_ANSWER,
         "idle-timeout": s_send(hello) + s_wait(2000) + s_send(hello),
+        "stalled-reader": S_STALL + s_send(get(b"/chunked") + hello) + s_wait(500) + S_STALL
+        + S_FIN,
+        "stalled-unlisten": S_STALL + s_send(hello) + s_wait(50) + S_UNLISTEN + s_wait(100)
+        + S_STALL,
+        "stalled-past-linger": S_STALL + s_send(get(b"/chunked")) + S_FIN + s_wait(3000),
         "context-destroyed-live": s_send(get(b"/slow")) + S_NEXT + s_send(hello[:20]) + S_NEXT
         + s_send(echo[:-3]),
     }

@@ -41,6 +41,7 @@ struct fake_conn {
     unsigned requests;
     int accepted;     /* wisp's server side: dialled by fakenet_dial() */
     int pending;      /* dialled, not yet accepted (listener index + 1) */
+    int stalled;      /* the client reads nothing: no room for wisp's sends */
     bytes_t c2s, s2c; /* from wisp, to wisp */
 };
 
@@ -333,6 +334,11 @@ void fake_reset_later(fake_conn_t *c, uint32_t ms)
     (void)later(c, ms, ev_reset, NULL);
 }
 
+void fake_stall(fake_conn_t *c, int on)
+{
+    c->stalled = on;
+}
+
 const uint8_t *fake_written(const fake_conn_t *c, size_t *len)
 {
     *len = c->c2s.len;
@@ -419,7 +425,7 @@ static int f_send(void *u, int fd, const void *buf, size_t len)
     ((fakenet_t *)u)->send_calls++;
     if (!c || c->reset)
         return WISP_ERESET;
-    if (c->state != C_UP)
+    if (c->state != C_UP || c->stalled)
         return WISP_EAGAIN;
     /* After a fake server's FIN, bytes go nowhere; a fake client's FIN is a
      * half-close, and it still reads what wisp answers. */
@@ -601,7 +607,8 @@ static uint8_t readiness(fakenet_t *fn, const wisp_pollfd_t *p)
         return WISP_POLLOUT | WISP_POLLERR;
     if (c->state != C_UP)
         return 0;
-    r |= WISP_POLLOUT;
+    if (!c->stalled)
+        r |= WISP_POLLOUT;
     if (c->s2c.len || c->server_closed)
         r |= WISP_POLLIN;
     return (uint8_t)(r & (p->events | WISP_POLLERR | WISP_POLLHUP));

@@ -105,6 +105,9 @@ unsigned fakenet_server_accepted(const fakenet_t *fn);
 void fake_send_later(fake_conn_t *c, uint32_t ms, const void *buf, size_t len);
 void fake_close_later(fake_conn_t *c, uint32_t ms);
 void fake_reset_later(fake_conn_t *c, uint32_t ms);
+/* A client that stops reading (on) or reads again (off): while stalled, wisp's
+ * sends find no room (WISP_EAGAIN, no POLLOUT) and its bytes wait in its buffer. */
+void fake_stall(fake_conn_t *c, int on);
 /* Everything wisp wrote on the connection so far (not NUL-terminated). */
 const uint8_t *fake_written(const fake_conn_t *c, size_t *len);
 /* Bytes sent to wisp that it has not read yet. */

@@ -547,6 +547,30 @@ static void test_listener_destroyed_in_flight(void **state)
     no_violations(f);
 }
 
+/* The listener goes while an answered connection's last answer still waits for a
+ * client that is slow to read: the answer must still leave before the close. */
+static void test_listener_destroyed_answer_unsent(void **state)
+{
+    fx_t *f = *state;
+    fake_conn_t *c = dial(f);
+    int st[4];
+
+    fake_stall(c, 1);
+    get(c, "/hello");
+    settle(f, 50);
+    assert_int_equal(f->app.done, 1); /* answered: it sits in wisp's socket buffer */
+    assert_int_equal(responses(c, st, 4), 0);
+    wisp_stream_destroy(f->l);
+    f->l = NULL;
+    settle(f, 50);
+    fake_stall(c, 0);
+    settle(f, 50);
+    assert_int_equal(responses(c, st, 4), 1);
+    assert_int_equal(st[0], 200);
+    assert_true(fake_wisp_closed(c));
+    no_violations(f);
+}
+
 /* The context goes with connections in every phase: an answer pending, a head
  * half read, a body half read. Each request the app heard of gets DESTROYING once;
  * the one it never heard of gets nothing; nothing leaks. */
@@ -584,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_destroyed_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_destroyed_answer_unsent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_destroyed_live, setup, teardown),
     };
 

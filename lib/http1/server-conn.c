@@ -899,6 +899,11 @@ void wisp__h1_sreq_cancel(wisp__h1_sreq_t *r)
     c = r->conn;
     r->conn = NULL;
     c->req = NULL;
-    /* Without its owner the request cannot be answered: the connection goes. */
+    /* Without its owner the request cannot be answered: the connection goes. What
+     * the socket still holds of the answers before it (pipelined, each reported
+     * DONE) is sent first, unless this one's own answer began: cut mid-way, it must
+     * not pass for whole. A flush only, no read: this may run inside the parser. */
+    if (c->phase < OUT_BODY)
+        wisp__h1_link_goodbye(&c->link);
     conn_close(c);
 }

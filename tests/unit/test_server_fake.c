@@ -366,6 +366,36 @@ static void test_answer_before_partial_pipelined(void **state)
     no_violations(f);
 }
 
+/* The app gives up on a pipelined request (destroys it or disconnects from
+ * SERVER_REQUEST): the answer before it, reported DONE, must still arrive (found
+ * by fuzz_server_conn: the cancel closed the socket with that answer in its
+ * buffer). */
+static void test_cancel_behind_answered(void **state)
+{
+    fx_t *f = *state;
+    static const char *const paths[] = {"/destroy-req", "/disc-req"};
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        fake_conn_t *c = dial(f);
+        char req[128];
+        int st[4];
+
+        snprintf(req, sizeof(req),
+                 "GET /p1 HTTP/1.1\r\nHost: a\r\n\r\nGET %s HTTP/1.1\r\n"
+                 "Host: a\r\n\r\n",
+                 paths[i]);
+        fake_send_str(c, req);
+        settle(f, 50);
+        assert_true(fake_wisp_closed(c));
+        if (responses(c, st, 4) != 1 || st[0] != 200)
+            fail_msg("%s: the answer before it is lost: \"%s\"", paths[i], written(c));
+        assert_non_null(strstr(written(c), "\r\n\r\n/p1"));
+    }
+    assert_int_equal(f->app.done, 2);
+    no_violations(f);
+}
+
 /* The app's callbacks give up: every way ends in one terminal state, closes the
  * connection and leaves nothing behind. */
 static void test_app_gives_up(void **state)
@@ -602,6 +632,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_before_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_right_after_sending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_before_partial_pipelined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_behind_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_app_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

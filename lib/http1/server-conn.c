@@ -233,7 +233,8 @@ static void closing(wisp__h1_sconn_t *c)
 
 /* An error the connection answers itself (SPEC §10): the request, if any, fails
  * first; then a short answer with Connection: close, unless an answer already began
- * (then only the close is left). */
+ * (then only the close is left) or the error has no status (the peer went away, a
+ * timeout with the answer asked: the close waits for earlier answers to leave). */
 static void fail_request(wisp__h1_sconn_t *c, int status, int err)
 {
     wisp__h1_out_t w;
@@ -245,8 +246,14 @@ static void fail_request(wisp__h1_sconn_t *c, int status, int err)
     out_failed(c, err);
     if (c->state == SC_DOWN)
         return;
-    if (begun || !status) {
+    if (begun) {
         conn_close(c);
+        return;
+    }
+    if (!status) {
+        /* Nothing of this request's answer is out; what the socket still holds
+         * is the whole answer to the one before (pipelined): let it leave. */
+        closing(c);
         return;
     }
     wisp__h1_out_init(&w, c->out, sizeof(c->out));
@@ -307,6 +314,22 @@ static int known_method(const char *m)
     return 0;
 }
 
+/* RFC 9112 3.2: origin-form starts with "/"; the asterisk-form is OPTIONS's; a
+ * server MUST accept the absolute-form (scheme "://" ...). Anything else ("?q",
+ * "hello") is no request target: 400. */
+static int target_ok(const char *method, const char *t, size_t len)
+{
+    size_t i = 0;
+
+    if (t[0] == '/')
+        return 1;
+    if (len == 1 && t[0] == '*')
+        return !strcmp(method, "OPTIONS");
+    while (i < len && ((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z'))
+        i++;
+    return i > 0 && len - i > 3 && !memcmp(t + i, "://", 3);
+}
+
 static int p_request(void *u, const char *method, size_t mlen, const char *target, size_t tlen)
 {
     wisp__h1_sconn_t *c = u;
@@ -315,6 +338,8 @@ static int p_request(void *u, const char *method, size_t mlen, const char *targe
     (void)mlen;
     if (!known_method(method))
         return WISP_EUNSUPPORTED; /* 501 */
+    if (!target_ok(method, target, tlen))
+        return WISP_EPROTO; /* 400 */
     to(c, SC_EXCHANGE);
     c->phase = OUT_NONE;
     c->in_done = 0;
@@ -391,13 +416,18 @@ static void parser_reset(wisp__h1_sconn_t *c)
 /* ---- Reading ---- */
 
 /* The peer closed (orderly or not) while we read. Between requests that is the
- * normal end of a kept-alive connection. */
+ * normal end of a kept-alive connection; the last answer may still sit in the
+ * socket's buffer (a client that half-closes right after its request), so the
+ * connection closes the way every answered one does: once that has left. */
 static int peer_closed(wisp__h1_sconn_t *c, int n)
 {
     int ret = wisp__h1_req_eof(&c->parser);
 
     if (c->state == SC_WAITING && ret == WISP_ECLOSED) {
-        conn_close(c);
+        if (n == 0)
+            closing(c);
+        else
+            conn_close(c);
         return 0;
     }
     return n < 0 ? n : WISP_ECLOSED;
@@ -514,7 +544,9 @@ static int pump_out(wisp__h1_sconn_t *c)
         } else {
             ret = next_piece(c);
         }
-        if (ret == WISP_ECANCELED || c->state != SC_EXCHANGE)
+        /* ECANCELED with the request still here is the app's WISP_CB_DISCONNECT
+         * from tx: a failure of the exchange like any other (it closes). */
+        if (c->state != SC_EXCHANGE || (ret == WISP_ECANCELED && !c->req))
             return 0;
         if (ret == WISP_EAGAIN)
             return 0; /* wisp__h1_sreq_resume() brings us back */
@@ -746,9 +778,14 @@ static void servers_destroy_all(wisp_context_t *cx, void *head)
             srv_free(l);
             continue;
         }
-        while (l->conns && *listeners(cx) == l) {
-            l->conns->req = NULL;
-            conn_free(l->conns); /* the last one frees l */
+        for (;;) {
+            wisp__h1_sconn_t *c = l->conns;
+            int last = c->next == NULL;
+
+            c->req = NULL;
+            conn_free(c); /* the last one frees l: l is not read after it */
+            if (last)
+                break;
         }
     }
 }
@@ -817,9 +854,12 @@ void wisp__h1_srv_close(wisp__h1_srv_t **lp)
     WISP_LOGN(l->cx, "server '%s' stopped listening (%lu connections draining)", l->cfg.name,
               (unsigned long)l->nconns);
     /* Connections with nothing in flight go now; the others after their answer. */
-    for (c = l->conns; c; c = c->next)
-        if (c->state == SC_HANDSHAKE || (c->state == SC_WAITING && !c->req))
+    for (c = l->conns; c; c = c->next) {
+        if (c->state == SC_HANDSHAKE)
             conn_close(c);
+        else if (c->state == SC_WAITING && !c->req)
+            closing(c); /* the last answer may not have left yet */
+    }
     if (!l->nconns)
         srv_free(l);
 }
@@ -859,6 +899,11 @@ void wisp__h1_sreq_cancel(wisp__h1_sreq_t *r)
     c = r->conn;
     r->conn = NULL;
     c->req = NULL;
-    /* Without its owner the request cannot be answered: the connection goes. */
+    /* Without its owner the request cannot be answered: the connection goes. What
+     * the socket still holds of the answers before it (pipelined, each reported
+     * DONE) is sent first, unless this one's own answer began: cut mid-way, it must
+     * not pass for whole. A flush only, no read: this may run inside the parser. */
+    if (c->phase < OUT_BODY)
+        wisp__h1_link_goodbye(&c->link);
     conn_close(c);
 }

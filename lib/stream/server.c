@@ -163,6 +163,7 @@ static wisp__h1_sreq_t *h_request(void *user, const char *method, const char *ta
     s->user = (char *)extra + USER_HDR;
     memcpy(extra, &s, sizeof(s));
     s->x.sv.parent_user = l->user;
+    s->unheard = 1; /* until SERVER_REQUEST */
     if (keep_target(s, method, target, tlen)) {
         wisp__stream_free_unlinked(s);
         return NULL;
@@ -180,7 +181,10 @@ static int h_header(wisp__h1_sreq_t *r, const char *name, size_t nlen, const cha
 
 static int h_headers_done(wisp__h1_sreq_t *r)
 {
-    return wisp__stream_notify(of_sreq(r), WISP_STATE_SERVER_REQUEST, 0) ? WISP_ECANCELED : 0;
+    wisp_stream_t *s = of_sreq(r);
+
+    s->unheard = 0;
+    return wisp__stream_notify(s, WISP_STATE_SERVER_REQUEST, 0) ? WISP_ECANCELED : 0;
 }
 
 static int h_data(wisp__h1_sreq_t *r, const uint8_t *data, size_t len, int eom)
@@ -222,14 +226,14 @@ static void h_failed(wisp__h1_sreq_t *r, int err)
 {
     wisp_stream_t *s = of_sreq(r);
 
-    if (s->state == WISP_STATE_CREATED) {
+    if (destroying(s))
+        return;
+    if (s->unheard) {
         /* The app never heard of it: freed without a callback. */
         s->state = WISP_STATE_DESTROYING;
         wisp__defer(s->cx, &s->reap);
         return;
     }
-    if (destroying(s))
-        return;
     if (!wisp__stream_notify(s, WISP_STATE_DISCONNECTED, err))
         wisp_stream_destroy(s);
 }

@@ -79,6 +79,7 @@ struct wisp_stream {
     wisp_state_t state;
     uint16_t status;
     uint8_t rx_started; /* this message's body has begun (WISP_SOM sent) */
+    uint8_t unheard;    /* server request before SERVER_REQUEST: it ends without a callback */
     union {
         wisp__client_part_t cl;
         wisp__server_part_t sv;

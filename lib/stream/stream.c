@@ -396,7 +396,10 @@ void wisp_stream_destroy(wisp_stream_t *s)
     s->role->cancel(s);
     wisp__timer_stop(cx, &s->timeout);
     wisp__context_hold(cx);
-    (void)wisp__stream_notify(s, WISP_STATE_DESTROYING, 0);
+    if (s->unheard)
+        s->state = WISP_STATE_DESTROYING; /* the app never had this stream: no callback */
+    else
+        (void)wisp__stream_notify(s, WISP_STATE_DESTROYING, 0);
     wisp__defer(cx, &s->reap);
     (void)wisp__context_release(cx);
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Write the seed corpora of the client, template and IP SAN fuzz targets.
+"""Write the seed corpora of the client, server, template and IP SAN fuzz targets.
 
     tests/fuzz/gen_corpus.py        (from the repository root)
 
 The seeds are committed; this script documents how they were made and remakes
 them (it overwrites only the files it names). The client seeds play every hostile
 route of tests/faults/badserver.py through the fake network's script (see
-tests/fuzz/client_world.h for the input layout). Python 3 standard library only.
+tests/fuzz/client_world.h for the input layout); the server seeds play clients
+that a server meets (tests/fuzz/fuzz_server_conn.c for the layout). Python 3
+standard library only.
 """
 
 import base64
@@ -172,6 +174,138 @@ def client_seeds():
     return n
 
 
+# ---- fuzz_server_conn.c: client script ops ----
+
+S_FIN, S_RST, S_NEXT, S_ANSWER, S_RESUME, S_UNLISTEN, S_STALL = (b"\x01", b"\x02", b"\x04",
+                                                                 b"\x05", b"\x06", b"\x07",
+                                                                 b"\x08")
+
+
+def s_send(b):
+    out = b""
+    while True:  # 0x00 L <L bytes>, split past 255
+        part, b = b[:255], b[255:]
+        out += b"\x00" + bytes([len(part)]) + part
+        if not b:
+            return out
+
+
+def s_wait(ms):
+    return b"\x03" + bytes([min(255, ms // 16)])
+
+
+def s_split(b, step, ms):
+    """b in pieces of step bytes, ms apart."""
+    return b"".join(s_send(b[i:i + step]) + s_wait(ms) for i in range(0, len(b), step))
+
+
+def s_seed(script, actions=b"", kill=False, slow=False):
+    return bytes([(1 if kill else 0) | (2 if slow else 0), len(actions)]) + actions + script
+
+
+def get(path, extra=b"", version=b"1.1"):
+    return b"GET " + path + b" HTTP/" + version + b"\r\nHost: a\r\n" + extra + b"\r\n"
+
+
+def post(path, body, extra=b""):
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nContent-Length: " + str(len(body)).encode()
+            + b"\r\n" + extra + b"\r\n" + body)
+
+
+def post_chunked(path, chunks):
+    body = b"".join(b"%x\r\n" % len(c) + c + b"\r\n" for c in chunks) + b"0\r\n\r\n"
+    return b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+
+
+def server_seeds():
+    hello, echo = get(b"/hello"), post(b"/echo", b"hello world")
+    seeds = {
+        "get": s_send(hello) + S_FIN,
+        "get-keepalive-idle": s_send(hello),
+        "head": s_send(b"HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n" + hello) + S_FIN,
+        "post": s_send(echo) + S_FIN,
+        "post-split": s_split(echo, 3, 16) + S_FIN,
+        "post-expect-100": s_send(post(b"/echo", b"abc", b"Expect: 100-continue\r\n")) + S_FIN,
+        "chunked": s_send(post_chunked(b"/echo", [b"hello", b" world"])) + S_FIN,
+        "chunked-split": s_split(post_chunked(b"/echo", [b"a" * 40, b"b" * 300]), 7, 16),
+        "chunked-answer": s_send(get(b"/chunked")) + S_FIN,
+        "pipelined": s_send(get(b"/p1") + get(b"/chunked") + echo + get(b"/p3")) + S_FIN,
+        "keepalive-3": (s_send(get(b"/a")) + s_wait(100)) * 3 + S_FIN,
+        "http10": s_send(get(b"/chunked", version=b"1.0")),
+        "connection-close": s_send(get(b"/hello", b"Connection: close\r\n") + hello),
+        "huge-header": s_send(get(b"/hello", b"X-Big: " + b"x" * 700 + b"\r\n")) + S_FIN,
+        "huge-body": s_send(post(b"/echo", b"z" * 4500)) + S_FIN,
+        "huge-chunk": s_send(post_chunked(b"/echo", [b"y" * 4500])) + S_FIN,
+        "bad-request-line": s_send(b"GET /hello\r\n\r\n"),
+        "bad-version": s_send(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
+        "no-host": s_send(b"GET / HTTP/1.1\r\n\r\n"),
+        "two-hosts": s_send(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        "empty-path-query": s_send(b"GET ?q HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "asterisk": s_send(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n" + b"GET * HTTP/1.1\r\n"
+                           b"Host: a\r\n\r\n"),
+        "absolute-form": s_send(b"GET http://a/hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\n") + S_FIN,
+        "unknown-method": s_send(b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "cl-and-te": s_send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1"
+                            b"\r\nHost: a\r\n\r\n"),
+        "two-cl": s_send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                         b"Content-Length: 4\r\n\r\nabcd"),
+        "te-not-chunked": s_send(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip"
+                                 b"\r\n\r\nabc"),
+        "cr-without-lf": s_send(b"GET /hello HTTP/1.1\rHost: a\r\n\r\n"),
+        "bare-lf": s_send(b"GET /hello HTTP/1.1\nHost: a\n\n") + S_FIN,
+        "nul-in-header": s_send(b"GET /hello HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n"),
+        "nul-in-target": s_send(b"GET /he\x00llo HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "obs-fold": s_send(b"GET /hello HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"),
+        "space-before-colon": s_send(b"GET /hello HTTP/1.1\r\nHost : a\r\n\r\n"),
+        "leading-crlf": s_send(b"\r\n\r\n" + hello) + S_FIN,
+        "slowloris": s_split(hello, 1, 300),
+        # Close and reset at every phase.
+        "fin-mid-line": s_send(hello[:7]) + S_FIN,
+        "fin-mid-head": s_send(hello[:25]) + S_FIN,
+        "fin-mid-body": s_send(echo[:-4]) + S_FIN,
+        "fin-before-slow-answer": s_send(get(b"/slow")) + S_FIN + s_wait(200) + S_ANSWER,
+        "rst-mid-head": s_send(hello[:25]) + S_RST,
+        "rst-mid-body": s_send(echo[:-4]) + S_RST,
+        "rst-before-answer": s_send(get(b"/slow")) + s_wait(50) + S_RST + S_ANSWER,
+        "rst-mid-answer": s_send(get(b"/chunked")) + S_RST,
+        "rst-pipelined": s_send(get(b"/slow") + hello) + s_wait(50) + S_RST,
+        # The app's side: every WISP_CB_DESTROY / DISCONNECT point, a paused tx, 204.
+        "app-gives-up": b"".join(s_send(get(p)) + S_NEXT for p in (
+            b"/destroy-req", b"/disc-req", b"/destroy-rx", b"/disc-rx")) +
+        s_send(get(b"/destroy-tx")) + S_NEXT + s_send(get(b"/disc-tx")),
+        "pause-resume": s_send(get(b"/pause") + get(b"/204")) + s_wait(200) + S_RESUME + S_FIN,
+        "max-connections": (s_send(get(b"/slow")) + S_NEXT) * 4 + s_wait(100) + S_ANSWER,
+        "unlisten-in-flight": s_send(get(b"/slow")) + S_NEXT + s_send(hello) + S_UNLISTEN
+        + s_wait(100) + S_ANSWER,
+        "idle-timeout": s_send(hello) + s_wait(2000) + s_send(hello),
+        "stalled-reader": S_STALL + s_send(get(b"/chunked") + hello) + s_wait(500) + S_STALL
+        + S_FIN,
+        "stalled-unlisten": S_STALL + s_send(hello) + s_wait(50) + S_UNLISTEN + s_wait(100)
+        + S_STALL,
+        "stalled-past-linger": S_STALL + s_send(get(b"/chunked")) + S_FIN + s_wait(3000),
+        "context-destroyed-live": s_send(get(b"/slow")) + S_NEXT + s_send(hello[:20]) + S_NEXT
+        + s_send(echo[:-3]),
+    }
+    n = 0
+    for name, script in seeds.items():
+        write("server_conn", name, s_seed(script))
+        n += 1
+    write("server_conn", "context-destroyed-live.kill",
+          s_seed(seeds["context-destroyed-live"], kill=True))
+    write("server_conn", "pipelined.kill", s_seed(seeds["pipelined"], kill=True))
+    write("server_conn", "pipelined.slow", s_seed(seeds["pipelined"] + s_wait(500) + S_ANSWER,
+                                                 slow=True))
+    # Every action (srvapp.h) for a pipelined GET, POST, chunked POST.
+    mix = s_send(hello + echo + post_chunked(b"/x", [b"abc"]) + get(b"/y")) + s_wait(300)
+    for a in range(14):
+        write("server_conn", "action-%02d" % a, s_seed(mix + S_ANSWER + S_RESUME + S_FIN,
+                                                       actions=bytes([a])))
+    write("server_conn", "actions-mixed", s_seed(mix + S_ANSWER + S_FIN,
+                                                 actions=bytes(range(14))))
+    return n + 18
+
+
 def template_seeds():
     def t(mode, cap, tmpl, *vals):
         out = bytes([(cap << 2) | mode]) + tmpl + b"\x00"
@@ -303,7 +437,7 @@ def ip_san_seeds():
 
 
 def main():
-    n = client_seeds() + template_seeds() + ip_san_seeds()
+    n = client_seeds() + server_seeds() + template_seeds() + ip_san_seeds()
     print("%d seeds written under %s" % (n, CORPUS))
     return 0
 

@@ -18,6 +18,9 @@
 
 #define WAKE_FD 3
 #define FD_BASE 100
+#define LFD_BASE 50 /* listening sockets: 50..50+MAX_LISTEN-1 */
+#define MAX_LISTEN 8
+#define PORT_BASE 20000
 
 typedef struct bytes {
     uint8_t *p;
@@ -36,8 +39,16 @@ struct fake_conn {
     int server_closed; /* FIN sent: EOF after s2c drains */
     int reset;         /* RST: every call fails */
     unsigned requests;
-    bytes_t c2s, s2c;
+    int accepted;     /* wisp's server side: dialled by fakenet_dial() */
+    int pending;      /* dialled, not yet accepted (listener index + 1) */
+    int stalled;      /* the client reads nothing: no room for wisp's sends */
+    bytes_t c2s, s2c; /* from wisp, to wisp */
 };
+
+typedef struct flisten {
+    int open;
+    uint16_t port;
+} flisten_t;
 
 typedef struct event {
     struct event *next;
@@ -45,6 +56,8 @@ typedef struct event {
     fake_conn_t *c;
     void (*cb)(fake_conn_t *c, void *arg);
     void *arg;
+    uint8_t *data; /* fake_send_later's copy, freed with the event */
+    size_t len;
 } event_t;
 
 typedef struct dnsjob {
@@ -59,12 +72,14 @@ struct fakenet {
     uint32_t rnd;
     int wake;
     fake_conn_t *conns, *conns_tail;
-    unsigned nconns, open, requests;
+    unsigned nconns, nclient, open, requests;
     unsigned send_calls, recv_calls, recv_eagain;
     event_t *events;
     dnsjob_t *dns;
     char dns_fail[8][64];
     unsigned ndns_fail;
+    flisten_t listen[MAX_LISTEN];
+    unsigned nlisten, naccepted_srv, next_port;
 };
 
 /* ---- Byte queues ---- */
@@ -253,7 +268,7 @@ void fake_reset(fake_conn_t *c)
     c->s2c.len = 0;
 }
 
-void fake_later(fake_conn_t *c, uint32_t ms, void (*cb)(fake_conn_t *c, void *arg), void *arg)
+static event_t *later(fake_conn_t *c, uint32_t ms, void (*cb)(fake_conn_t *c, void *arg), void *arg)
 {
     fakenet_t *fn = c->fn;
     event_t *e = calloc(1, sizeof(*e)), **pp;
@@ -268,6 +283,76 @@ void fake_later(fake_conn_t *c, uint32_t ms, void (*cb)(fake_conn_t *c, void *ar
         ;
     e->next = *pp;
     *pp = e;
+    return e;
+}
+
+void fake_later(fake_conn_t *c, uint32_t ms, void (*cb)(fake_conn_t *c, void *arg), void *arg)
+{
+    (void)later(c, ms, cb, arg);
+}
+
+static void ev_close(fake_conn_t *c, void *arg)
+{
+    (void)arg;
+    fake_close(c);
+}
+
+static void ev_reset(fake_conn_t *c, void *arg)
+{
+    (void)arg;
+    fake_reset(c);
+}
+
+static void ev_send(fake_conn_t *c, void *arg)
+{
+    event_t *e = arg;
+
+    fake_send(c, e->data, e->len);
+}
+
+void fake_send_later(fake_conn_t *c, uint32_t ms, const void *buf, size_t len)
+{
+    event_t *e = later(c, ms, ev_send, NULL);
+
+    e->arg = e;
+    if (len) {
+        e->data = malloc(len);
+        if (!e->data)
+            abort();
+        memcpy(e->data, buf, len);
+        e->len = len;
+    }
+}
+
+void fake_close_later(fake_conn_t *c, uint32_t ms)
+{
+    (void)later(c, ms, ev_close, NULL);
+}
+
+void fake_reset_later(fake_conn_t *c, uint32_t ms)
+{
+    (void)later(c, ms, ev_reset, NULL);
+}
+
+void fake_stall(fake_conn_t *c, int on)
+{
+    c->stalled = on;
+}
+
+const uint8_t *fake_written(const fake_conn_t *c, size_t *len)
+{
+    *len = c->c2s.len;
+    return c->c2s.p;
+}
+
+size_t fake_unread(const fake_conn_t *c)
+{
+    return c->s2c.len;
+}
+
+int fake_wisp_closed(const fake_conn_t *c)
+{
+    return c->client_closed;
 }
 
 unsigned fake_conn_index(const fake_conn_t *c)
@@ -282,7 +367,7 @@ static fake_conn_t *conn_of(fakenet_t *fn, int fd)
     fake_conn_t *c;
 
     for (c = fn->conns; c; c = c->next)
-        if (c->fd == fd && !c->client_closed)
+        if (c->fd == fd && !c->client_closed && !c->pending)
             return c;
     return NULL;
 }
@@ -317,6 +402,7 @@ static int f_connect(void *u, const wisp_addr_t *to, int *fd)
     if (!c)
         return WISP_ENOMEM;
     c->fn = fn;
+    fn->nclient++;
     c->index = fn->nconns++;
     c->fd = FD_BASE + (int)c->index;
     if (fn->conns_tail)
@@ -339,9 +425,11 @@ static int f_send(void *u, int fd, const void *buf, size_t len)
     ((fakenet_t *)u)->send_calls++;
     if (!c || c->reset)
         return WISP_ERESET;
-    if (c->state != C_UP)
+    if (c->state != C_UP || c->stalled)
         return WISP_EAGAIN;
-    if (!c->server_closed) /* after the server's FIN, bytes go nowhere */
+    /* After a fake server's FIN, bytes go nowhere; a fake client's FIN is a
+     * half-close, and it still reads what wisp answers. */
+    if (!c->server_closed || c->accepted)
         bytes_put(&c->c2s, buf, len);
     return (int)(len > 0x7fffffff ? 0x7fffffff : len);
 }
@@ -376,12 +464,121 @@ static int f_sock_error(void *u, int fd)
 static void f_close(void *u, int fd)
 {
     fakenet_t *fn = u;
-    fake_conn_t *c = conn_of(fn, fd);
+    fake_conn_t *c;
 
+    if (fd >= LFD_BASE && fd < LFD_BASE + MAX_LISTEN) {
+        flisten_t *l = &fn->listen[fd - LFD_BASE];
+
+        if (l->open) {
+            l->open = 0;
+            fn->open--;
+            /* Dialled and never accepted: the client sees a reset. */
+            for (c = fn->conns; c; c = c->next) {
+                if (c->pending == fd - LFD_BASE + 1) {
+                    c->pending = 0;
+                    c->client_closed = 1;
+                    c->reset = 1;
+                }
+            }
+        }
+        return;
+    }
+    c = conn_of(fn, fd);
     if (c) {
         c->client_closed = 1;
         fn->open--;
     }
+}
+
+static int f_listen(void *u, const wisp_addr_t *at, int backlog, int *fd, wisp_addr_t *bound)
+{
+    fakenet_t *fn = u;
+    unsigned i;
+    uint16_t port = at->port;
+
+    (void)backlog;
+    for (i = 0; i < MAX_LISTEN; i++)
+        if (fn->listen[i].open && port && fn->listen[i].port == port)
+            return WISP_EEXIST;
+    for (i = 0; i < MAX_LISTEN && fn->listen[i].open; i++)
+        ;
+    if (i == MAX_LISTEN)
+        return WISP_ESOCKET;
+    if (!port)
+        port = (uint16_t)(PORT_BASE + fn->next_port++);
+    fn->listen[i].open = 1;
+    fn->listen[i].port = port;
+    fn->open++;
+    fn->nlisten++;
+    if (bound) {
+        *bound = *at;
+        bound->port = port;
+    }
+    *fd = LFD_BASE + (int)i;
+    return 0;
+}
+
+static int f_accept(void *u, int lfd, int *fd, wisp_addr_t *peer)
+{
+    fakenet_t *fn = u;
+    fake_conn_t *c;
+
+    if (lfd < LFD_BASE || lfd >= LFD_BASE + MAX_LISTEN || !fn->listen[lfd - LFD_BASE].open)
+        return WISP_ESOCKET;
+    for (c = fn->conns; c; c = c->next) {
+        if (c->pending == lfd - LFD_BASE + 1) {
+            c->pending = 0;
+            c->state = C_UP;
+            fn->open++;
+            fn->naccepted_srv++;
+            *fd = c->fd;
+            if (peer)
+                (void)wisp_addr_parse("127.0.0.1", (uint16_t)(40000 + c->index), peer);
+            return 0;
+        }
+    }
+    return WISP_EAGAIN;
+}
+
+fake_conn_t *fakenet_dial(fakenet_t *fn, uint16_t port)
+{
+    fake_conn_t *c;
+    unsigned i;
+
+    for (i = 0; i < MAX_LISTEN; i++)
+        if (fn->listen[i].open && fn->listen[i].port == port)
+            break;
+    if (i == MAX_LISTEN)
+        return NULL;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    c->fn = fn;
+    c->index = fn->nconns++;
+    c->fd = FD_BASE + (int)c->index;
+    c->accepted = 1;
+    c->pending = (int)i + 1;
+    c->state = C_CONNECTING;
+    if (fn->conns_tail)
+        fn->conns_tail->next = c;
+    else
+        fn->conns = c;
+    fn->conns_tail = c;
+    return c;
+}
+
+unsigned fakenet_listening(const fakenet_t *fn)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < MAX_LISTEN; i++)
+        n += fn->listen[i].open != 0;
+    return n;
+}
+
+unsigned fakenet_server_accepted(const fakenet_t *fn)
+{
+    return fn->naccepted_srv;
 }
 
 static uint8_t readiness(fakenet_t *fn, const wisp_pollfd_t *p)
@@ -391,6 +588,16 @@ static uint8_t readiness(fakenet_t *fn, const wisp_pollfd_t *p)
 
     if (p->fd == WAKE_FD)
         return fn->wake ? WISP_POLLIN : 0;
+    if (p->fd >= LFD_BASE && p->fd < LFD_BASE + MAX_LISTEN) {
+        unsigned li = (unsigned)(p->fd - LFD_BASE);
+
+        if (!fn->listen[li].open)
+            return 0;
+        for (c = fn->conns; c; c = c->next)
+            if (c->pending == (int)li + 1)
+                return (uint8_t)(WISP_POLLIN & p->events);
+        return 0;
+    }
     c = conn_of(fn, p->fd);
     if (!c)
         return 0;
@@ -400,7 +607,8 @@ static uint8_t readiness(fakenet_t *fn, const wisp_pollfd_t *p)
         return WISP_POLLOUT | WISP_POLLERR;
     if (c->state != C_UP)
         return 0;
-    r |= WISP_POLLOUT;
+    if (!c->stalled)
+        r |= WISP_POLLOUT;
     if (c->s2c.len || c->server_closed)
         r |= WISP_POLLIN;
     return (uint8_t)(r & (p->events | WISP_POLLERR | WISP_POLLHUP));
@@ -417,6 +625,7 @@ static void step(fakenet_t *fn)
 
         fn->events = e->next;
         e->cb(e->c, e->arg);
+        free(e->data);
         free(e);
     }
     for (pp = &fn->dns; *pp;) {
@@ -442,7 +651,7 @@ static void step(fakenet_t *fn)
             continue;
         if (c->state == C_CONNECTING)
             c->state = C_UP;
-        if (c->state == C_UP)
+        if (c->state == C_UP && !c->accepted)
             serve(c);
     }
 }
@@ -544,6 +753,8 @@ fakenet_t *fakenet_new(const fakenet_server_t *server, uint32_t seed)
     fn->ops.now_ms = f_now;
     fn->ops.entropy = f_entropy;
     fn->ops.tcp_connect = f_connect;
+    fn->ops.tcp_listen = f_listen;
+    fn->ops.tcp_accept = f_accept;
     fn->ops.sock_send = f_send;
     fn->ops.sock_recv = f_recv;
     fn->ops.sock_error = f_sock_error;
@@ -572,6 +783,7 @@ void fakenet_free(fakenet_t *fn)
         event_t *e = fn->events;
 
         fn->events = e->next;
+        free(e->data);
         free(e);
     }
     while (fn->dns) {
@@ -606,7 +818,7 @@ unsigned fakenet_open(const fakenet_t *fn)
 
 unsigned fakenet_accepted(const fakenet_t *fn)
 {
-    return fn->nconns;
+    return fn->nclient;
 }
 
 unsigned fakenet_requests(const fakenet_t *fn)

@@ -12,6 +12,16 @@
  * already waiting behind it) and answers through fake_*() calls on the connection: send bytes,
  * answer with a canned response, close (FIN after what was sent), reset (RST: what
  * was not yet read is lost), or do any of these later on the virtual clock.
+ *
+ * The other way round, for wisp's servers: tcp_listen() opens a fake listening
+ * socket (port 0 picks one from 20000 up) and fakenet_dial() plays a client that
+ * connects to it. The accepted connection is the same fake_conn_t, driven by the
+ * same calls, now as the client's: fake_send() is what the client sends (wisp reads
+ * it), fake_close() its FIN (a half-close: wisp reads EOF and may still answer),
+ * fake_reset() its RST, and fake_send_later() / fake_close_later() /
+ * fake_reset_later() script them with pauses on the virtual clock. What wisp wrote
+ * is captured whole (fake_written()); fake_wisp_closed() tells whether wisp closed
+ * its end. No request parsing and no script callbacks run on such a connection.
  */
 #ifndef WISP_TEST_FAKENET_H
 #define WISP_TEST_FAKENET_H
@@ -80,5 +90,29 @@ void fake_reset(fake_conn_t *c);
 void fake_later(fake_conn_t *c, uint32_t ms, void (*cb)(fake_conn_t *c, void *arg), void *arg);
 /* The connection's index and its owner net. */
 unsigned fake_conn_index(const fake_conn_t *c);
+
+/* ---- A scripted client for wisp's servers ---- */
+
+/* Connect to a fake listener of wisp's on port; NULL when nothing listens there
+ * (the listener gets readable; wisp accepts at its next poll). Owned by the net. */
+fake_conn_t *fakenet_dial(fakenet_t *fn, uint16_t port);
+/* Listening sockets wisp holds open, and the connections it accepted. */
+unsigned fakenet_listening(const fakenet_t *fn);
+unsigned fakenet_server_accepted(const fakenet_t *fn);
+/* The same actions as fake_send / fake_close / fake_reset, ms from now on the
+ * virtual clock (the bytes are copied). Events due at the same time run in the
+ * order they were scheduled. */
+void fake_send_later(fake_conn_t *c, uint32_t ms, const void *buf, size_t len);
+void fake_close_later(fake_conn_t *c, uint32_t ms);
+void fake_reset_later(fake_conn_t *c, uint32_t ms);
+/* A client that stops reading (on) or reads again (off): while stalled, wisp's
+ * sends find no room (WISP_EAGAIN, no POLLOUT) and its bytes wait in its buffer. */
+void fake_stall(fake_conn_t *c, int on);
+/* Everything wisp wrote on the connection so far (not NUL-terminated). */
+const uint8_t *fake_written(const fake_conn_t *c, size_t *len);
+/* Bytes sent to wisp that it has not read yet. */
+size_t fake_unread(const fake_conn_t *c);
+/* 1 once wisp closed its end of the connection. */
+int fake_wisp_closed(const fake_conn_t *c);
 
 #endif /* WISP_TEST_FAKENET_H */

@@ -9,8 +9,11 @@
  * whose creation builds its vhost (CA parsed, mbedTLS ssl_config; it never sends),
  * three GET streams of one type queued on one connection (the first leads, the other
  * two inherit it), one of them sending a metadata header and reading an ETag back,
- * then teardown of every stream. After it, on the same context, one clean
- * transaction, then wisp_context_destroy().
+ * and a server request: a listening server stream whose fake client (fakenet_dial)
+ * sends a POST with a body that the app (tests/support/srvapp.c) answers after
+ * reading it; then teardown of every stream and the listener. After it, on the
+ * same context, one clean transaction (a client GET and a server request on a new
+ * listener), then wisp_context_destroy().
  *
  *  1. A reference run with nothing refused counts the allocations and the peak.
  *  2. For every k from 1 to that count, the run again with allocation k refused.
@@ -21,7 +24,11 @@
  * WISP_ENOMEM (and then holds nothing), or each stream's one request_tx cycle ends in
  * exactly one terminal state — DONE with the right status and body, or (only when
  * something was refused) ALL_RETRIES_FAILED or TIMEOUT — with DESTROYING once and
- * last; nothing is live after teardown; the clean transaction afterwards succeeds
+ * last; the server request ends the srvapp way (SERVER_REQUEST first, one DONE or
+ * DISCONNECTED, DESTROYING once and last, or no callback at all when the request
+ * was refused before its head was whole) and what the server wrote parses as
+ * HTTP/1.1 (a 200 with the body length, or a 503, or cut short by the close);
+ * nothing is live after teardown; the clean transaction afterwards succeeds
  * (under a heap limit: it succeeds, or fails cleanly and then succeeds once the limit
  * is lifted); and the counting allocator holds zero blocks after the context is
  * destroyed, with no socket left open. mbedTLS's own allocations are counted only in
@@ -38,6 +45,7 @@
 
 #include "core/context-private.h"
 #include "fakenet.h"
+#include "srvapp.h"
 #include "testalloc.h"
 #include "testfiles.h"
 #include "wisp/stream.h"
@@ -45,6 +53,8 @@
 #define NGET 3
 #define MAX_RUNS 20000
 #define BODY "hello"
+#define SRV_REQ "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+#define SRV_CLEAN_REQ "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
 
 typedef struct rec {
     wisp_stream_t *s;
@@ -64,6 +74,11 @@ typedef struct run {
     fakenet_t *fn;
     wisp_context_t *cx;
     rec_t sec, get[NGET], clean;
+    /* The server request: a listener, its app, one fake client. */
+    srvapp_t app;
+    wisp_stream_ops_t sops;
+    wisp_stream_t *l;
+    fake_conn_t *fc;
     /* What happened, for the summary. */
     int ctx_enomem, stream_enomem, failed_streams, clean_needed_lift;
     size_t allocs, peak;
@@ -88,7 +103,9 @@ static void make_policy(void)
              "\"get\":{\"endpoint\":\"127.0.0.1\",\"tls\":false,\"url\":\"/g/${id}\","
              "\"metadata\":{\"id\":null,\"rid\":\"x-request-id\",\"tag\":\"etag\"},"
              "\"timeout_ms\":2000,\"connect_timeout_ms\":1000,\"keepalive_ms\":500},"
-             "\"sec\":{\"endpoint\":\"localhost\",\"trust_store\":\"ts\",\"url\":\"/s\"}}}",
+             "\"sec\":{\"endpoint\":\"localhost\",\"trust_store\":\"ts\",\"url\":\"/s\"},"
+             "\"srv\":{\"server\":true,\"bind\":\"127.0.0.1\",\"port\":0,\"tls\":false,"
+             "\"max_connections\":2,\"idle_timeout_ms\":1000}}}",
              ca);
     free(ca);
 }
@@ -207,6 +224,84 @@ static int settled(const rec_t *r)
     return !r->s || r->terminals >= r->requests;
 }
 
+/* ---- The server request ---- */
+
+/* A listener and a client sending req to it; nothing (and counted) on ENOMEM. */
+static void server_start(run_t *x, const char *req)
+{
+    int ret, port;
+
+    srvapp_init(&x->app, "srv", &x->sops);
+    x->fc = NULL;
+    ret = wisp_stream_create(x->cx, &x->sops, &x->app, &x->l);
+    if (ret) {
+        if (ret != WISP_ENOMEM)
+            fail_msg("k=%zu limit=%zu: wisp_stream_create(srv): %s", x->fail_at, x->heap_limit,
+                     wisp_errname(ret));
+        x->l = NULL;
+        x->stream_enomem++;
+        return;
+    }
+    assert_int_equal(wisp_stream_set_user_size(x->l, srvapp_user_size()), 0);
+    port = wisp_stream_local_port(x->l);
+    assert_true(port > 0);
+    x->fc = fakenet_dial(x->fn, (uint16_t)port);
+    assert_non_null(x->fc);
+    fake_send_str(x->fc, req);
+}
+
+/* The responses the fake client got (they must parse): the complete ones. */
+static size_t server_responses(run_t *x, int *status, size_t max)
+{
+    size_t len, n;
+    const uint8_t *p;
+    char why[128];
+
+    if (!x->fc)
+        return 0;
+    p = fake_written(x->fc, &len);
+    if (srvapp_check_http(p, len, status, max, &n, why, sizeof(why)))
+        fail_msg("k=%zu limit=%zu: the server wrote no HTTP/1.1: %s", x->fail_at, x->heap_limit,
+                 why);
+    return n;
+}
+
+/* The request has ended and the client has its answer, or wisp closed on it. */
+static int server_settled(run_t *x)
+{
+    int st[4];
+
+    if (!x->fc)
+        return 1;
+    if (srvapp_live(&x->app))
+        return 0;
+    return fake_wisp_closed(x->fc) || server_responses(x, st, 4) >= 1;
+}
+
+/* After the drain: the srvapp checks, and a real answer when nothing was refused.
+ * 0 if the request was answered 200 with want as the body. */
+static int server_check(run_t *x, const char *want, int may_fail)
+{
+    int st[4] = {0};
+    size_t n, len, wl = strlen(want);
+    const uint8_t *p;
+
+    srvapp_check_end(&x->app);
+    if (x->app.violations)
+        fail_msg("k=%zu limit=%zu: server request: %s", x->fail_at, x->heap_limit, x->app.why);
+    n = server_responses(x, st, 4);
+    p = x->fc ? fake_written(x->fc, &len) : NULL;
+    if (x->fc && n == 1 && st[0] == 200 && x->app.done == 1 && len > wl &&
+        !memcmp(p + len - wl, want, wl))
+        return 0;
+    if (!may_fail)
+        fail_msg("k=%zu limit=%zu: server request with nothing refused: %zu responses (%d), %u "
+                 "DONE, %u lost",
+                 x->fail_at, x->heap_limit, n, st[0], x->app.done, x->app.lost);
+    x->failed_streams++;
+    return -1;
+}
+
 static void service_until_settled(run_t *x, rec_t *const *rs, size_t n)
 {
     unsigned it;
@@ -217,6 +312,7 @@ static void service_until_settled(run_t *x, rec_t *const *rs, size_t n)
 
         for (i = 0; i < n; i++)
             all &= settled(rs[i]);
+        all &= server_settled(x);
         if (all)
             return;
         assert_int_equal(wisp_service(x->cx, 200), 0);
@@ -225,6 +321,9 @@ static void service_until_settled(run_t *x, rec_t *const *rs, size_t n)
         if (!settled(rs[i]))
             fail_msg("k=%zu limit=%zu: stream %zu hung in %s", x->fail_at, x->heap_limit, i,
                      wisp_state_name(wisp_stream_state(rs[i]->s)));
+    if (!server_settled(x))
+        fail_msg("k=%zu limit=%zu: the server request hung (%u live)", x->fail_at, x->heap_limit,
+                 srvapp_live(&x->app));
 }
 
 static void drain(run_t *x)
@@ -292,7 +391,24 @@ static int clean_transaction(run_t *x, int must)
     wisp_stream_destroy(r->s);
     drain(x);
     check_rec(x, r, "the clean transaction", !must);
-    return ok ? 0 : -1;
+    if (!ok)
+        return -1;
+    /* And a server request on a new listener. */
+    server_start(x, SRV_CLEAN_REQ);
+    if (!x->l) {
+        if (must)
+            fail_msg("k=%zu limit=%zu: the context cannot listen afterwards", x->fail_at,
+                     x->heap_limit);
+        return -1;
+    }
+    service_until_settled(x, rs, 0);
+    wisp_stream_destroy(x->l);
+    x->l = NULL;
+    drain(x);
+    if (server_check(x, "hello", !must))
+        return -1;
+    x->fc = NULL;
+    return 0;
 }
 
 static void run(run_t *x, size_t fail_at, size_t heap_limit)
@@ -350,10 +466,13 @@ static void run(run_t *x, size_t fail_at, size_t heap_limit)
     }
     for (i = 0; i < NGET; i++)
         (void)request(x, rs[i]);
+    server_start(x, SRV_REQ);
     service_until_settled(x, rs, NGET);
     for (i = 0; i < NGET; i++)
         wisp_stream_destroy(rs[i]->s);
     wisp_stream_destroy(x->sec.s);
+    wisp_stream_destroy(x->l);
+    x->l = NULL;
     wisp_get_stats(x->cx, &st);
     x->scenario_conns = fakenet_accepted(x->fn);
     x->scenario_vhosts = st.vhosts_created;
@@ -364,6 +483,9 @@ static void run(run_t *x, size_t fail_at, size_t heap_limit)
             check_rec(x, &x->get[i], "a queued GET", refused(x));
     if (x->sec.destroying)
         check_rec(x, &x->sec, "the TLS stream", 1);
+    if (x->fc)
+        (void)server_check(x, "11", refused(x));
+    x->fc = NULL;
     if (!refused(x) && (x->stream_enomem || x->failed_streams))
         fail_msg("k=%zu limit=%zu: failures with nothing refused", fail_at, heap_limit);
 

@@ -698,7 +698,7 @@ int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *
 /* Verification flags -> wisp code, first match wins, in precedence order. Each entry
  * is flags | -code << 24: no strings and 4 bytes an entry, for the firmware's flash
  * budget. */
-#define CERT_MAP(flags, err) ((uint32_t)(flags) | (uint32_t) - (err) << 24)
+#define CERT_MAP(flags, err) ((uint32_t)(flags) | (uint32_t)(-(err)) << 24)
 static const uint32_t cert_map[] = {
     CERT_MAP(FLAG_ALL_SET, WISP_ECERTCHAIN),
     CERT_MAP(MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |

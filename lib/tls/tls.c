@@ -688,17 +688,19 @@ int wisp__tls_ext_has_ip(const uint8_t *ext, size_t ext_len, const wisp_addr_t *
  * so that cert_map entries can hold it. */
 #define FLAG_SELF_SIGNED 0x00800000u
 
-/* A failed verification makes mbedTLS set every flag: a chain longer than
- * MBEDTLS_X509_MAX_INTERMEDIATE_CA ends its walk with MBEDTLS_ERR_X509_FATAL_ERROR,
- * which x509_crt_verify reports as CERT_VERIFY_FAILED with flags (uint32_t)-1, the
- * verify callback not called (2.28.3 and 3.6; see README.md). */
-#define FLAGS_FATAL 0xFFFFFFFFu
+/* A chain longer than MBEDTLS_X509_MAX_INTERMEDIATE_CA ends mbedTLS's walk with
+ * MBEDTLS_ERR_X509_FATAL_ERROR and the verify result (uint32_t)-1, the verify
+ * callback not called (measured on 2.28.3; the same code in 3.6.6's
+ * x509_crt_verify_restartable). Another bit mbedTLS never uses, and verify_cb never
+ * sets, is therefore set only then. */
+#define FLAG_ALL_SET 0x00400000u
 
-/* Verification flags -> wisp code, first match wins, in precedence order after
- * WISP_ECERTCHAIN (FLAGS_FATAL). Each entry is flags | -code << 24: no strings and
- * 4 bytes an entry, for the firmware's flash budget. */
-#define CERT_MAP(flags, err) ((uint32_t)(flags) | (uint32_t) - (err) << 24)
+/* Verification flags -> wisp code, first match wins, in precedence order. Each entry
+ * is flags | -code << 24: no strings and 4 bytes an entry, for the firmware's flash
+ * budget. */
+#define CERT_MAP(flags, err) ((uint32_t)(flags) | (uint32_t)(-(err)) << 24)
 static const uint32_t cert_map[] = {
+    CERT_MAP(FLAG_ALL_SET, WISP_ECERTCHAIN),
     CERT_MAP(MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
                  MBEDTLS_X509_BADCERT_BAD_KEY,
              WISP_ECERTWEAK),
@@ -716,8 +718,6 @@ int wisp__tls_cert_error(uint32_t flags)
 {
     size_t i;
 
-    if (flags == FLAGS_FATAL)
-        return WISP_ECERTCHAIN;
     for (i = 0; i < sizeof(cert_map) / sizeof(cert_map[0]); i++)
         if (flags & cert_map[i] & 0xFFFFFFu)
             return -(int)(cert_map[i] >> 24);
@@ -769,6 +769,35 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
     return BIO_RECV_FAILED;
 }
 
+/* The code of a failed verification, its reasons logged on one line (only in
+ * builds that log notices: the text costs flash). */
+static int cert_failed(wisp__tls_t *t, const char *what)
+{
+    uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
+    int err = wisp__tls_cert_error(flags);
+#if WISP_LOG_LEVEL >= 2
+    char info[160];
+    size_t n;
+
+    info[0] = '\0';
+    if (err != WISP_ECERTCHAIN) /* all flags set: there are no reasons to list */
+        (void)mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags & ~FLAG_SELF_SIGNED);
+    /* The reasons come newline-separated (and may be cut short). */
+    n = strlen(info);
+    if (n > 0 && info[n - 1] == '\n')
+        info[--n] = '\0';
+    while (n-- > 0)
+        if (info[n] == '\n')
+            info[n] = ';';
+    WISP_LOGN(t->cx, "%s: certificate verification failed (0x%x): %s: %s", what, (unsigned)flags,
+              wisp_errname(err), info);
+#else
+    (void)t;
+    (void)what;
+#endif
+    return err;
+}
+
 static int map_err(wisp__tls_t *t, int ret, const char *what)
 {
     if (ret >= 0)
@@ -802,33 +831,14 @@ static int map_err(wisp__tls_t *t, int ret, const char *what)
      * with its flags in the verify result like the others; the same code with no
      * flag is a malformed Certificate message (WISP_ETLS). */
     case ERR_BAD_CERT:
-        if (!mbedtls_ssl_get_verify_result(&t->ssl)) {
-            log_mbedtls(t->cx, WISP_LOG_INFO, what, ret);
-            return WISP_ETLS;
-        }
-        /* fall through */
+        if (!mbedtls_ssl_get_verify_result(&t->ssl))
+            goto other;
+        return cert_failed(t, what);
     case MBEDTLS_ERR_X509_FATAL_ERROR: /* the chain is too long (verify_cb never fails) */
-    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: {
-        char info[160];
-        uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
-        size_t n;
-
-        ret = wisp__tls_cert_error(flags);
-        info[0] = '\0';
-        if (ret != WISP_ECERTCHAIN) /* all flags set: there are no reasons to list */
-            (void)mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags & ~FLAG_SELF_SIGNED);
-        /* One line: the reasons come newline-separated (and may be cut short). */
-        n = strlen(info);
-        if (n > 0 && info[n - 1] == '\n')
-            info[--n] = '\0';
-        while (n-- > 0)
-            if (info[n] == '\n')
-                info[n] = ';';
-        WISP_LOGN(t->cx, "%s: certificate verification failed (0x%x): %s: %s", what,
-                  (unsigned)flags, wisp_errname(ret), info);
-        return ret;
-    }
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+        return cert_failed(t, what);
     default:
+    other:
         log_mbedtls(t->cx, WISP_LOG_INFO, what, ret);
         return WISP_ETLS;
     }

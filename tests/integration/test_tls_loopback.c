@@ -23,6 +23,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <mbedtls/x509.h>
+
 #include "testalloc.h"
 #include "tlspeer.h"
 
@@ -504,6 +506,38 @@ static void test_profile_refuses_sha1(void **state)
                         WISP_ECERTWEAK);
 }
 
+/* Several reasons at once: the first in include/wisp/error.h's order wins; a flag
+ * with no code of its own is WISP_ECERT; mbedTLS's all-ones "fatal" result (the
+ * chain walk stopped) is WISP_ECERTCHAIN. */
+static void test_cert_error_precedence(void **state)
+{
+    (void)state;
+    assert_int_equal(wisp__tls_cert_error(0xFFFFFFFFu), WISP_ECERTCHAIN);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCERT_BAD_MD |
+                                          MBEDTLS_X509_BADCERT_NOT_TRUSTED |
+                                          MBEDTLS_X509_BADCERT_EXPIRED),
+                     WISP_ECERTWEAK);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCERT_NOT_TRUSTED | 0x00800000u),
+                     WISP_ECERTSELFSIGNED);
+    assert_int_equal(
+        wisp__tls_cert_error(MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_CN_MISMATCH),
+        WISP_ECERTUNTRUSTED);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCERT_CN_MISMATCH |
+                                          MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+                                          MBEDTLS_X509_BADCERT_EXPIRED),
+                     WISP_ECERTNAME);
+    assert_int_equal(
+        wisp__tls_cert_error(MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_FUTURE),
+        WISP_ECERTUSAGE);
+    assert_int_equal(
+        wisp__tls_cert_error(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE),
+        WISP_ECERTEXPIRED);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCERT_FUTURE), WISP_ECERTFUTURE);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCERT_BAD_KEY), WISP_ECERTWEAK);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCERT_OTHER), WISP_ECERT);
+    assert_int_equal(wisp__tls_cert_error(MBEDTLS_X509_BADCRL_EXPIRED), WISP_ECERT);
+}
+
 /* The server side (client_ca): a client with no certificate, one from another CA, or
  * an expired one is refused with the server reporting the reason; the right
  * certificate is served (control). The client sees the server's alert or close. */
@@ -657,6 +691,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_profile_refuses_p521, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_refuses_sha224, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_refuses_sha1, setup, teardown),
+        cmocka_unit_test(test_cert_error_precedence),
         cmocka_unit_test_setup_teardown(test_mtls_right_client_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mtls_no_client_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mtls_other_ca_client_cert, setup, teardown),

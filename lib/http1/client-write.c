@@ -61,21 +61,6 @@ int wisp__h1_out_target_end(wisp__h1_out_t *w, size_t at)
     return wisp__h1_out_put(w, " HTTP/1.1\r\n", 11);
 }
 
-int wisp__h1_out_request_line(wisp__h1_out_t *w, const char *method, const char *path,
-                              size_t path_len)
-{
-    size_t at;
-
-    if (wisp__h1_out_method(w, method))
-        return w->err;
-    if (path == NULL || path_len == 0)
-        return wisp__h1_out_fail(w, WISP_EINVAL);
-    at = w->len;
-    if (wisp__h1_out_put(w, path, path_len))
-        return w->err;
-    return wisp__h1_out_target_end(w, at);
-}
-
 int wisp__h1_out_host(wisp__h1_out_t *w, const char *host, size_t host_len, uint16_t port, int tls)
 {
     size_t i;

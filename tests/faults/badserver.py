@@ -38,6 +38,13 @@ every connection by --scenario, which wins over the path. Scenarios:
   slow-headers[:MS]        the response head one byte every MS ms (default 50)
   rst-after:N              N bytes of a valid 200 response, a pause, then a TCP RST
                            (SO_LINGER 0)
+  cut:HOW:FRAMING:N        the first N bytes of a fixed 200 response (all of it when N
+                           is past its end), then HOW: "close" (close_notify under TLS,
+                           then FIN), "bare" (FIN without close_notify) or "rst" (TCP
+                           RST at once, no pause). FRAMING: "cl" (Content-Length), "chunked"
+                           or "close" (HTTP/1.0, delimited by the close). The responses
+                           are CUT_RESPONSES below (tests/faults/test_stream_cuts.c
+                           keeps a copy: change both).
 These happen before any request is read, so only --scenario can pick them:
   close-on-accept          close the TCP connection at once (no TLS handshake)
   rst-on-accept            reset the TCP connection at once
@@ -77,11 +84,19 @@ CERTS = {
     "other": ("other-server.pem", "other-server.key"),
 }
 
+CUT_RESPONSES = {
+    "cl": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\n"
+          b"hello from badserver\n",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"6\r\nchunk \r\n4;ext=1\r\none\n\r\n0\r\n\r\n",
+    "close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from badserver\n",
+}
+
 PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake")
 PER_REQUEST = ("ok", "hello", "echo", "status", "chunked", "big", "extra-response",
                "close-delimited", "close-delimited-bare", "connection-close", "keepalive-then-close",
                "close-before-response", "close-mid-chunk", "bad-chunk-size", "garbage",
-               "huge-headers", "no-answer", "slow-headers", "rst-after")
+               "huge-headers", "no-answer", "slow-headers", "rst-after", "cut")
 
 
 class Peer(Exception):
@@ -340,6 +355,20 @@ class Server:
             time.sleep(RST_PAUSE)  # let the bytes arrive and be read before the RST
             self.reset(conn)
             self.log("close %d" % cid)
+            return False
+        if name == "cut":
+            how, _, rest = arg.partition(":")
+            framing, _, n = rest.partition(":")
+            whole = CUT_RESPONSES.get(framing)
+            if how not in ("close", "bare", "rst") or whole is None or not n.isdigit():
+                raise Peer("bad cut spec %r" % arg)
+            if int(n):
+                conn.sendall(whole[:int(n)])
+            if how == "rst":
+                self.reset(conn)
+                self.log("close %d" % cid)
+            else:
+                self.close(conn, cid, graceful=how == "close")
             return False
         conn.sendall(self.response(404, b"no such scenario\n"))
         return True

@@ -1,0 +1,451 @@
+/*
+ * A wisp client against badserver.py's `cut:HOW:FRAMING:N` (issue 12): a fixed 200
+ * response, the server closing ("close": close_notify under TLS, then FIN; "bare":
+ * FIN alone) or resetting ("rst") after its byte N, for every N of the response
+ * (plain) or seeded samples of N (TLS), for each body framing: Content-Length,
+ * chunked, and close-delimited (HTTP/1.0).
+ *
+ * The terminal state and its error are asserted per offset (rules in expect_of(),
+ * the table in README.md). One stream is asked again and again (a stream outlives a
+ * failed cycle), and every few runs a second stream of another type on the same
+ * context must still get its answer. On a connection kept alive, a cut before the
+ * first byte of the answer is the keep-alive race (SPEC §7): a GET is sent again
+ * once on a fresh connection, a POST ends with WISP_ESTALE.
+ *
+ * The per-offset runs tear nothing down between them; the test ends with no live
+ * vhost, connection or stream and zero blocks held after wisp_context_destroy().
+ * WISP_FAULT_SEED=n changes the TLS sample (the seed is printed).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "streamtest.h"
+
+#define HELLO "hello from badserver\n"
+
+/* badserver.py's CUT_RESPONSES, byte for byte. */
+static const struct framing {
+    const char *name;
+    const char *whole;
+    const char *body; /* the body as rx must deliver it (chunks unframed) */
+} framings[] = {
+    {"cl",
+     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\n" HELLO, HELLO},
+    {"chunked",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "6\r\nchunk \r\n4;ext=1\r\none\n\r\n0\r\n\r\n",
+     "chunk one\n"},
+    {"close", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" HELLO, HELLO},
+};
+enum { F_CL, F_CHUNKED, F_CLOSE, F_N };
+
+#define EXPECT(r, cond, what)                                                                      \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg("%s: expected %s\n  states: %s\n  body \"%s\"", (what), #cond,               \
+                     st_seq((r), 0), st_body(r));                                                  \
+    } while (0)
+
+typedef struct fx {
+    badserver_t bs;
+    stfx_t *f;
+    int tls;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *x = calloc(1, sizeof(*x));
+
+    if (!x)
+        return -1;
+    x->bs.stdin_fd = -1;
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *x = *state;
+
+    stfx_abort(&x->f);
+    badserver_stop(&x->bs);
+    free(x);
+    return 0;
+}
+
+static void start(fx_t *x, int tls)
+{
+    static const char *const plain[] = {"--plain", "--max-conns", "100000", NULL};
+    static const char *const secure[] = {"--max-conns", "100000", NULL};
+    char *ca = test_cert_json("ca.pem"), *p;
+    const char *common;
+
+    x->tls = tls;
+    badserver_start(&x->bs, tls ? secure : plain);
+    common = tls ? "\"tls\": true, \"trust_store\": \"ts\"" : "\"tls\": false";
+    p = st_append(NULL,
+                  "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"
+                  " \"trust_stores\": {\"ts\": {\"certs\": [\"ca\"]}}, \"streams\": {\n"
+                  "\"cut\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, %s, \"url\":"
+                  " \"/cut/${spec}\", \"metadata\": {\"spec\": null}, \"timeout_ms\": 4000,"
+                  " \"keepalive_ms\": 0},\n"
+                  "\"ok\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, %s, \"url\": \"/hello\","
+                  " \"timeout_ms\": 4000, \"keepalive_ms\": 0},\n"
+                  "\"ka\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, %s, \"url\": \"/hello\","
+                  " \"timeout_ms\": 4000, \"keepalive_ms\": 3000},\n"
+                  "\"ka_cut\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, %s, \"url\":"
+                  " \"/cut/${spec}\", \"metadata\": {\"spec\": null}, \"timeout_ms\": 4000,"
+                  " \"keepalive_ms\": 0},\n"
+                  "\"ka_cutpost\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, %s, \"method\":"
+                  " \"POST\", \"url\": \"/cut/${spec}\", \"metadata\": {\"spec\": null},"
+                  " \"timeout_ms\": 4000, \"keepalive_ms\": 0}\n}}\n",
+                  ca, x->bs.port, common, x->bs.port, common, x->bs.port, common, x->bs.port,
+                  common, x->bs.port, common);
+    free(ca);
+    x->f = stfx_open(p);
+    free(p);
+}
+
+static int no_conns(void *arg)
+{
+    stfx_t *f = arg;
+
+    return stfx_stats(f).conns_live == 0;
+}
+
+/* Ask r again with the cut spec, wait for the end and for its connection to go. */
+static void run_cut(fx_t *x, strec_t *r, const char *how, int framing, size_t n)
+{
+    char spec[64], what[96];
+    int len = snprintf(spec, sizeof(spec), "%s:%s:%zu", how, framings[framing].name, n);
+
+    snprintf(what, sizeof(what), "%s %s after %zu", x->tls ? "TLS" : "plain", spec, n);
+    st_reset(r);
+    assert_int_equal(wisp_stream_set_metadata(r->s, "spec", spec, (size_t)len), 0);
+    if (st_request(r))
+        fail_msg("%s: request_tx failed", what);
+    if (!st_wait(x->f, &r, 1, 5000, 0))
+        fail_msg("%s: did not settle\n  states: %s", what, st_seq(r, 0));
+    if (!st_run_until(x->f->cx, no_conns, x->f, 3000))
+        fail_msg("%s: the connection stays", what);
+}
+
+/* The expected end of a cut after n bytes of framing f's response. */
+typedef struct expect {
+    int done;     /* DONE:200 (else DISCONNECTED, ALL_RETRIES_FAILED with err) */
+    int err;      /* the error when not done; 0: ECLOSED or EPROTO (see below) */
+    int ack;      /* ACK:200 came first */
+    size_t body;  /* body bytes delivered (exact) */
+    int any_body; /* RST: the body is a prefix of at most `body` bytes */
+} expect_t;
+
+static size_t head_len(const char *whole)
+{
+    return (size_t)(strstr(whole, "\r\n\r\n") + 4 - whole);
+}
+
+/* Bytes of the unframed body within the first n bytes of a chunked response. */
+static size_t chunked_body_in(const char *whole, size_t n)
+{
+    size_t at = head_len(whole), got = 0;
+
+    for (;;) {
+        size_t size = strtoul(whole + at, NULL, 16);
+        const char *eol = strstr(whole + at, "\r\n");
+        size_t data = (size_t)(eol + 2 - whole);
+
+        if (!size || n <= data)
+            return got;
+        got += n - data < size ? n - data : size;
+        if (n < data + size)
+            return got;
+        at = data + size + 2;
+    }
+}
+
+/*
+ * The rules (SPEC §6, §8, §10):
+ *  - everything arrived (n past the end) and the framing says where the body ends
+ *    (Content-Length, chunked): DONE, whatever comes after ("close", "bare" or "rst");
+ *  - a close-delimited body ends at the close: plain, or TLS with close_notify, DONE
+ *    with the bytes that came (the head must be whole); TLS without close_notify is
+ *    WISP_ETRUNCATED (a relay may have cut it); before the head is whole: failure;
+ *  - a close inside a head or a framed body: DISCONNECTED with WISP_ECLOSED or
+ *    WISP_EPROTO (the framing's verdict), the body bytes that came delivered, no EOM;
+ *    nothing at all (n = 0): WISP_ECLOSED;
+ *  - TLS without close_notify ("bare") before the response is whole:
+ *    WISP_ETRUNCATED, whatever the framing and the offset;
+ *  - a reset: WISP_ERESET, unless the response was whole and framed (DONE).
+ */
+static expect_t expect_of(int tls, const char *how, int f, size_t n)
+{
+    const char *whole = framings[f].whole;
+    size_t len = strlen(whole), head = head_len(whole);
+    size_t bodylen = strlen(framings[f].body);
+    expect_t e = {0, 0, 0, 0, 0};
+    size_t m = n < len ? n : len;
+
+    e.ack = m >= head;
+    if (f == F_CHUNKED)
+        e.body = chunked_body_in(whole, m);
+    else
+        e.body = m > head ? m - head : 0;
+    if (f != F_CLOSE && n >= len) {
+        e.done = 1;
+        e.body = bodylen;
+        return e;
+    }
+    if (!strcmp(how, "rst")) {
+        e.err = WISP_ERESET;
+        e.any_body = 1; /* a reset may overtake bytes not yet read */
+        return e;
+    }
+    if (f == F_CLOSE && e.ack) {
+        if (tls && !strcmp(how, "bare")) {
+            e.err = WISP_ETRUNCATED;
+            return e;
+        }
+        e.done = 1;
+        return e;
+    }
+    if (tls && !strcmp(how, "bare")) {
+        e.err = WISP_ETRUNCATED; /* a TLS stream that ends without close_notify */
+        return e;
+    }
+    e.err = n == 0 ? WISP_ECLOSED : 0;
+    return e;
+}
+
+static void check(const fx_t *x, const strec_t *r, const char *how, int f, size_t n)
+{
+    expect_t e = expect_of(x->tls, how, f, n);
+    char what[96];
+    int ack = st_find(r, WISP_STATE_ACK, 0), d = st_find(r, WISP_STATE_DISCONNECTED, 0);
+
+    snprintf(what, sizeof(what), "%s %s:%s:%zu", x->tls ? "TLS" : "plain", how, framings[f].name,
+             n);
+    EXPECT(r, st_find(r, WISP_STATE_CONNECTED, 0) >= 0, what);
+    EXPECT(r, st_find(r, WISP_STATE_NACK, 0) < 0, what);
+    EXPECT(r, st_find(r, WISP_STATE_RETRYING, 0) < 0, what);
+    EXPECT(r, st_find(r, WISP_STATE_CONNECTION_FAILED, 0) < 0, what);
+    EXPECT(r, st_find(r, WISP_STATE_TIMEOUT, 0) < 0, what);
+    EXPECT(r, r->rx_bad == 0, what);
+    EXPECT(r, r->extra_terminals == 0, what);
+    if (!e.any_body) {
+        EXPECT(r, (ack >= 0) == e.ack, what);
+        EXPECT(r, r->rx_bytes == e.body, what);
+    } else {
+        EXPECT(r, ack < 0 || e.ack, what);
+        EXPECT(r, r->rx_bytes <= e.body, what);
+    }
+    EXPECT(r, memcmp(st_body(r), framings[f].body, (size_t)r->rx_bytes) == 0, what);
+    if (ack >= 0)
+        EXPECT(r, r->arg[ack] == 200, what);
+    if (e.done) {
+        EXPECT(r, st_last(r) == WISP_STATE_DONE && st_last_arg(r) == 200, what);
+        EXPECT(r, st_count(r, WISP_STATE_DONE) == 1 && d < 0, what);
+        EXPECT(r, r->eom == 1, what);
+        return;
+    }
+    EXPECT(r, d >= 0 && st_count(r, WISP_STATE_DISCONNECTED) == 1, what);
+    EXPECT(r, st_find(r, WISP_STATE_ALL_RETRIES_FAILED, 0) == d + 1, what);
+    EXPECT(r, st_last(r) == WISP_STATE_ALL_RETRIES_FAILED && st_last_arg(r) == r->arg[d], what);
+    EXPECT(r, st_find(r, WISP_STATE_DONE, 0) < 0, what);
+    EXPECT(r, r->eom == 0, what);
+    if (e.err)
+        EXPECT(r, r->arg[d] == e.err, what);
+    else
+        EXPECT(r, r->arg[d] == WISP_ECLOSED || r->arg[d] == WISP_EPROTO, what);
+}
+
+/* A stream of another type on the same context still gets its answer. */
+static void other_ok(fx_t *x, strec_t *ok)
+{
+    st_reset(ok);
+    assert_int_equal(st_request(ok), 0);
+    if (!st_wait(x->f, &ok, 1, 5000, 0))
+        fail_msg("the other stream did not settle: %s", st_seq(ok, 0));
+    EXPECT(ok, st_last(ok) == WISP_STATE_DONE && st_last_arg(ok) == 200, "other stream");
+    EXPECT(ok, strcmp(st_body(ok), HELLO) == 0, "other stream");
+    assert_true(st_run_until(x->f->cx, no_conns, x->f, 3000));
+}
+
+static uint32_t seed_of(void)
+{
+    const char *s = getenv("WISP_FAULT_SEED");
+
+    return s ? (uint32_t)strtoul(s, NULL, 10) : 20261203u;
+}
+
+static void sweep(fx_t *x, const char *const *hows, size_t nhows, size_t samples)
+{
+    strec_t *r = st_new(x->f, "cut"), *ok = st_new(x->f, "ok");
+    uint32_t seed = seed_of(), s = seed;
+    unsigned runs = 0;
+    size_t h;
+    int f;
+
+    for (h = 0; h < nhows; h++) {
+        for (f = 0; f < F_N; f++) {
+            size_t len = strlen(framings[f].whole), n, i;
+
+            for (i = 0; i <= (samples ? samples : len + 1); i++) {
+                if (!samples) {
+                    n = i;
+                } else if (i < 4) { /* nothing, the head's end, the last byte, all */
+                    const size_t edges[4] = {0, head_len(framings[f].whole), len - 1, len};
+
+                    n = edges[i];
+                } else {
+                    s = s * 1103515245u + 12345u;
+                    n = (s >> 8) % (len + 1);
+                }
+                run_cut(x, r, hows[h], f, n);
+                check(x, r, hows[h], f, n);
+                if (++runs % 16 == 0)
+                    other_ok(x, ok);
+            }
+        }
+    }
+    other_ok(x, ok);
+    st_destroy(r);
+    st_destroy(ok);
+    stfx_assert_idle(x->f, 2000);
+    print_message("%s: %u cut runs%s (seed %u)\n", x->tls ? "TLS" : "plain", runs,
+                  samples ? " sampled" : ", every offset", seed);
+}
+
+static void test_response_cut_every_byte_plain(void **state)
+{
+    static const char *const hows[] = {"close", "rst"};
+    fx_t *x = *state;
+
+    start(x, 0);
+    sweep(x, hows, 2, 0);
+    assert_int_equal(stfx_stats(x->f).retries, 0);
+    stfx_finish(&x->f, 3000);
+}
+
+static void test_response_cut_sampled_tls(void **state)
+{
+    static const char *const hows[] = {"close", "bare", "rst"};
+    fx_t *x = *state;
+
+    start(x, 1);
+    sweep(x, hows, 3, 12);
+    assert_int_equal(stfx_stats(x->f).retries, 0);
+    stfx_finish(&x->f, 3000);
+}
+
+/*
+ * The keep-alive race (SPEC §7): a connection kept alive after a first answer, the
+ * next request on it cut before any byte of its answer (n = 0). A GET is sent again
+ * once on a fresh connection (a new CONNECTING, not a retry), where the same cut
+ * fails it for good with WISP_ECLOSED; a POST is not resent: WISP_ESTALE. Cut later
+ * (inside the head), it is an ordinary loss: no resend, whatever the method.
+ */
+static void keepalive_race(fx_t *x)
+{
+    strec_t *ka = st_new(x->f, "ka"), *get = st_new(x->f, "ka_cut"),
+            *post = st_new(x->f, "ka_cutpost");
+    struct {
+        strec_t *r;
+        size_t n;
+        const char *seq;
+    } cases[] = {
+        {get, 0,
+         "CONNECTED CONNECTING CONNECTED DISCONNECTED:WISP_ECLOSED "
+         "ALL_RETRIES_FAILED:WISP_ECLOSED"},
+        {post, 0, "CONNECTED DISCONNECTED:WISP_ESTALE ALL_RETRIES_FAILED:WISP_ESTALE"},
+        {get, 5, NULL},
+        {post, 5, NULL},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strec_t *r = cases[i].r;
+        wisp_stats_t st0;
+        char spec[32];
+        int len = snprintf(spec, sizeof(spec), "close:cl:%zu", cases[i].n), d;
+
+        st_reset(ka);
+        assert_int_equal(st_request(ka), 0);
+        assert_true(st_wait(x->f, &ka, 1, 5000, 0));
+        EXPECT(ka, st_last(ka) == WISP_STATE_DONE, "keep-alive first");
+        assert_int_equal(stfx_stats(x->f).conns_live, 1); /* kept alive */
+        st0 = stfx_stats(x->f);
+        st_reset(r);
+        assert_int_equal(wisp_stream_set_metadata(r->s, "spec", spec, (size_t)len), 0);
+        assert_int_equal(st_request(r), 0);
+        assert_true(st_wait(x->f, &r, 1, 5000, 0));
+        assert_true(st_run_until(x->f->cx, no_conns, x->f, 3000));
+        d = st_find(r, WISP_STATE_DISCONNECTED, 0);
+        EXPECT(r, d >= 0 && st_last(r) == WISP_STATE_ALL_RETRIES_FAILED, spec);
+        EXPECT(r, st_find(r, WISP_STATE_RETRYING, 0) < 0, spec);
+        EXPECT(r, st_find(r, WISP_STATE_ACK, 0) < 0, spec);
+        if (cases[i].n == 0 && r == get) {
+            /* Sent on the kept connection, then once more on a fresh one. */
+            EXPECT(r, stfx_stats(x->f).conns_opened - st0.conns_opened == 1, spec);
+            EXPECT(r, st_count(r, WISP_STATE_CONNECTING) == 1, spec);
+        } else {
+            EXPECT(r, stfx_stats(x->f).conns_opened == st0.conns_opened, spec);
+        }
+        if (cases[i].seq) {
+            const char *seq = st_seq(r, 0);
+
+            if (strcmp(seq, cases[i].seq))
+                fail_msg("%s %s: states %s, want %s", r->type, spec, seq, cases[i].seq);
+        } else {
+            EXPECT(r, r->arg[d] == WISP_ECLOSED || r->arg[d] == WISP_EPROTO, spec);
+        }
+        assert_int_equal(stfx_stats(x->f).retries, 0);
+    }
+    st_destroy(ka);
+    st_destroy(get);
+    st_destroy(post);
+}
+
+static void test_keepalive_race_plain(void **state)
+{
+    fx_t *x = *state;
+
+    start(x, 0);
+    keepalive_race(x);
+    stfx_finish(&x->f, 3000);
+}
+
+static void test_keepalive_race_tls(void **state)
+{
+    fx_t *x = *state;
+
+    start(x, 1);
+    keepalive_race(x);
+    stfx_finish(&x->f, 3000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_response_cut_every_byte_plain),
+        T(test_response_cut_sampled_tls),
+        T(test_keepalive_race_plain),
+        T(test_keepalive_race_tls),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -86,15 +86,16 @@ static int teardown(void **state)
     return 0;
 }
 
-static void start(fx_t *x, int tls)
+static void start_with(fx_t *x, int tls, int raw_tls)
 {
     static const char *const plain[] = {"--plain", "--max-conns", "100000", NULL};
     static const char *const secure[] = {"--max-conns", "100000", NULL};
+    static const char *const raw[] = {"--raw-tls", "--max-conns", "100000", NULL};
     char *ca = test_cert_json("ca.pem"), *p;
     const char *common;
 
     x->tls = tls;
-    badserver_start(&x->bs, tls ? secure : plain);
+    badserver_start(&x->bs, raw_tls ? raw : tls ? secure : plain);
     common = tls ? "\"tls\": true, \"trust_store\": \"ts\"" : "\"tls\": false";
     p = st_append(NULL,
                   "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"
@@ -117,6 +118,11 @@ static void start(fx_t *x, int tls)
     free(ca);
     x->f = stfx_open(p);
     free(p);
+}
+
+static void start(fx_t *x, int tls)
+{
+    start_with(x, tls, 0);
 }
 
 static int no_conns(void *arg)
@@ -364,6 +370,125 @@ static void test_response_cut_sampled_tls(void **state)
     stfx_finish(&x->f, 3000);
 }
 
+/* ---- Cuts inside TLS records (badserver.py --raw-tls) ---- */
+
+/* Where the records of the last cut answer ended: "cutrec CONN E1,E2[,E3]" in the
+ * server's log (written before the bytes went out). Returns how many. */
+static int record_ends(const fx_t *x, long ends[3])
+{
+    FILE *fp = fopen(x->bs.log, "r");
+    char line[256];
+    int n = 0;
+
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp)) {
+        const char *p = line;
+        char *e;
+
+        if (strncmp(line, "cutrec ", 7))
+            continue;
+        p = strchr(line + 7, ' ');
+        for (n = 0; p && n < 3; n++) {
+            ends[n] = strtol(p + 1, &e, 10);
+            p = *e == ',' ? e : NULL;
+        }
+    }
+    fclose(fp);
+    return n;
+}
+
+/*
+ * N bytes of the TLS stream of the answer: the head a record, the body a record,
+ * then close_notify ("close" only). A record cut short never delivers a byte of its
+ * own; what the client makes of the end (rules from the runs, SPEC §8, §10):
+ *  - the framed body's record whole: DONE, whatever follows;
+ *  - the close-delimited body's record whole and close_notify whole ("close"): DONE;
+ *  - otherwise FIN ("close", "bare"): WISP_ETRUNCATED when the stream ends without
+ *    close_notify (every cut: close_notify comes last), RST: WISP_ERESET;
+ *  - ACK exactly when the head's record was whole; the body all or nothing.
+ */
+static void check_record_cut(const fx_t *x, const strec_t *r, const char *how, int f, long n,
+                             const long *ends, int nends)
+{
+    int framed = f != F_CLOSE, rst = !strcmp(how, "rst");
+    int done = framed ? n >= ends[1] : nends == 3 && n >= ends[2];
+    int ack = st_find(r, WISP_STATE_ACK, 0), d = st_find(r, WISP_STATE_DISCONNECTED, 0);
+    size_t body = strlen(framings[f].body);
+    char what[96];
+
+    snprintf(what, sizeof(what), "TLS record cut %s:%s:%ld (records end %ld,%ld,%ld)", how,
+             framings[f].name, n, ends[0], ends[1], nends == 3 ? ends[2] : -1L);
+    EXPECT(r, st_find(r, WISP_STATE_NACK, 0) < 0 && st_find(r, WISP_STATE_RETRYING, 0) < 0,
+           what);
+    EXPECT(r, r->rx_bad == 0 && r->extra_terminals == 0, what);
+    if (!rst || done)
+        EXPECT(r, (ack >= 0) == (n >= ends[0]), what);
+    EXPECT(r, r->rx_bytes == 0 || r->rx_bytes == body, what);
+    EXPECT(r, memcmp(st_body(r), framings[f].body, (size_t)r->rx_bytes) == 0, what);
+    if (!rst)
+        EXPECT(r, r->rx_bytes == (n >= ends[1] ? body : 0), what);
+    if (done) {
+        EXPECT(r, st_last(r) == WISP_STATE_DONE && st_last_arg(r) == 200 && d < 0, what);
+        EXPECT(r, r->eom == 1 && r->rx_bytes == body, what);
+        return;
+    }
+    EXPECT(r, d >= 0 && st_find(r, WISP_STATE_ALL_RETRIES_FAILED, 0) == d + 1, what);
+    EXPECT(r, st_last(r) == WISP_STATE_ALL_RETRIES_FAILED && r->eom == 0, what);
+    EXPECT(r, r->arg[d] == (rst ? WISP_ERESET : WISP_ETRUNCATED), what);
+}
+
+static void test_response_cut_inside_tls_records(void **state)
+{
+    static const char *const hows[] = {"close", "bare", "rst"};
+    fx_t *x = *state;
+    strec_t *r, *ok;
+    uint32_t seed = seed_of(), s = seed;
+    unsigned runs = 0;
+    size_t h;
+    int f;
+
+    start_with(x, 1, 1);
+    r = st_new(x->f, "cut");
+    ok = st_new(x->f, "ok");
+    for (h = 0; h < 3; h++) {
+        for (f = 0; f < F_N; f++) {
+            long ends[3], picks[20], total;
+            int nends, i, npick = 0;
+
+            /* Uncut (N past the end) first: where the records end. */
+            run_cut(x, r, hows[h], f, 100000);
+            nends = record_ends(x, ends);
+            assert_true(nends == (strcmp(hows[h], "close") ? 2 : 3));
+            total = ends[nends - 1];
+            check_record_cut(x, r, hows[h], f, total, ends, nends);
+            {
+                const long edges[] = {0,           1,           5,           ends[0] - 1,
+                                      ends[0],     ends[0] + 1, ends[1] - 1, ends[1],
+                                      total - 1,   total};
+
+                for (i = 0; i < 10; i++)
+                    picks[npick++] = edges[i];
+            }
+            while (npick < 20) {
+                s = s * 1103515245u + 12345u;
+                picks[npick++] = (long)((s >> 8) % (uint32_t)(total + 1));
+            }
+            for (i = 0; i < npick; i++) {
+                run_cut(x, r, hows[h], f, (size_t)picks[i]);
+                check_record_cut(x, r, hows[h], f, picks[i], ends, nends);
+                if (++runs % 16 == 0)
+                    other_ok(x, ok);
+            }
+        }
+    }
+    other_ok(x, ok);
+    st_destroy(r);
+    st_destroy(ok);
+    assert_int_equal(stfx_stats(x->f).retries, 0);
+    print_message("TLS record cuts: %u runs (seed %u)\n", runs, seed);
+    stfx_finish(&x->f, 3000);
+}
+
 /*
  * The keep-alive race (SPEC §7): a connection kept alive after a first answer, the
  * next request on it cut before any byte of its answer (n = 0). A GET is sent again
@@ -456,6 +581,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_response_cut_every_byte_plain),
         T(test_response_cut_sampled_tls),
+        T(test_response_cut_inside_tls_records),
         T(test_keepalive_race_plain),
         T(test_keepalive_race_tls),
 #undef T

@@ -344,7 +344,7 @@ static int cli_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
     cli_t *c = user;
 
     (void)flags;
-    if (c->got + len < sizeof(c->body))
+    if (len && c->got + len < sizeof(c->body)) /* the EOM call may pass NULL */
         memcpy(c->body + c->got, buf, len);
     c->got += len;
     return 0;

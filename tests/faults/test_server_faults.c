@@ -26,8 +26,8 @@
  * After every cut run the server's heap is back at its figure before the run (the
  * cases that open more sockets than the loop's descriptor tables held leave them
  * grown, a high-water mark freed with the last descriptor: there the teardown checks
- * the heap, after the listeners are gone); each test ends with no live connection, stream or vhost and zero blocks in the allocator.
- * WISP_FAULT_SEED=n changes the TLS sample (the seed is printed).
+ * the heap, after the listeners are gone); each test ends with no live connection, stream or vhost
+ * and zero blocks in the allocator. WISP_FAULT_SEED=n changes the TLS sample (the seed is printed).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -434,8 +434,9 @@ static void legit_get(fx_t *f, int tls)
  */
 static void slowloris(fx_t *f, int tls)
 {
-    static const char head[] = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa"
-                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    static const char head[] =
+        "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     /* A ClientHello's record header and the start of its body. */
     static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
                                 "0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -682,8 +683,8 @@ static void plain_cut(fx_t *f, const char *all, size_t n, int mode)
         if (!closed)
             fail_msg("FIN after %zu bytes: the server never closed", n);
         /* Exactly the answers of the requests read whole, nothing else. */
-        if (count_of(out, "HTTP/1.1 ") != (size_t)e.done || count_of(out, "HTTP/1.1 200 ") !=
-                                                                  (size_t)e.done)
+        if (count_of(out, "HTTP/1.1 ") != (size_t)e.done ||
+            count_of(out, "HTTP/1.1 200 ") != (size_t)e.done)
             fail_msg("FIN after %zu bytes: want %d answers, got \"%s\"", n, e.done, out);
     }
     if (wait_conns(f, 0, 2000))
@@ -723,8 +724,8 @@ enum tmode { T_FULL, T_CUT_FIN, T_CUT_RST, T_ALERT, T_NOTIFY };
 typedef struct tcli {
     int port;
     int mode;
-    long budget; /* bytes the client may send in all (T_CUT_*); < 0: no limit */
-    const char *w[2]; /* two writes: two TLS records */
+    long budget;         /* bytes the client may send in all (T_CUT_*); < 0: no limit */
+    const char *w[2];    /* two writes: two TLS records */
     const char *partial; /* T_ALERT / T_NOTIFY: what is written before the alert */
     /* out */
     int fd;
@@ -759,7 +760,7 @@ static int tc_recv(void *ctx, unsigned char *buf, size_t len)
 
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? MBEDTLS_ERR_SSL_TIMEOUT
-                                                        : MBEDTLS_ERR_NET_CONN_RESET;
+                                                       : MBEDTLS_ERR_NET_CONN_RESET;
     return (int)n;
 }
 

@@ -42,8 +42,8 @@ static const struct framing {
     const char *whole;
     const char *body; /* the body as rx must deliver it (chunks unframed) */
 } framings[] = {
-    {"cl",
-     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\n" HELLO, HELLO},
+    {"cl", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\n" HELLO,
+     HELLO},
     {"chunked",
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
      "6\r\nchunk \r\n4;ext=1\r\none\n\r\n0\r\n\r\n",
@@ -55,7 +55,7 @@ enum { F_CL, F_CHUNKED, F_CLOSE, F_N };
 #define EXPECT(r, cond, what)                                                                      \
     do {                                                                                           \
         if (!(cond))                                                                               \
-            fail_msg("%s: expected %s\n  states: %s\n  body \"%s\"", (what), #cond,               \
+            fail_msg("%s: expected %s\n  states: %s\n  body \"%s\"", (what), #cond,                \
                      st_seq((r), 0), st_body(r));                                                  \
     } while (0)
 
@@ -418,8 +418,7 @@ static void check_record_cut(const fx_t *x, const strec_t *r, const char *how, i
 
     snprintf(what, sizeof(what), "TLS record cut %s:%s:%ld (records end %ld,%ld,%ld)", how,
              framings[f].name, n, ends[0], ends[1], nends == 3 ? ends[2] : -1L);
-    EXPECT(r, st_find(r, WISP_STATE_NACK, 0) < 0 && st_find(r, WISP_STATE_RETRYING, 0) < 0,
-           what);
+    EXPECT(r, st_find(r, WISP_STATE_NACK, 0) < 0 && st_find(r, WISP_STATE_RETRYING, 0) < 0, what);
     EXPECT(r, r->rx_bad == 0 && r->extra_terminals == 0, what);
     if (!rst || done)
         EXPECT(r, (ack >= 0) == (n >= ends[0]), what);
@@ -462,9 +461,8 @@ static void test_response_cut_inside_tls_records(void **state)
             total = ends[nends - 1];
             check_record_cut(x, r, hows[h], f, total, ends, nends);
             {
-                const long edges[] = {0,           1,           5,           ends[0] - 1,
-                                      ends[0],     ends[0] + 1, ends[1] - 1, ends[1],
-                                      total - 1,   total};
+                const long edges[] = {0,           1,           5,       ends[0] - 1, ends[0],
+                                      ends[0] + 1, ends[1] - 1, ends[1], total - 1,   total};
 
                 for (i = 0; i < 10; i++)
                     picks[npick++] = edges[i];

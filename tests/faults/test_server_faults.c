@@ -911,7 +911,7 @@ static void test_request_cut_sampled_tls(void **state)
     fx_t *f = *state;
     static char rec2[512];
     tcli_t t;
-    long total, hs, w1, n, picks[32];
+    long total, hs, w1, n, picks[20];
     size_t npick = 0, i;
     uint32_t seed = seed_of(), x;
     int mode;

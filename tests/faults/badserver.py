@@ -53,6 +53,10 @@ These happen before any request is read, so only --scenario can pick them:
   close-on-accept          close the TCP connection at once (no TLS handshake)
   rst-on-accept            reset the TCP connection at once
   no-handshake             accept and stay silent (TLS or not)
+  garbage-on-accept        send what a plain HTTP server says to a TLS ClientHello (a
+                           400) and some bytes that are no TLS record, then close (no
+                           TLS handshake: this is what a TLS client gets instead of a
+                           ServerHello)
 
 "Close" means a TLS close_notify first (a clean close at the TLS layer: a body cut
 short that way is still truncated) and then the TCP FIN.
@@ -96,7 +100,7 @@ CUT_RESPONSES = {
     "close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from badserver\n",
 }
 
-PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake")
+PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake", "garbage-on-accept")
 PER_REQUEST = ("ok", "hello", "echo", "status", "chunked", "big", "extra-response",
                "close-delimited", "close-delimited-bare", "connection-close", "keepalive-then-close",
                "close-before-response", "close-mid-chunk", "bad-chunk-size", "garbage",
@@ -467,6 +471,14 @@ class Server:
             if name == "rst-on-accept":
                 self.reset(raw)
                 self.log("close %d" % cid)
+                return
+            if name == "garbage-on-accept":
+                try:
+                    raw.recv(4096)  # the ClientHello, or whatever comes first
+                    raw.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n\x00\xff\x16\x03")
+                finally:
+                    self.close(raw, cid, graceful=False)
                 return
             if name == "no-handshake":
                 self.silent(raw, cid)

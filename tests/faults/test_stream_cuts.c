@@ -10,7 +10,9 @@
  * failed cycle), and every few runs a second stream of another type on the same
  * context must still get its answer. On a connection kept alive, a cut before the
  * first byte of the answer is the keep-alive race (SPEC §7): a GET is sent again
- * once on a fresh connection, a POST ends with WISP_ESTALE.
+ * once on a fresh connection, a POST ends with WISP_ESTALE. With --raw-tls the cut
+ * counts bytes of the TLS stream, so it falls inside records too; and a TLS client
+ * that gets plain HTTP instead of a ServerHello fails to connect with WISP_ETLS.
  *
  * The per-offset runs tear nothing down between them; the test ends with no live
  * vhost, connection or stream and zero blocks held after wisp_context_destroy().
@@ -86,16 +88,15 @@ static int teardown(void **state)
     return 0;
 }
 
-static void start_with(fx_t *x, int tls, int raw_tls)
+/* badserver.py with args (TLS unless "--plain" is first), then the context. */
+static void start_args(fx_t *x, const char *const *args)
 {
-    static const char *const plain[] = {"--plain", "--max-conns", "100000", NULL};
-    static const char *const secure[] = {"--max-conns", "100000", NULL};
-    static const char *const raw[] = {"--raw-tls", "--max-conns", "100000", NULL};
     char *ca = test_cert_json("ca.pem"), *p;
     const char *common;
+    int tls = strcmp(args[0], "--plain") != 0;
 
     x->tls = tls;
-    badserver_start(&x->bs, raw_tls ? raw : tls ? secure : plain);
+    badserver_start(&x->bs, args);
     common = tls ? "\"tls\": true, \"trust_store\": \"ts\"" : "\"tls\": false";
     p = st_append(NULL,
                   "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"
@@ -122,7 +123,10 @@ static void start_with(fx_t *x, int tls, int raw_tls)
 
 static void start(fx_t *x, int tls)
 {
-    start_with(x, tls, 0);
+    static const char *const plain[] = {"--plain", "--max-conns", "100000", NULL};
+    static const char *const secure[] = {"--max-conns", "100000", NULL};
+
+    start_args(x, tls ? secure : plain);
 }
 
 static int no_conns(void *arg)
@@ -446,7 +450,9 @@ static void test_response_cut_inside_tls_records(void **state)
     size_t h;
     int f;
 
-    start_with(x, 1, 1);
+    static const char *const raw[] = {"--raw-tls", "--max-conns", "100000", NULL};
+
+    start_args(x, raw);
     r = st_new(x->f, "cut");
     ok = st_new(x->f, "ok");
     for (h = 0; h < 3; h++) {
@@ -573,6 +579,33 @@ static void test_keepalive_race_tls(void **state)
     stfx_finish(&x->f, 3000);
 }
 
+/* A TLS client answered in plain HTTP (and junk) instead of a ServerHello: the
+ * connection fails before the request (CONNECTION_FAILED, never DISCONNECTED), with
+ * a TLS error; asked again, the same; no retry policy, so no RETRYING. */
+static void test_garbage_instead_of_server_hello(void **state)
+{
+    static const char *const args[] = {"--scenario", "garbage-on-accept", NULL};
+    fx_t *x = *state;
+    strec_t *r;
+    int round;
+
+    start_args(x, args);
+    r = st_new(x->f, "ok");
+    for (round = 0; round < 2; round++) {
+        st_reset(r);
+        assert_int_equal(st_request(r), 0);
+        assert_true(settle(x, r, 5000));
+        if (strcmp(st_seq(r, 0), "CONNECTING CONNECTION_FAILED:WISP_ETLS "
+                                 "ALL_RETRIES_FAILED:WISP_ETLS"))
+            fail_msg("garbage instead of a ServerHello: %s", st_seq(r, 0));
+        EXPECT(r, r->rx_bytes == 0 && r->rx_bad == 0, "garbage instead of a ServerHello");
+        assert_true(st_run_until(x->f->cx, no_conns, x->f, 3000));
+    }
+    assert_int_equal(stfx_stats(x->f).handshakes_full, 0);
+    st_destroy(r);
+    stfx_finish(&x->f, 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +615,7 @@ int main(void)
         T(test_response_cut_inside_tls_records),
         T(test_keepalive_race_plain),
         T(test_keepalive_race_tls),
+        T(test_garbage_instead_of_server_hello),
 #undef T
     };
 

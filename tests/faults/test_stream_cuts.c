@@ -12,7 +12,9 @@
  * first byte of the answer is the keep-alive race (SPEC §7): a GET is sent again
  * once on a fresh connection, a POST ends with WISP_ESTALE. With --raw-tls the cut
  * counts bytes of the TLS stream, so it falls inside records too; and a TLS client
- * that gets plain HTTP instead of a ServerHello fails to connect with WISP_ETLS.
+ * that gets plain HTTP instead of a ServerHello fails to connect with WISP_ETLS. A
+ * fatal alert mid-response comes from an mbedTLS server on a thread (Python's ssl
+ * cannot send one): WISP_ETLSALERT.
  *
  * The per-offset runs tear nothing down between them; the test ends with no live
  * vhost, connection or stream and zero blocks held after wisp_context_destroy().
@@ -25,14 +27,32 @@
 #define _DEFAULT_SOURCE
 #endif
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#include <psa/crypto.h>
+#endif
 
 #include "streamtest.h"
 
@@ -606,6 +626,169 @@ static void test_garbage_instead_of_server_hello(void **state)
     stfx_finish(&x->f, 3000);
 }
 
+/* ---- A fatal alert in the middle of a response (an mbedTLS server on a thread) ---- */
+
+typedef struct alertsrv {
+    int lfd, fd;
+    int part; /* 0: alert before the head, 1: after the head, 2: after 5 body bytes */
+    int ok;   /* the handshake completed and the alert went out */
+    int finished;
+} alertsrv_t;
+
+static int as_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    ssize_t n = send(*(int *)ctx, buf, len, MSG_NOSIGNAL);
+
+    return n < 0 ? MBEDTLS_ERR_NET_SEND_FAILED : (int)n;
+}
+
+static int as_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    ssize_t n = recv(*(int *)ctx, buf, len, 0);
+
+    return n < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : (int)n;
+}
+
+static void *as_main(void *arg)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n";
+    alertsrv_t *a = arg;
+    mbedtls_entropy_context ent;
+    mbedtls_ctr_drbg_context rng;
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context key;
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_context ssl;
+    struct timeval tv = {3, 0};
+    char req[2048];
+    size_t got = 0;
+    int ret;
+
+    mbedtls_entropy_init(&ent);
+    mbedtls_ctr_drbg_init(&rng);
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_init(&key);
+    mbedtls_ssl_config_init(&conf);
+    mbedtls_ssl_init(&ssl);
+    a->fd = accept(a->lfd, NULL, NULL);
+    if (a->fd < 0)
+        goto out;
+    setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (mbedtls_ctr_drbg_seed(&rng, mbedtls_entropy_func, &ent, (const unsigned char *)"as", 2) ||
+        mbedtls_x509_crt_parse_file(&crt, WISP_TEST_CERTS "/server.pem") ||
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+        mbedtls_pk_parse_keyfile(&key, WISP_TEST_CERTS "/server.key", NULL, mbedtls_ctr_drbg_random,
+                                 &rng) ||
+#else
+        mbedtls_pk_parse_keyfile(&key, WISP_TEST_CERTS "/server.key", NULL) ||
+#endif
+        mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT))
+        goto out;
+    mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &rng);
+    if (mbedtls_ssl_conf_own_cert(&conf, &crt, &key) || mbedtls_ssl_setup(&ssl, &conf))
+        goto out;
+    mbedtls_ssl_set_bio(&ssl, &a->fd, as_send, as_recv, NULL);
+    while ((ret = mbedtls_ssl_handshake(&ssl)) != 0)
+        if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
+            goto out;
+    while (got < sizeof(req) - 1) { /* the request head */
+        ret = mbedtls_ssl_read(&ssl, (unsigned char *)req + got, sizeof(req) - 1 - got);
+        if (ret <= 0)
+            goto out;
+        got += (size_t)ret;
+        req[got] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    if (a->part >= 1 && mbedtls_ssl_write(&ssl, (const unsigned char *)head, sizeof(head) - 1) !=
+                            (int)(sizeof(head) - 1))
+        goto out;
+    if (a->part >= 2 && mbedtls_ssl_write(&ssl, (const unsigned char *)HELLO, 5) != 5)
+        goto out;
+    if (mbedtls_ssl_send_alert_message(&ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                       MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR))
+        goto out;
+    a->ok = 1;
+    while (recv(a->fd, req, sizeof(req), 0) > 0) /* until the client goes */
+        ;
+out:
+    if (a->fd >= 0)
+        close(a->fd);
+    mbedtls_ssl_free(&ssl);
+    mbedtls_ssl_config_free(&conf);
+    mbedtls_pk_free(&key);
+    mbedtls_x509_crt_free(&crt);
+    mbedtls_ctr_drbg_free(&rng);
+    mbedtls_entropy_free(&ent);
+    __atomic_store_n(&a->finished, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A fatal alert before the head, after it, and after part of the body: the stream
+ * ends DISCONNECTED with WISP_ETLSALERT (ACK exactly when the head came, the body
+ * bytes that came, no EOM), then ALL_RETRIES_FAILED; the context goes on. */
+static void test_alert_mid_response(void **state)
+{
+    static const char *const seqs[3] = {
+        "CONNECTING CONNECTED DISCONNECTED:WISP_ETLSALERT ALL_RETRIES_FAILED:WISP_ETLSALERT",
+        "CONNECTING CONNECTED ACK:200 DISCONNECTED:WISP_ETLSALERT "
+        "ALL_RETRIES_FAILED:WISP_ETLSALERT",
+        "CONNECTING CONNECTED ACK:200 DISCONNECTED:WISP_ETLSALERT "
+        "ALL_RETRIES_FAILED:WISP_ETLSALERT",
+    };
+    fx_t *x = *state;
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof(sa);
+    char *ca = test_cert_json("ca.pem"), *p;
+    strec_t *r;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), part;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &slen), 0);
+    p = st_append(NULL,
+                  "{\"schema\": 1, \"certs\": {\"ca\": \"%s\"},"
+                  " \"trust_stores\": {\"ts\": {\"certs\": [\"ca\"]}}, \"streams\": {"
+                  "\"alert\": {\"endpoint\": \"127.0.0.1\", \"port\": %d, \"tls\": true,"
+                  " \"trust_store\": \"ts\", \"url\": \"/x\", \"timeout_ms\": 4000,"
+                  " \"keepalive_ms\": 0}}}",
+                  ca, ntohs(sa.sin_port));
+    free(ca);
+    x->f = stfx_open(p);
+    free(p);
+    r = st_new(x->f, "alert");
+    for (part = 0; part < 3; part++) {
+        alertsrv_t a;
+        pthread_t th;
+
+        memset(&a, 0, sizeof(a));
+        a.lfd = lfd;
+        a.fd = -1;
+        a.part = part;
+        assert_int_equal(pthread_create(&th, NULL, as_main, &a), 0);
+        st_reset(r);
+        assert_int_equal(st_request(r), 0);
+        if (!settle(x, r, 5000))
+            fail_msg("alert %d: did not settle: %s", part, st_seq(r, 0));
+        assert_true(st_run_until(x->f->cx, no_conns, x->f, 3000));
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_true(a.ok);
+        if (strcmp(st_seq(r, 0), seqs[part]))
+            fail_msg("alert %d: %s, want %s", part, st_seq(r, 0), seqs[part]);
+        EXPECT(r, r->rx_bytes == (part == 2 ? 5u : 0u) && r->eom == 0 && r->rx_bad == 0,
+               "alert mid-response");
+        EXPECT(r, memcmp(st_body(r), HELLO, (size_t)r->rx_bytes) == 0, "alert mid-response");
+    }
+    close(lfd);
+    st_destroy(r);
+    stfx_finish(&x->f, 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,8 +799,13 @@ int main(void)
         T(test_keepalive_race_plain),
         T(test_keepalive_race_tls),
         T(test_garbage_instead_of_server_hello),
+        T(test_alert_mid_response),
 #undef T
     };
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    if (psa_crypto_init() != PSA_SUCCESS)
+        return 1;
+#endif
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
     badserver.py [--plain] [--cert server|wronghost|expired|other|future|selfsigned|
                                    clientauth|chain-long] [--port N]
                  [--scenario NAME[:ARG]] [--max-conns N] [--max-seconds S]
-                 [--log FILE] [--certs DIR]
+                 [--log FILE] [--certs DIR] [--raw-tls]
 
 It listens on 127.0.0.1 only (port 0 unless --port: the kernel picks one) and prints
 the port it got as the first line of stdout, so a test can read it. It is bounded:
@@ -39,10 +39,25 @@ every connection by --scenario, which wins over the path. Scenarios:
   slow-headers[:MS]        the response head one byte every MS ms (default 50)
   rst-after:N              N bytes of a valid 200 response, a pause, then a TCP RST
                            (SO_LINGER 0)
+  cut:HOW:FRAMING:N        the first N bytes of a fixed 200 response (all of it when N
+                           is past its end), then HOW: "close" (close_notify under TLS,
+                           then FIN), "bare" (FIN without close_notify) or "rst" (TCP
+                           RST at once, no pause). FRAMING: "cl" (Content-Length), "chunked"
+                           or "close" (HTTP/1.0, delimited by the close). The responses
+                           are CUT_RESPONSES below (tests/faults/test_stream_cuts.c
+                           keeps a copy: change both). With --raw-tls, N counts the
+                           bytes of the TLS stream instead: the head and the body are
+                           a record each (then close_notify for "close"), so a cut can
+                           fall inside a record; the log gets "cutrec CONN E1,E2[,E3]",
+                           where each record ends
 These happen before any request is read, so only --scenario can pick them:
   close-on-accept          close the TCP connection at once (no TLS handshake)
   rst-on-accept            reset the TCP connection at once
   no-handshake             accept and stay silent (TLS or not)
+  garbage-on-accept        send what a plain HTTP server says to a TLS ClientHello (a
+                           400) and some bytes that are no TLS record, then close (no
+                           TLS handshake: this is what a TLS client gets instead of a
+                           ServerHello)
 
 "Close" means a TLS close_notify first (a clean close at the TLS layer: a body cut
 short that way is still truncated) and then the TCP FIN.
@@ -84,15 +99,94 @@ CERTS = {
     "chain-long": ("chain-long.pem", "chain-long.key"),
 }
 
-PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake")
+CUT_RESPONSES = {
+    "cl": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\n"
+          b"hello from badserver\n",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"6\r\nchunk \r\n4;ext=1\r\none\n\r\n0\r\n\r\n",
+    "close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from badserver\n",
+}
+
+PRE_REQUEST = ("close-on-accept", "rst-on-accept", "no-handshake", "garbage-on-accept")
 PER_REQUEST = ("ok", "hello", "echo", "status", "chunked", "big", "extra-response",
                "close-delimited", "close-delimited-bare", "connection-close", "keepalive-then-close",
                "close-before-response", "close-mid-chunk", "bad-chunk-size", "garbage",
-               "huge-headers", "no-answer", "slow-headers", "rst-after")
+               "huge-headers", "no-answer", "slow-headers", "rst-after", "cut")
 
 
 class Peer(Exception):
     """The peer went away (or misbehaved) while we were reading its request."""
+
+
+class BioConn:
+    """TLS through memory BIOs (--raw-tls): the same recv/sendall as an SSLSocket,
+    plus the ciphertext of an answer, so that a cut can fall inside a record."""
+
+    def __init__(self, raw, ctx):
+        self.raw = raw
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_side=True)
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.raw.sendall(data)
+
+    def _feed(self):
+        data = self.raw.recv(16384)
+        if data:
+            self.inc.write(data)
+        return bool(data)
+
+    def handshake(self):
+        while True:
+            try:
+                self.obj.do_handshake()
+                self._flush()
+                return
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._feed():
+                    raise Peer("EOF inside the handshake")
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._feed():
+                    return b""
+            except ssl.SSLZeroReturnError:
+                return b""
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self._flush()
+
+    def setsockopt(self, *args):
+        self.raw.setsockopt(*args)
+
+    def close(self):
+        self.raw.close()
+
+    def ciphertext(self, pieces, notify):
+        """One record per piece (then close_notify if notify): the bytes, and where
+        each record ends in them."""
+        self._flush()  # anything pending (a session ticket) goes out whole first
+        buf, ends = b"", []
+        for piece in pieces:
+            self.obj.write(piece)
+            buf += self.out.read()
+            ends.append(len(buf))
+        if notify:
+            try:
+                self.obj.unwrap()
+            except (ssl.SSLWantReadError, ssl.SSLError):
+                pass
+            buf += self.out.read()
+            ends.append(len(buf))
+        return buf, ends
 
 
 class Server:
@@ -348,6 +442,28 @@ class Server:
             self.reset(conn)
             self.log("close %d" % cid)
             return False
+        if name == "cut":
+            how, _, rest = arg.partition(":")
+            framing, _, n = rest.partition(":")
+            whole = CUT_RESPONSES.get(framing)
+            if how not in ("close", "bare", "rst") or whole is None or not n.isdigit():
+                raise Peer("bad cut spec %r" % arg)
+            if isinstance(conn, BioConn):
+                # --raw-tls: N counts ciphertext bytes; the head and the body are one
+                # record each, then close_notify for "close".
+                head = whole.index(b"\r\n\r\n") + 4
+                data, ends = conn.ciphertext([whole[:head], whole[head:]], how == "close")
+                self.log("cutrec %d %s" % (cid, ",".join(str(e) for e in ends)))
+                if int(n):
+                    conn.raw.sendall(data[:int(n)])
+            elif int(n):
+                conn.sendall(whole[:int(n)])
+            if how == "rst":
+                self.reset(conn)
+                self.log("close %d" % cid)
+            else:
+                self.close(conn, cid, graceful=how == "close")
+            return False
         conn.sendall(self.response(404, b"no such scenario\n"))
         return True
 
@@ -363,10 +479,21 @@ class Server:
                 self.reset(raw)
                 self.log("close %d" % cid)
                 return
+            if name == "garbage-on-accept":
+                try:
+                    raw.recv(4096)  # the ClientHello, or whatever comes first
+                    raw.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n\x00\xff\x16\x03")
+                finally:
+                    self.close(raw, cid, graceful=False)
+                return
             if name == "no-handshake":
                 self.silent(raw, cid)
                 return
-            if self.ctx is not None:
+            if self.ctx is not None and self.args.raw_tls:
+                conn = BioConn(raw, self.ctx)
+                conn.handshake()
+            elif self.ctx is not None:
                 conn = self.ctx.wrap_socket(raw, server_side=True)
             buf, nreq = b"", 0
             while True:
@@ -435,6 +562,8 @@ def main():
     p.add_argument("--max-conns", type=int, default=100)
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--log", default="")
+    p.add_argument("--raw-tls", action="store_true",
+                   help="TLS through memory BIOs: cut:HOW:FRAMING:N counts ciphertext bytes")
     args = p.parse_args()
     if not 0 <= args.port <= 65535:
         p.error("--port out of range")

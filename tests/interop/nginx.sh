@@ -13,7 +13,9 @@
 # `stop` ends it through its pid file and waits for it to exit.
 #
 # Environment: WISP_NGINX (the binary), WISP_NGINX_ECHO_MODULE (path of
-# ngx_http_echo_module.so), WISP_TEST_CERTS (directory of tests/certs).
+# ngx_http_echo_module.so), WISP_TEST_CERTS (directory of tests/certs),
+# WISP_NGINX_WORKER_CONNECTIONS (default 512; bench/scaling.sh holds 10,000
+# connections open at once and raises it, with the worker's open-file limit).
 set -eu
 
 usage() {
@@ -211,8 +213,10 @@ pid "$dir/nginx.pid";
 lock_file "$dir/nginx.lock";
 error_log "$dir/error.log" info;
 
+${WISP_NGINX_WORKER_CONNECTIONS:+worker_rlimit_nofile $((WISP_NGINX_WORKER_CONNECTIONS + 256));}
+
 events {
-    worker_connections 512;
+    worker_connections ${WISP_NGINX_WORKER_CONNECTIONS:-512};
 }
 
 http {

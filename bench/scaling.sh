@@ -127,6 +127,10 @@ for n in $SCALES; do
         >"$work/curl-$n.conf"
 done
 
+ms() { awk -v u="$1" 'BEGIN { if (u == "?") print "?"; else printf "%.1f", u / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "?" }'; }
+n() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|[^0-9.]\)/\1,\2\3/' -e 'ta'; }
+
 failed=""
 # measure KIND N ROUND: one timed run, its rusage lines in $work/KIND_N_ROUND.out.
 measure() {
@@ -146,7 +150,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 echo "scaling.sh: nginx on 127.0.0.1:$port, load average $load_before; measuring" >&2
 t_start=$(date +%s)
+loads="" # the 1-minute load average before each N, "N=L ..."
 for n in $SCALES; do
+    loads="$loads${loads:+, }$(n "$n"): $(cut -d' ' -f1 /proc/loadavg)"
     for ((r = 1; r <= $(rounds "$n"); r++)); do
         # Interleaved: curl between the wisp runs, the order turning with the round.
         case $((r % 2)) in
@@ -171,9 +177,6 @@ best() {
 }
 # stat KIND N KEY: KEY of the --stats JSON of KIND's first round at N.
 stat() { grep -o "\"$3\":[0-9]*" "$work/$1_$2_1.err" 2>/dev/null | tail -n 1 | cut -d: -f2 || true; }
-ms() { awk -v u="$1" 'BEGIN { if (u == "?") print "?"; else printf "%.1f", u / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "?" }'; }
-n() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|[^0-9.]\)/\1,\2\3/' -e 'ta'; }
 
 dat=$work/scaling.dat
 {
@@ -192,7 +195,7 @@ dat=$work/scaling.dat
 
 if [ "$quick" = 1 ]; then rounds_text="one round (--quick)"; else rounds_text="best of 3 interleaved rounds, 1 at 10,000"; fi
 machine="$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-gnuplot -e "datafile='$dat'; outfile='$png'; subtitle='$started, $machine; load average $load_before at the start, $load_after at the end (shared machine); $rounds_text'" \
+gnuplot -e "datafile='$dat'; outfile='$png'; subtitle='$started, $machine, shared: 1-min load average before each N ($loads), $load_after at the end; $rounds_text'" \
     "$root/bench/scaling.gp"
 
 # ---- The report ---------------------------------------------------------------------
@@ -214,9 +217,12 @@ report=$work/section.md
     echo "stream); curl: \`curl -s --cacert CA -K FILE\`, N \`url\` lines in one invocation."
     echo "Machine: $machine; $(uname -sr). curl $(curl --version | head -n 1 | cut -d' ' -f2),"
     echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'). Load average (\`/proc/loadavg\`, 1/5/15 min):"
-    echo "$load_before at the start, $load_after at the end: the machine is shared, so the"
-    echo "absolute times are inflated and noisy; wisp and curl ran interleaved under the"
-    echo "same load, so the ratios below (of the best figures) are the figure."
+    echo "$load_before at the start, $load_after at the end; the 1-minute figure before each N:"
+    echo "$loads. The machine is shared, so the absolute times are inflated and noisy; wisp"
+    echo "and curl ran interleaved under the same load, so the ratios below (of the best"
+    echo "figures) are the figure. perconn raises the load itself: wisp's POSIX port starts"
+    echo "a resolver thread per connection, and with thousands at once most of them wait"
+    echo "for room in the loop's post queue (\`lib/plat/posix/posix.c\`)."
     echo
     echo "| N | queued wall ms | piped wall ms | perconn wall ms | curl wall ms | queued CPU ms | piped CPU ms | perconn CPU ms | curl CPU ms |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -60,6 +60,21 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* N from its argument: 0, or -1 if it is not a number from 1 to N_MAX. */
+static int parse_count(const char *arg, unsigned *n)
+{
+    unsigned long v;
+    char *end;
+
+    if (*arg < '0' || *arg > '9')
+        return -1;
+    v = strtoul(arg, &end, 10);
+    if (*end || v < 1 || v > N_MAX)
+        return -1;
+    *n = (unsigned)v;
+    return 0;
+}
+
 /* The request is no longer waiting for its response. */
 static void answered(item_t *it)
 {
@@ -152,11 +167,10 @@ int main(int argc, char **argv)
     item_t *items = NULL;
     unsigned i, n = N_DEFAULT, created = 0, ok200 = 0;
     wisp_stats_t st;
-    char json[512], *text, *end;
+    char json[512], *text;
     int ret, rc = 1;
 
-    if (argc > 3 || (argc > 2 && ((n = (unsigned)strtoul(argv[2], &end, 10)) < 1 ||
-                                  n > N_MAX || *end || argv[2][0] < '0' || argv[2][0] > '9'))) {
+    if (argc > 3 || (argc > 2 && parse_count(argv[2], &n))) {
         fprintf(stderr, "usage: %s [POLICY.json [N]]   (N from 1 to %d, default %d)\n", argv[0],
                 N_MAX, N_DEFAULT);
         return 2;
@@ -195,8 +209,7 @@ int main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         ret = wisp_stream_request_tx(items[i].s);
         if (ret) {
-            fprintf(stderr, "stream %u: starting the transaction: %s\n", i + 1,
-                    wisp_strerror(ret));
+            fprintf(stderr, "stream %u: starting the transaction: %s\n", i + 1, wisp_strerror(ret));
             goto out;
         }
     }

@@ -14,8 +14,10 @@
 #
 # Environment: WISP_NGINX (the binary), WISP_NGINX_ECHO_MODULE (path of
 # ngx_http_echo_module.so), WISP_TEST_CERTS (directory of tests/certs),
-# WISP_NGINX_WORKER_CONNECTIONS (default 512; bench/scaling.sh holds 10,000
-# connections open at once and raises it, with the worker's open-file limit).
+# WISP_NGINX_WORKER_CONNECTIONS (default 512; bench/scaling.sh opens 10,000
+# connections at once and raises it, with the worker's open-file limit and the
+# listen backlog, as far as net.core.somaxconn allows: with nginx's default of 511 the
+# kernel's accept queue overflows and connections are reset).
 set -eu
 
 usage() {
@@ -101,9 +103,15 @@ make_big() {
 
 # listen PORT: the listen lines of one server block.
 listen() {
-    echo "        listen 127.0.0.1:$1 ssl;"
+    local backlog=""
+    if [ -n "${WISP_NGINX_WORKER_CONNECTIONS:-}" ]; then
+        backlog=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 4096)
+        [ "$backlog" -le "$WISP_NGINX_WORKER_CONNECTIONS" ] || backlog=$WISP_NGINX_WORKER_CONNECTIONS
+        backlog=" backlog=$backlog"
+    fi
+    echo "        listen 127.0.0.1:$1 ssl$backlog;"
     if have_ipv6; then
-        echo "        listen [::1]:$1 ssl;"
+        echo "        listen [::1]:$1 ssl$backlog;"
     fi
 }
 

@@ -217,7 +217,7 @@ report=$work/section.md
     echo "piped 8) and \`reuse\` (perconn: off, one connection and one full handshake per"
     echo "stream); curl: \`curl -s --cacert CA -K FILE\`, N \`url\` lines in one invocation."
     echo "Machine: $machine; $(uname -sr). curl $(curl --version | head -n 1 | cut -d' ' -f2),"
-    echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'). Load average (\`/proc/loadavg\`, 1/5/15 min):"
+    echo "nginx $("${WISP_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}" -v 2>&1 | sed 's|.*/||'). Load average (\`/proc/loadavg\`, 1/5/15 min):"
     echo "$load_before at the start, $load_after at the end; the 1-minute figure before each N:"
     echo "$loads. The machine is shared, so the absolute times are inflated and noisy; wisp"
     echo "and curl ran interleaved under the same load, so the ratios below (of the best"

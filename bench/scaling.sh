@@ -20,7 +20,7 @@
 # runs gnuplot with bench/scaling.gp into bench/scaling.png (the committed figure)
 # and prints a Markdown section on stdout; --update FILE replaces that section of
 # FILE between its <!-- scaling --> markers. --quick: N up to 1,000, one round, the
-# PNG under BUILD_DIR only (a smoke run, about 30 s). Exit status non-zero only when a
+# PNG under BUILD_DIR only (a smoke run, about 30 s; not with --update). Exit status non-zero only when a
 # run went wrong (a non-zero exit of wisp-stream or curl, a tool missing).
 # Environment: WISP_BENCH_PORT picks the port (it and the 7 above must be free).
 set -euo pipefail
@@ -47,6 +47,10 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+if [ "$quick" = 1 ] && [ -n "$update" ]; then
+    echo "scaling.sh: --quick draws no committed plot, so it updates no RESULTS.md" >&2
+    exit 2
+fi
 
 ca=$root/tests/certs/ca.pem
 work=$build/bench/scaling

@@ -26,8 +26,9 @@
  *
  * On a terminal, a run longer than a second shows a one-line progress meter on stderr
  * (body bytes, rate, elapsed, streams finished), redrawn in place as curl does, and
- * ended with a newline when the run ends. Never when stderr is not a TTY, with -v
- * (whose narration shares stderr) or with --no-progress.
+ * ended with a newline when the run ends. Never when stderr is not a TTY, when the
+ * bodies go to the terminal too (curl's rule: they would mix), with -v (whose
+ * narration shares stderr) or with --no-progress.
  */
 #include <errno.h>
 #include <signal.h>
@@ -84,7 +85,8 @@ static const char usage_text[] =
     "                     connections have closed and lingering vhosts are freed, so\n"
     "                     --stats shows the heap back at the policy's own figure\n"
     "  --no-progress      no progress meter (drawn on stderr only when it is a\n"
-    "                     terminal, the run lasts over a second and there is no -v)\n"
+    "                     terminal and stdout is not, the run lasts over a second\n"
+    "                     and there is no -v)\n"
     "  -v                 print state changes, status and response headers (the\n"
     "                     policy's metadata slots that have a value) on stderr;\n"
     "                     -vv adds wisp's info log, -vvv its debug log\n"
@@ -1060,7 +1062,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "* policy %s: %zu bytes of heap\n", o.policy_path, r.heap_policy);
         describe(&r);
     }
-    r.progress = !o.no_progress && !o.verbose && isatty(STDERR_FILENO);
+    r.progress = !o.no_progress && !o.verbose && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
     ret = start_streams(&r, &ops);
     if (!ret)
         ret = wait_streams(&r);

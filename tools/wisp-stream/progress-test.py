@@ -3,12 +3,14 @@
 
 A plain-HTTP server on a loopback port picked by the system answers /slow with 1,200
 bytes in 8 pieces 200 ms apart (at least 1.4 s from the request to the last byte)
-and /fast at once. Four runs of BIN go at the same time, so the test takes about 2 s:
+and /fast at once. Five runs of BIN go at the same time, so the test takes about 2 s:
 
   slow, stderr a pseudo-terminal          the meter is drawn ("\\r", a rate, "done")
                                           and its line ended with a newline
   slow, stderr a pipe                     no meter
   slow, stderr a pseudo-terminal, --no-progress   no meter
+  slow, stdout and stderr the same pseudo-terminal    no meter (curl's rule: the
+                                          body would mix with it)
   fast, stderr a pseudo-terminal          no meter (the run is under a second)
 
 Each run must exit 0 with the whole body on stdout. The slow server's delays are
@@ -90,12 +92,12 @@ def main():
 
     runs = {}  # name -> (process, stderr reader)
 
-    def start(name, stream, tty, *extra):
+    def start(name, stream, tty, *extra, both=False):
         args = [binary, policy, stream] + list(extra)
         if tty:
             master, slave = pty.openpty()
-            p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=slave)
+            p = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                 stdout=slave if both else subprocess.PIPE, stderr=slave)
             os.close(slave)
             result = {}
             t = threading.Thread(target=lambda: result.update(err=read_all(master)))
@@ -110,6 +112,7 @@ def main():
     start("tty", "slow", True)
     start("pipe", "slow", False)
     start("no-progress", "slow", True, "--no-progress")
+    start("both", "slow", True, both=True)
     start("fast", "fast", True)
 
     failed = 0
@@ -135,6 +138,9 @@ def main():
 
     slow_len = SLOW_PIECES * SLOW_PIECE
     for name, (rc, out, err) in outputs.items():
+        if name == "both":  # all came through the terminal: the body and nothing else
+            out, err = err, b""
+            outputs[name] = (rc, out, err)
         want = FAST_BODY if name == "fast" else b"s" * slow_len
         check(rc == 0 and out == want, "%s: exit 0, the whole body on stdout" % name,
               (rc, len(out), err))
@@ -144,7 +150,7 @@ def main():
           "stderr a terminal, a run over 1 s: the meter is drawn", err)
     check(b"1.17 KiB" in err, "the meter shows the bytes received (1,200 B = 1.17 KiB)", err)
     check(err.endswith(b"\n"), "the meter's line is ended at the end of the run", err)
-    for name in ("pipe", "no-progress", "fast"):
+    for name in ("pipe", "no-progress", "both", "fast"):
         err = outputs[name][2]
         check(b"\r" not in err and b"/s" not in err and err == b"",
               "%s: no meter, nothing on stderr" % name, err)

@@ -9,7 +9,8 @@
 #                package ($(MBEDTLS2), WISP_MBEDTLS_SOURCE_DIR), which runs the TLS,
 #                install and client-only tests; and, when clang is present, every
 #                libFuzzer target for FUZZ_SHORT_SECONDS with ASan+UBSan (fuzz-short)
-#   make bench   benchmarks (bench/), results in bench/RESULTS.md
+#   make bench   benchmarks (bench/), results in bench/RESULTS.md, the scaling plot
+#                bench/scaling.png (bench/scaling.sh, gnuplot)
 #   make firmware  Cortex-M4 build (cached cross mbedTLS, libwisp, the QEMU test image)
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
 #   make allocfail-embedded  opt-in: the fake-network and policy allocation-failure
@@ -85,6 +86,7 @@ demo: build
 
 bench: build firmware
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
+	bench/scaling.sh $(BUILD) --update bench/RESULTS.md
 	bench/server.sh $(BUILD) --update bench/RESULTS.md
 	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
 

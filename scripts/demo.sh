@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: run wisp's own HTTPS server (minimal-examples/server) on loopback, the
-# client examples and wisp-stream against it, and print what happened.
+# client examples (client-queue with 100 streams at once among them) and wisp-stream
+# against it, and print what happened.
 # Usage: scripts/demo.sh BUILD_DIR
 #
 # No third-party server and no fixed port: the server gets a copy of its policy with
@@ -98,6 +99,10 @@ fi
 echo
 echo "== lazy-vhosts: three trust stores, a vhost only while a stream needs it =="
 "$examples/lazy-vhosts/wisp-lazy-vhosts" "$(policy lazy-vhosts)"
+
+echo
+echo "== client-queue: 100 streams at once to one endpoint: one connection, pipelined =="
+"$examples/client-queue/wisp-client-queue" "$(policy client-queue)" 100
 
 echo
 echo "== wisp-stream: any stream type of a policy from the shell =="

@@ -13,7 +13,11 @@
 # `stop` ends it through its pid file and waits for it to exit.
 #
 # Environment: WISP_NGINX (the binary), WISP_NGINX_ECHO_MODULE (path of
-# ngx_http_echo_module.so), WISP_TEST_CERTS (directory of tests/certs).
+# ngx_http_echo_module.so), WISP_TEST_CERTS (directory of tests/certs),
+# WISP_NGINX_WORKER_CONNECTIONS (default 512; bench/scaling.sh opens 10,000
+# connections at once and raises it, with the worker's open-file limit and the
+# listen backlog, as far as net.core.somaxconn allows: with nginx's default of 511 the
+# kernel's accept queue overflows and connections are reset).
 set -eu
 
 usage() {
@@ -99,9 +103,15 @@ make_big() {
 
 # listen PORT: the listen lines of one server block.
 listen() {
-    echo "        listen 127.0.0.1:$1 ssl;"
+    local backlog=""
+    if [ -n "${WISP_NGINX_WORKER_CONNECTIONS:-}" ]; then
+        backlog=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 4096)
+        [ "$backlog" -le "$WISP_NGINX_WORKER_CONNECTIONS" ] || backlog=$WISP_NGINX_WORKER_CONNECTIONS
+        backlog=" backlog=$backlog"
+    fi
+    echo "        listen 127.0.0.1:$1 ssl$backlog;"
     if have_ipv6; then
-        echo "        listen [::1]:$1 ssl;"
+        echo "        listen [::1]:$1 ssl$backlog;"
     fi
 }
 
@@ -211,8 +221,10 @@ pid "$dir/nginx.pid";
 lock_file "$dir/nginx.lock";
 error_log "$dir/error.log" info;
 
+${WISP_NGINX_WORKER_CONNECTIONS:+worker_rlimit_nofile $((WISP_NGINX_WORKER_CONNECTIONS + 256));}
+
 events {
-    worker_connections 512;
+    worker_connections ${WISP_NGINX_WORKER_CONNECTIONS:-512};
 }
 
 http {

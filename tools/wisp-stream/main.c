@@ -23,6 +23,12 @@
  * At exit the streams are destroyed and idle kept-alive connections closed at once
  * (wisp_context_close_idle, with close_notify), so --stats shows what is left only
  * of a trust store's linger_ms; --drain waits for that too.
+ *
+ * On a terminal, a run longer than a second shows a one-line progress meter on stderr
+ * (body bytes, rate, elapsed, streams finished), redrawn in place as curl does, and
+ * ended with a newline when the run ends. Never when stderr is not a TTY, when the
+ * bodies go to the terminal too (curl's rule: they would mix), with -v (whose
+ * narration shares stderr) or with --no-progress.
  */
 #include <errno.h>
 #include <signal.h>
@@ -48,6 +54,8 @@
 #define POLICY_FILE_MAX (4u << 20)   /* a policy of 64 certificates is about 1 MiB */
 #define HOLD_MAX ((size_t)256 << 20) /* body bytes held back from stdout, all streams */
 #define GRACE_MS 1000                /* --timeout: wait this much longer for wisp */
+#define PROGRESS_AFTER_MS 1000       /* the meter appears once a run is this long */
+#define PROGRESS_EVERY_MS 250        /* and is redrawn at most this often */
 
 static const char usage_text[] =
     "usage: wisp-stream POLICY.json STREAM [options]\n"
@@ -76,6 +84,9 @@ static const char usage_text[] =
     "  --drain            after the last stream, run the loop until kept-alive\n"
     "                     connections have closed and lingering vhosts are freed, so\n"
     "                     --stats shows the heap back at the policy's own figure\n"
+    "  --no-progress      no progress meter (drawn on stderr only when it is a\n"
+    "                     terminal and stdout is not, the run lasts over a second\n"
+    "                     and there is no -v)\n"
     "  -v                 print state changes, status and response headers (the\n"
     "                     policy's metadata slots that have a value) on stderr;\n"
     "                     -vv adds wisp's info log, -vvv its debug log\n"
@@ -111,6 +122,7 @@ typedef struct opts {
     unsigned long timeout_ms;
     int stats;
     int drain;
+    int no_progress;
     int verbose;
 } opts_t;
 
@@ -126,6 +138,8 @@ typedef struct tstream {
     uint64_t body_sent;   /* bytes sent in this attempt */
     wisp_state_t end;     /* the state that finished the transaction */
     wisp_state_t outcome; /* ACK or NACK of the last response, or 0 */
+    wisp_state_t failed;  /* the last failure state seen, or 0 */
+    int error;            /* its error code */
     uint8_t finished;
     uint8_t rx_done;     /* the body's EOM arrived */
     uint8_t held_queued; /* on the run's holding or done FIFO */
@@ -154,6 +168,10 @@ typedef struct run {
     uint64_t t0;
     size_t heap_policy; /* heap_in_use of the fresh context: the parsed policy */
     int stop;           /* stdout failed: stop waiting */
+    int progress;       /* draw the progress meter (stderr is a terminal) */
+    int meter_shown;    /* it has been drawn: end its line at the end */
+    uint64_t rx_bytes;  /* body bytes received, all streams */
+    uint64_t meter_ms;  /* when it was last drawn */
 } run_t;
 
 static volatile sig_atomic_t interrupted;
@@ -256,6 +274,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->stats = 1;
         } else if (!strcmp(a, "--drain")) {
             o->drain = 1;
+        } else if (!strcmp(a, "--no-progress")) {
+            o->no_progress = 1;
         } else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
             o->verbose += (int)strlen(a + 1);
         } else if ((v = opt_value(argc, argv, &i, "--meta", &missing)) != NULL) {
@@ -355,6 +375,62 @@ static int64_t data_length(const char *path, int *status)
     return ok && strcmp(path, "-") && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
 }
 
+/* ---- The progress meter ----------------------------------------------------------- */
+
+/* n bytes as "812 B", "12.3 KiB", "4.56 MiB"... */
+static void human_bytes(char *buf, size_t len, double n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+
+    while (n >= 1024.0 && u < 4) {
+        n /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.*f %s", u == 0 ? 0 : n < 10.0 ? 2 : n < 100.0 ? 1 : 0, n, units[u]);
+}
+
+/* One line, redrawn in place: bytes, rate, elapsed, streams finished. */
+static void progress_draw(run_t *r, uint64_t now)
+{
+    char got[32], rate[32], line[128];
+    uint64_t ms = now - r->t0, sec = ms / 1000;
+
+    human_bytes(got, sizeof(got), (double)r->rx_bytes);
+    human_bytes(rate, sizeof(rate), ms ? (double)r->rx_bytes * 1000.0 / (double)ms : 0.0);
+    snprintf(line, sizeof(line), "%s  %s/s  %u:%02u:%02u  %u/%u done", got, rate,
+             (unsigned)(sec / 3600), (unsigned)(sec / 60 % 60), (unsigned)(sec % 60), r->nfinished,
+             r->n);
+    /* Padded, so that a shorter line covers a longer one. */
+    fprintf(stderr, "\r%-60s", line);
+    fflush(stderr);
+    r->meter_ms = now;
+    r->meter_shown = 1;
+}
+
+static void progress_tick(run_t *r)
+{
+    uint64_t now;
+
+    if (!r->progress)
+        return;
+    now = wisp_now_ms(r->cx);
+    if (now - r->t0 < PROGRESS_AFTER_MS ||
+        (r->meter_shown && now - r->meter_ms < PROGRESS_EVERY_MS))
+        return;
+    progress_draw(r, now);
+}
+
+/* The final figures and a newline, before anything else goes to stderr. */
+static void progress_end(run_t *r)
+{
+    if (!r->meter_shown)
+        return;
+    progress_draw(r, wisp_now_ms(r->cx));
+    fputc('\n', stderr);
+    r->meter_shown = 0;
+}
+
 /* ---- Response bodies on stdout --------------------------------------------------- */
 
 static void out_write(run_t *r, const uint8_t *buf, size_t len)
@@ -363,6 +439,7 @@ static void out_write(run_t *r, const uint8_t *buf, size_t len)
         return;
     /* With -v, flush so that bodies and the narration on stderr keep their order. */
     if (fwrite(buf, 1, len, stdout) != len || (r->o->verbose && fflush(stdout) != 0)) {
+        progress_end(r);
         fprintf(stderr, "wisp-stream: writing stdout: %s\n", strerror(errno));
         r->stop = 1;
     }
@@ -478,6 +555,7 @@ static int on_rx(void *user, const uint8_t *buf, size_t len, unsigned flags)
     tstream_t *t = user;
     run_t *r = t->run;
 
+    r->rx_bytes += len;
     if (!r->owner)
         r->owner = t;
     if (r->owner == t)
@@ -632,9 +710,18 @@ static int on_state(void *user, wisp_state_t st, int arg)
         t->body_left = t->run->data_len < 0 ? 0 : (uint64_t)t->run->data_len;
         t->body_sent = 0;
         break;
+    case WISP_STATE_CONNECTION_FAILED:
+    case WISP_STATE_DISCONNECTED:
+        t->failed = st; /* reported at the end when it finishes the transaction */
+        t->error = arg;
+        break;
     case WISP_STATE_DONE:
     case WISP_STATE_ALL_RETRIES_FAILED:
     case WISP_STATE_TIMEOUT:
+        if (st != WISP_STATE_DONE) {
+            t->failed = st;
+            t->error = arg;
+        }
         finish(t, st); /* the cycle's one terminal state */
         break;
     case WISP_STATE_DESTROYING:
@@ -769,10 +856,12 @@ static int wait_streams(run_t *r)
         if (all_finished(r))
             return 0;
         if (interrupted) {
+            progress_end(r);
             fputs("wisp-stream: interrupted\n", stderr);
             return EXIT_INTERRUPTED;
         }
         if (deadline && wisp_now_ms(r->cx) >= deadline) {
+            progress_end(r);
             fprintf(stderr, "wisp-stream: no end of the transaction after %lu ms\n",
                     r->o->timeout_ms + GRACE_MS);
             return EXIT_FAIL;
@@ -780,9 +869,11 @@ static int wait_streams(run_t *r)
         /* Wake now and then to notice a signal or the deadline. */
         ret = wisp_service(r->cx, 250);
         if (ret && ret != WISP_EAGAIN && !interrupted) {
+            progress_end(r);
             fprintf(stderr, "wisp-stream: event loop: %s\n", wisp_strerror(ret));
             return EXIT_FAIL;
         }
+        progress_tick(r);
     }
     return EXIT_FAIL;
 }
@@ -805,6 +896,32 @@ static int result(const run_t *r)
             worst = st;
     }
     return worst;
+}
+
+/* Without -v, a stream that failed would end the run with exit 2 and not a word on
+ * stderr: name the first few failures and count the rest. */
+static void report_failures(const run_t *r)
+{
+    unsigned i, shown = 0, more = 0;
+
+    for (i = 0; i < r->n; i++) {
+        const tstream_t *t = &r->ts[i];
+        wisp_state_t st = t->failed ? t->failed : t->end;
+
+        if (!t->finished || (t->end == WISP_STATE_DONE && t->outcome))
+            continue;
+        if (shown == 3) {
+            more++;
+            continue;
+        }
+        fprintf(stderr, "wisp-stream: [%u] %s", t->id, wisp_state_name(st));
+        if (t->error < 0)
+            fprintf(stderr, ": %s (%s)", wisp_errname(t->error), wisp_strerror(t->error));
+        fputc('\n', stderr);
+        shown++;
+    }
+    if (more)
+        fprintf(stderr, "wisp-stream: %u more stream%s failed\n", more, more == 1 ? "" : "s");
 }
 
 /* --drain: runs the loop until no connection or vhost is left, for at most the
@@ -945,15 +1062,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "* policy %s: %zu bytes of heap\n", o.policy_path, r.heap_policy);
         describe(&r);
     }
+    r.progress = !o.no_progress && !o.verbose && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
     ret = start_streams(&r, &ops);
     if (!ret)
         ret = wait_streams(&r);
+    progress_end(&r);
     release_stdout(&r, 1);
     if (fflush(stdout) != 0)
         r.stop = 1;
     res = result(&r);
     if (!ret)
         ret = r.stop ? EXIT_FAIL : res;
+    if (res == EXIT_FAIL && !o.verbose)
+        report_failures(&r);
     destroy_streams(&r);
 out:
     if (o.stats)

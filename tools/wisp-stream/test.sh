@@ -196,6 +196,9 @@ nginx_tests() {
 
     run 2 "wrong host name" "$policy" wronghost -v
     has "$err" 'CONNECTION_FAILED' "-v: CONNECTION_FAILED"
+    run 2 "wrong host name, without -v" "$policy" wronghost
+    has "$err" '^wisp-stream: \[1\] (CONNECTION_FAILED|ALL_RETRIES_FAILED): WISP_E' \
+        "without -v the failure is still named on stderr"
     run 2 "transaction timeout" "$policy" slow -v
     has "$err" 'TIMEOUT' "-v: TIMEOUT"
     run 2 "--timeout overrides the policy" "$policy" slow20 --timeout 300 -v
@@ -206,6 +209,10 @@ nginx_tests() {
     policy_heap=$(sed -n 's/^\* policy .*: \([0-9]*\) bytes of heap$/\1/p' "$err")
     expect "$(stat_of heap_in_use)" "$policy_heap" "after failures only the policy's heap is left"
     expect "$(stat_of retries)" 2 "--stats: two retries"
+    run 2 "--count 5 refused, without -v" "$policy" refused --count 5
+    expect "$(grep -c '^wisp-stream: \[[0-9]*\] ALL_RETRIES_FAILED: WISP_E' "$err")" 3 \
+        "without -v the first three failures are named"
+    has "$err" '^wisp-stream: 2 more streams failed$' "and the others counted"
 }
 
 case $mode in

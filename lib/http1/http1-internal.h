@@ -342,8 +342,8 @@ int wisp__h1_out_target_end(wisp__h1_out_t *w, size_t at);
  *         holding a space, other control or non-ASCII byte); WISP_EHEADER (CR, LF or
  *         NUL in path); WISP_ETOOBIG (no room); or the sticky error.
  */
-static inline int wisp__h1_out_request_line(wisp__h1_out_t *w, const char *method,
-                                            const char *path, size_t path_len)
+static inline int wisp__h1_out_request_line(wisp__h1_out_t *w, const char *method, const char *path,
+                                            size_t path_len)
 {
     size_t at;
 

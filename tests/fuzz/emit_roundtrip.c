@@ -236,8 +236,7 @@ int main(int argc, char **argv)
            "failed\n",
            r.checked, r.refused, r.failed);
     if (st.heap_in_use) {
-        fprintf(stderr, "emit_roundtrip: %lu bytes of heap left\n",
-                (unsigned long)st.heap_in_use);
+        fprintf(stderr, "emit_roundtrip: %lu bytes of heap left\n", (unsigned long)st.heap_in_use);
         return 1;
     }
     return r.failed || !r.checked ? 1 : 0;

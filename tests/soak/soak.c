@@ -33,9 +33,13 @@
  * before the first client stream; then the context is destroyed, the counting
  * allocator must hold zero bytes and the process the fds it started with.
  *
- * Environment: SOAK_TRANSACTIONS (default 2000), SOAK_SEED (1), SOAK_INFLIGHT (32),
- * SOAK_SAMPLE_MS (1000), SOAK_DATA (soak.dat), SOAK_POLICY (the template). Exit 0 only
- * with no violation. Public headers only (<wisp.h>), and the test certificates.
+ * Environment: SOAK_TRANSACTIONS (default 2000), SOAK_SEED (1), SOAK_INFLIGHT (at most
+ * this many at once, 32), SOAK_SECONDS (0: as fast as the loop goes; else starts are
+ * paced to spread the run over about that long), SOAK_SAMPLE_MS (1000), SOAK_DATA
+ * (soak.dat), SOAK_POLICY (the template), SOAK_ONLY (one kind, by name, to chase a
+ * finding), SOAK_STUCK_SECONDS (75: no cycle ended for this long means a stream was lost;
+ * more than any timeout_ms of the policy). Exit 0 only with no violation. Public headers only
+ * (<wisp.h>), and the test certificates.
  */
 #define _GNU_SOURCE
 
@@ -817,7 +821,8 @@ static int slot_start(wisp_context_t *cx, slot_t *sl)
 
 /* After an iteration: free slots of destroyed streams, go on or destroy finished ones,
  * start new streams while the target is not reached. */
-static void slots_step(wisp_context_t *cx, unsigned inflight, unsigned long target)
+static void slots_step(wisp_context_t *cx, unsigned inflight, unsigned long target,
+                       unsigned long allowed)
 {
     unsigned i;
 
@@ -847,8 +852,26 @@ static void slots_step(wisp_context_t *cx, unsigned inflight, unsigned long targ
             wisp_stream_destroy(sl->s);
             continue;
         }
-        if (!sl->s && cl.started < target)
+        if (!sl->s && cl.started < target && cl.started < allowed)
             (void)slot_start(cx, sl);
+    }
+}
+
+/* No cycle ended for stuck_s: longer than any timeout_ms of the policy, so a stream
+ * was lost (a cycle that no terminal state will ever end). Say which. */
+static void report_stuck(unsigned inflight, double secs)
+{
+    unsigned i;
+
+    violation("no transaction ended for %.0f s: %u streams with a cycle open", secs, cl.inflight);
+    for (i = 0; i < inflight; i++) {
+        const slot_t *sl = &cl.slot[i];
+
+        if (sl->s && sl->open)
+            violation("  open: %s%s%s in state %s, %zu body bytes", kind_names[sl->kind],
+                      sl->kind == K_FAULT ? "/" : "",
+                      sl->kind == K_FAULT ? fault_names[sl->fault] : "",
+                      wisp_state_name(wisp_stream_state(sl->s)), sl->got);
     }
 }
 
@@ -1065,6 +1088,9 @@ int main(void)
     unsigned long target = env_ul("SOAK_TRANSACTIONS", 2000);
     unsigned inflight = (unsigned)env_ul("SOAK_INFLIGHT", 32);
     double sample_s = (double)env_ul("SOAK_SAMPLE_MS", 1000) / 1000.0, t0, next_sample, drain;
+    double pace_s = (double)env_ul("SOAK_SECONDS", 0), progress;
+    double stuck_s = (double)env_ul("SOAK_STUCK_SECONDS", 75);
+    unsigned long allowed, ended_before = 0;
     const char *data_path = getenv("SOAK_DATA") ? getenv("SOAK_DATA") : "soak.dat";
     const char *tpl_path = getenv("SOAK_POLICY") ? getenv("SOAK_POLICY") : SOAK_POLICY_DEFAULT;
     wisp_stream_t *plain = NULL, *tls = NULL;
@@ -1103,20 +1129,34 @@ int main(void)
            env_ul("SOAK_SEED", 1), inflight, target, fd0, heap0, st.vhosts_live);
 
     t0 = now_s();
-    next_sample = t0;
+    next_sample = progress = t0;
     while (cl.started < target || cl.inflight) {
         if (now_s() >= next_sample) {
             sample(data, t0, cx);
             next_sample += sample_s;
         }
-        slots_step(cx, inflight, target);
-        ret = wisp_service(cx, 50);
+        /* Paced (SOAK_SECONDS): no more started than the share of the run elapsed. */
+        allowed =
+            pace_s > 0 ? (unsigned long)((double)target * (now_s() - t0) / pace_s) + 1 : target;
+        if (cl.ended != ended_before) {
+            ended_before = cl.ended;
+            progress = now_s();
+        } else if (now_s() - progress > stuck_s) {
+            report_stuck(inflight, now_s() - progress);
+            break;
+        }
+        slots_step(cx, inflight, target, allowed);
+        ret = wisp_service(cx, pace_s > 0 ? 5 : 50);
         if (ret) {
             violation("wisp_service: %s", wisp_strerror(ret));
             break;
         }
     }
     sample(data, t0, cx);
+    for (i = 0; i < (int)inflight; i++)
+        wisp_stream_destroy(cl.slot[i].s); /* only after a stuck run: none is left else */
+    for (i = 0; i < 5; i++)
+        (void)wisp_service(cx, 1);
 
     /* Drain: idle kept-alive connections close, the server side sees them go. */
     (void)wisp_context_close_idle(cx);

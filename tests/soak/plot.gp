@@ -18,6 +18,7 @@ set yrange [0:*]
 set y2range [0:*]
 set key top left box opaque
 set grid xtics ytics
+set autoscale xfix
 plot datafile using 1:($6/1024) with lines lw 1 lc rgb '#999999' title 'process malloc heap (mbedTLS included)', \
      datafile using 1:($3/1024) with lines lw 2 lc rgb '#1f77b4' title 'wisp heap_in_use', \
      datafile using 1:4 axes x1y2 with lines lw 1 lc rgb '#d62728' title 'live connections (client + server side)', \

@@ -13,6 +13,10 @@
 #                bench/scaling.png (bench/scaling.sh, gnuplot)
 #   make firmware  Cortex-M4 build (cached cross mbedTLS, libwisp, the QEMU test image)
 #   make fuzz    opt-in: libFuzzer (clang + ASan/UBSan) on every target, FUZZ_SECONDS each
+#   make soak    opt-in: tests/soak's wisp-soak, SOAK_TRANSACTIONS (100,000) transactions
+#                with injected faults paced over about SOAK_SECONDS (600), then the plot
+#                bench/soak.png from its samples (gnuplot); `make test` runs the short
+#                version (ctest soak_short, 2,000 transactions)
 #   make allocfail-embedded  opt-in: the fake-network and policy allocation-failure
 #                sweeps against the embedded mbedTLS profile built for the host, so
 #                mbedTLS's allocations are refused too (about 1 minute from scratch)
@@ -27,10 +31,13 @@ EMBEDDED ?= build-embedded
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 15
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+SOAK_TRANSACTIONS ?= 100000
+SOAK_SECONDS ?= 600
+SOAK_SEED ?= 1
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build asan mbedtls3 mbedtls2 firmware test demo bench fuzz fuzz-build fuzz-short \
-	allocfail-embedded clean format format-check
+	allocfail-embedded soak clean format format-check
 
 all: build
 
@@ -89,6 +96,18 @@ bench: build firmware
 	bench/scaling.sh $(BUILD) --update bench/RESULTS.md
 	bench/server.sh $(BUILD) --update bench/RESULTS.md
 	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
+
+# The long soak run: its summary in $(BUILD)/soak-summary.txt, its samples in
+# $(BUILD)/soak.dat, the plot in bench/soak.png (drawn even when the run found a
+# violation: the exit status is the run's).
+soak: build
+	@uptime
+	SOAK_TRANSACTIONS=$(SOAK_TRANSACTIONS) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SEED=$(SOAK_SEED) \
+		SOAK_DATA=$(BUILD)/soak.dat $(BUILD)/tests/soak/wisp-soak > $(BUILD)/soak-summary.txt; \
+	rc=$$?; cat $(BUILD)/soak-summary.txt; uptime; \
+	gnuplot -e "datafile='$(BUILD)/soak.dat'; outfile='bench/soak.png'; \
+		title='wisp soak: $(SOAK_TRANSACTIONS) transactions, seed $(SOAK_SEED)'" \
+		tests/soak/plot.gp || rc=1; exit $$rc
 
 # Every target with a corpus in tests/fuzz/corpus/ (the fuzz_targets CMake target).
 fuzz-build: deps

@@ -81,6 +81,36 @@ void wisp__io_update(wisp_context_t *cx, wisp__sock_t *s)
         cx->pfds[s->io_slot].events = s->want;
 }
 
+/* After a burst the tables would otherwise stay at their high-water mark for as long
+ * as one socket (a listener, say) is registered, and a server's heap would never come
+ * back to its idle figure. Halve them while they are at most a quarter full (the
+ * growth rule doubles at full, so a steady load does not make them flap). A refused
+ * allocation keeps the larger tables: nothing is lost but the bytes. */
+static void io_shrink(wisp_context_t *cx)
+{
+    size_t ncap = cx->io_cap;
+    wisp__sock_t **nios;
+    wisp_pollfd_t *npfds;
+    void *nscratch;
+
+    while (ncap > 8 && cx->io_count + 1 <= ncap / 4)
+        ncap /= 2;
+    if (ncap == cx->io_cap)
+        return;
+    nios = wisp__alloc(cx, ncap * sizeof(*nios));
+    npfds = wisp__alloc(cx, ncap * sizeof(*npfds));
+    nscratch = cx->plat->poll_scratch ? wisp__alloc(cx, ncap * cx->plat->poll_scratch) : NULL;
+    if (!nios || !npfds || (cx->plat->poll_scratch && !nscratch)) {
+        wisp__free(cx, nios);
+        wisp__free(cx, npfds);
+        wisp__free(cx, nscratch);
+        return;
+    }
+    memcpy(nios, cx->ios, cx->io_count * sizeof(*nios));
+    memcpy(npfds, cx->pfds, cx->io_count * sizeof(*npfds));
+    io_tables_set(cx, nios, npfds, nscratch, ncap);
+}
+
 static void io_compact(wisp_context_t *cx)
 {
     size_t i, j = 0;
@@ -97,6 +127,8 @@ static void io_compact(wisp_context_t *cx)
     cx->io_dirty = 0;
     if (!j && cx->io_cap)
         io_tables_set(cx, NULL, NULL, NULL, 0); /* idle heap is zero */
+    else
+        io_shrink(cx);
 }
 
 void wisp__io_del(wisp_context_t *cx, wisp__sock_t *s)

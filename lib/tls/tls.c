@@ -734,7 +734,7 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     /* Not trusted, and its own issuer: a self-signed leaf (one in the trust store
      * would have verified). */
-    if ((*flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) &&
+    if ((*flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) && crt->issuer_raw.len &&
         crt->issuer_raw.len == crt->subject_raw.len &&
         !memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->issuer_raw.len))
         *flags |= FLAG_SELF_SIGNED;

@@ -63,7 +63,8 @@ typedef struct wisp_stats {
     uint32_t retries;
     uint64_t bytes_in;      /**< bytes read from sockets */
     uint64_t bytes_out;     /**< bytes written to sockets */
-    uint32_t conns_refused; /**< server: connections over max_connections */
+    uint32_t conns_refused; /**< server: held connections closed at max_connections for a waiting
+                               client */
 } wisp_stats_t;
 
 typedef struct wisp_context_info {

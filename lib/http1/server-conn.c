@@ -68,9 +68,12 @@ struct wisp__h1_srv {
     wisp__vhost_t *vhost;
     wisp__h1_srv_cfg_t cfg; /* name and bind point into the policy, which outlives us */
     wisp__h1_sconn_t *conns;
-    uint32_t nconns;
+    uint32_t nconns;     /* in the list (a closed one stays until its reap) */
+    uint32_t nheld;      /* not closed: what max_connections counts */
+    wisp__timer_t admit; /* paused: when the next connection may be evicted */
     uint16_t port;
     uint8_t closed; /* the owner let go: free with the last connection */
+    uint8_t paused; /* at max_connections: not accepting, new clients wait in the backlog */
 };
 
 struct wisp__h1_sconn {
@@ -87,7 +90,9 @@ struct wisp__h1_sconn {
     uint8_t chunked;      /* the answer's body is chunked */
     uint8_t body_eom;     /* the last body piece is in out[] */
     uint8_t close_after;  /* the answer said Connection: close (or is unframed) */
+    uint8_t heard;        /* the current request's head is complete: the app has it */
     uint32_t served;      /* exchanges completed on this connection */
+    uint64_t since;       /* when the handshake or the wait for a head began */
     int64_t body_left;    /* Content-Length still to come from the app; -1 unframed */
     wisp__timer_t timer;
     wisp__defer_t step, reap;
@@ -98,6 +103,7 @@ struct wisp__h1_sconn {
 };
 
 static void pump(wisp__h1_sconn_t *c);
+static void listen_resume(wisp__h1_srv_t *l);
 
 static wisp__h1_srv_t **listeners(wisp_context_t *cx)
 {
@@ -114,9 +120,11 @@ static void to(wisp__h1_sconn_t *c, enum sconn_state st)
     switch (st) {
     case SC_HANDSHAKE:
         ms = c->srv->cfg.handshake_timeout_ms;
+        c->since = wisp_now_ms(c->cx);
         break;
     case SC_WAITING:
         ms = c->srv->cfg.idle_timeout_ms;
+        c->since = wisp_now_ms(c->cx);
         break;
     case SC_EXCHANGE:
         return; /* the head goes on under WAITING's deadline (no slowloris reprieve) */
@@ -145,6 +153,7 @@ static void srv_free(wisp__h1_srv_t *l)
         }
     }
     wisp__sock_close(&l->sock);
+    wisp__timer_stop(l->cx, &l->admit);
     wisp__vhost_unref(&l->vhost);
     wisp__free(l->cx, l);
 }
@@ -179,11 +188,15 @@ static void reap(wisp__defer_t *d)
  * are dropped), the object at the end of the iteration. Idempotent. */
 static void conn_close(wisp__h1_sconn_t *c)
 {
+    wisp__h1_srv_t *l = c->srv;
+
     if (c->state == SC_DOWN)
         return;
     wisp__h1_link_close(&c->link);
     to(c, SC_DOWN);
     wisp__defer(c->cx, &c->reap);
+    if (l->nheld-- == l->cfg.max_connections && l->paused)
+        listen_resume(l); /* a slot is free: the backlog's first client takes it */
 }
 
 /* ---- Calls out (rule 1: detach first) ---- */
@@ -369,6 +382,7 @@ static int p_headers_done(void *u)
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     int ret;
 
+    c->heard = 1;
     if (!c->req)
         return 0;
     if (wisp__h1_req_expect_continue(&c->parser) && c->phase == OUT_NONE &&
@@ -411,6 +425,7 @@ static void parser_reset(wisp__h1_sconn_t *c)
     cfg.max_head = c->srv->cfg.header_limit;
     cfg.max_body = c->srv->cfg.body_limit;
     wisp__h1_req_init(&c->parser, &cfg);
+    c->heard = 0;
 }
 
 /* ---- Reading ---- */
@@ -726,10 +741,100 @@ static int conn_new(wisp__h1_srv_t *l, int fd)
         c->next->prev = c;
     l->conns = c;
     l->nconns++;
+    l->nheld++;
     parser_reset(c);
     wisp__sock_want_read(&c->link.sock, 1);
     to(c, c->link.tls ? SC_HANDSHAKE : SC_WAITING);
     return 0;
+}
+
+/* ---- max_connections (SPEC §5: conns_refused) ----
+ *
+ * At the limit the listener stops accepting: new clients wait in the kernel's
+ * backlog, first come first served (nginx does the same when its connections run
+ * out). A held connection that has given the app nothing — a handshake, an idle
+ * keep-alive, a head still arriving — for a quarter of that state's deadline is
+ * closed for the first of them, the longest-waiting first, and counted in
+ * conns_refused. A connection whose head is complete is never evicted.
+ *
+ * Without the eviction, slowloris clients that reconnect the moment a deadline cuts
+ * them retake every freed slot at once and a legitimate client gets in only by
+ * luck. With it an attacker holds a slot a quarter-deadline at a time, the cut ones
+ * queue behind whoever was already waiting, and a legitimate client is admitted
+ * within about (clients ahead of it / max_connections + 1) quarter-deadlines — and
+ * then has a quarter-deadline to send its head, which is all it needs. */
+
+static uint32_t grace_ms(const wisp__h1_sconn_t *c)
+{
+    return (c->state == SC_HANDSHAKE ? c->srv->cfg.handshake_timeout_ms
+                                     : c->srv->cfg.idle_timeout_ms) /
+           4;
+}
+
+/* The connection to evict, or NULL; *next_ms: how long until one may be (0: none). */
+static wisp__h1_sconn_t *evictable(wisp__h1_srv_t *l, uint64_t now, uint64_t *next_ms)
+{
+    wisp__h1_sconn_t *c, *best = NULL;
+    uint64_t best_at = 0;
+
+    *next_ms = 0;
+    for (c = l->conns; c; c = c->next) {
+        uint64_t at;
+
+        if (c->state > SC_EXCHANGE || c->heard)
+            continue;
+        at = c->since + grace_ms(c);
+        if (at <= now) {
+            if (!best || at < best_at)
+                best = c, best_at = at;
+        } else if (!*next_ms || at - now < *next_ms) {
+            *next_ms = at - now;
+        }
+    }
+    return best;
+}
+
+/* Make room for one more, or stop accepting until there may be some. */
+static int make_room(wisp__h1_srv_t *l)
+{
+    uint64_t wait_ms;
+    wisp__h1_sconn_t *c;
+
+    if (l->nheld < l->cfg.max_connections)
+        return 1;
+    c = evictable(l, wisp_now_ms(l->cx), &wait_ms);
+    if (c) {
+        WISP_LOGI(l->cx, "server '%s': max_connections %lu: closing a connection idle %lu ms",
+                  l->cfg.name, (unsigned long)l->cfg.max_connections,
+                  (unsigned long)(wisp_now_ms(l->cx) - c->since));
+        wisp__stats(l->cx)->conns_refused++;
+        if (c->state == SC_WAITING) {
+            closing(c); /* an idle keep-alive: its last answer may not have left yet */
+        } else {
+            out_failed(c, WISP_ECANCELED); /* a head arriving: the app never heard of it */
+            conn_close(c);
+        }
+        if (l->nheld < l->cfg.max_connections)
+            return 1;
+        /* Still lingering: its close resumes us (conn_close). */
+    }
+    l->paused = 1;
+    wisp__sock_want_read(&l->sock, 0);
+    if (wait_ms)
+        wisp__timer_start(l->cx, &l->admit, (uint32_t)wait_ms);
+    return 0;
+}
+
+static void listen_resume(wisp__h1_srv_t *l)
+{
+    l->paused = 0;
+    wisp__timer_stop(l->cx, &l->admit);
+    wisp__sock_want_read(&l->sock, 1);
+}
+
+static void admit_fired(wisp__timer_t *t)
+{
+    listen_resume((wisp__h1_srv_t *)((char *)t - offsetof(wisp__h1_srv_t, admit)));
 }
 
 static void listen_event(wisp__sock_t *s, int ev, int err)
@@ -739,7 +844,7 @@ static void listen_event(wisp__sock_t *s, int ev, int err)
 
     (void)ev;
     (void)err;
-    for (i = 0; i < ACCEPT_BATCH && l->sock.fd >= 0; i++) {
+    for (i = 0; i < ACCEPT_BATCH && l->sock.fd >= 0 && make_room(l); i++) {
         wisp_addr_t peer;
         int fd = -1, ret = wisp__sock_accept(&l->sock, &fd, &peer);
 
@@ -748,14 +853,6 @@ static void listen_event(wisp__sock_t *s, int ev, int err)
         if (ret) {
             WISP_LOGW(l->cx, "server '%s': accept: %s", l->cfg.name, wisp_strerror(ret));
             return;
-        }
-        if (l->nconns >= l->cfg.max_connections) {
-            /* Over the limit: closed at once, never queued (SPEC §4). */
-            wisp__sock_close_fd(l->cx, fd);
-            wisp__stats(l->cx)->conns_refused++;
-            WISP_LOGI(l->cx, "server '%s': connection refused (max_connections %lu)", l->cfg.name,
-                      (unsigned long)l->cfg.max_connections);
-            continue;
         }
         ret = conn_new(l, fd); /* closes fd itself on failure */
         if (ret)
@@ -814,6 +911,7 @@ int wisp__h1_listen(wisp_context_t *cx, const wisp__h1_srv_cfg_t *cfg, wisp__h1_
         return WISP_ENOMEM;
     l->cx = cx;
     l->cfg = *cfg;
+    wisp__timer_init(&l->admit, admit_fired);
     wisp__sock_init(cx, &l->sock, listen_event, l);
     memset(&bound, 0, sizeof(bound));
     ret = wisp__sock_listen(&l->sock, &at, LISTEN_BACKLOG, &bound);
@@ -850,7 +948,9 @@ void wisp__h1_srv_close(wisp__h1_srv_t **lp)
     l = *lp;
     *lp = NULL;
     l->closed = 1;
+    l->paused = 0;
     wisp__sock_close(&l->sock); /* stop accepting at once */
+    wisp__timer_stop(l->cx, &l->admit);
     WISP_LOGN(l->cx, "server '%s' stopped listening (%lu connections draining)", l->cfg.name,
               (unsigned long)l->nconns);
     /* Connections with nothing in flight go now; the others after their answer. */

@@ -490,6 +490,10 @@ static void test_bad_requests(void **state)
     no_violations(f);
 }
 
+/* Over max_connections 2 with both requests with the app: the third client waits
+ * in the backlog, not accepted and not closed, however long the app takes (a
+ * request the app has heard of is never evicted), and is served when a slot
+ * frees. */
 static void test_max_connections(void **state)
 {
     fx_t *f = *state;
@@ -502,25 +506,99 @@ static void test_max_connections(void **state)
     assert_int_equal(f->app.requests, 2);
     c = dial(f);
     get(c, "/hello");
-    settle(f, 50);
-    /* Over max_connections 2: closed at once, never queued. */
-    assert_true(fake_wisp_closed(c));
+    settle(f, 2 * IDLE_MS);
+    assert_int_equal(fakenet_server_accepted(f->fn), 2);
+    assert_false(fake_wisp_closed(c));
     assert_int_equal(responses(c, st, 4), 0);
-    assert_int_equal(stats(f).conns_refused, 1);
+    assert_int_equal(stats(f).conns_refused, 0);
     assert_int_equal(f->app.requests, 2);
     srvapp_answer_slow(&f->app);
     settle(f, 50);
     assert_int_equal(responses(a, st, 4), 1);
     assert_int_equal(responses(b, st, 4), 1);
+    /* A slot frees: the waiting client takes it at once. */
     fake_close(a);
-    fake_close(b);
     settle(f, 50);
-    /* Room again. */
+    assert_int_equal(fakenet_server_accepted(f->fn), 3);
+    assert_int_equal(responses(c, st, 4), 1);
+    assert_int_equal(st[0], 200);
+    assert_int_equal(stats(f).conns_refused, 0);
+    fake_close(b);
+    fake_close(c);
+    no_violations(f);
+}
+
+/* At max_connections, a held connection that has given the app nothing for a
+ * quarter of its deadline (IDLE_MS / 4) is closed for a client in the backlog, the
+ * longest-waiting first: one that never spoke, an idle keep-alive (its answer
+ * intact), a head trickling in (slowloris). Not before the quarter. */
+static void test_max_connections_evict(void **state)
+{
+    fx_t *f = *state;
+    fake_conn_t *a = dial(f), *b, *c, *d, *e;
+    int st[4];
+
+    settle(f, 10); /* a: connected, silent */
+    b = dial(f);
+    get(b, "/hello");
+    settle(f, 10); /* b: answered, kept alive */
+    assert_int_equal(responses(b, st, 4), 1);
     c = dial(f);
     get(c, "/hello");
-    settle(f, 50);
+    settle(f, IDLE_MS / 4 - 100);
+    assert_int_equal(fakenet_server_accepted(f->fn), 2); /* c waits */
+    assert_false(fake_wisp_closed(a));
+    settle(f, 150);
+    /* a waited longest: it goes, c is served. */
+    assert_true(fake_wisp_closed(a));
+    assert_string_equal(written(a), "");
+    assert_false(fake_wisp_closed(b));
     assert_int_equal(responses(c, st, 4), 1);
-    fake_close(c);
+    assert_int_equal(stats(f).conns_refused, 1);
+    /* Next the idle keep-alive b (idle since before c was accepted), its answer
+     * whole; c stays. */
+    d = dial(f);
+    fake_send_str(d, "GET /hello HTTP/1.1\r\n"); /* d will trickle */
+    settle(f, IDLE_MS / 4);
+    assert_true(fake_wisp_closed(b));
+    assert_int_equal(responses(b, st, 4), 1);
+    assert_false(fake_wisp_closed(c));
+    assert_false(fake_wisp_closed(d));
+    assert_int_equal(stats(f).conns_refused, 2);
+    assert_int_equal(f->app.requests, 2);
+    /* Then c (idle after its answer) goes for e, before d, whose wait began
+     * later; and then d's trickled head for the next one: the app never hears of
+     * it. */
+    e = dial(f);
+    get(e, "/hello");
+    settle(f, IDLE_MS / 4);
+    assert_true(fake_wisp_closed(c));
+    assert_int_equal(responses(e, st, 4), 1);
+    fake_send_str(d, "Ho");
+    assert_false(fake_wisp_closed(d));
+    a = dial(f);
+    get(a, "/hello");
+    settle(f, IDLE_MS / 4);
+    assert_true(fake_wisp_closed(d));
+    assert_string_equal(written(d), "");
+    assert_int_equal(responses(a, st, 4), 1);
+    assert_int_equal(stats(f).conns_refused, 4);
+    assert_int_equal(f->app.requests, 4);
+    assert_int_equal(f->app.done, 4);
+    /* Two more take e's and a's slots (both idle a quarter by now); with both
+     * fresh, the next waits: the listener is paused with its timer armed and a
+     * client in its backlog when the teardown destroys it. */
+    settle(f, 20);
+    b = dial(f);
+    c = dial(f);
+    settle(f, 10);
+    assert_int_equal(stats(f).conns_refused, 6);
+    d = dial(f);
+    get(d, "/hello");
+    settle(f, 10);
+    assert_int_equal(fakenet_server_accepted(f->fn), 8);
+    assert_int_equal(responses(d, st, 4), 0);
+    assert_int_equal(stats(f).conns_refused, 6);
     no_violations(f);
 }
 
@@ -637,6 +715,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_connections_evict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_destroyed_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_destroyed_answer_unsent, setup, teardown),

@@ -844,9 +844,17 @@ static void listen_event(wisp__sock_t *s, int ev, int err)
 
     (void)ev;
     (void)err;
-    for (i = 0; i < ACCEPT_BATCH && l->sock.fd >= 0 && make_room(l); i++) {
+    for (i = 0; i < ACCEPT_BATCH && l->sock.fd >= 0; i++) {
         wisp_addr_t peer;
-        int fd = -1, ret = wisp__sock_accept(&l->sock, &fd, &peer);
+        int fd = -1, ret;
+
+        /* Evict only for a client the poll has just reported: at the limit again
+         * after an accept, the next readiness tells whether another one waits. */
+        if (i && l->nheld >= l->cfg.max_connections)
+            return;
+        if (!make_room(l))
+            return;
+        ret = wisp__sock_accept(&l->sock, &fd, &peer);
 
         if (ret == WISP_EAGAIN)
             return;

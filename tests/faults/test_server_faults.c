@@ -580,6 +580,9 @@ static void test_slowloris_persistent_plain(void **state)
                   reconnects, c.done, c.failed, c.failed ? wisp_errname(c.err) : "-", c.retrying,
                   (unsigned)stats(f->cx).conns_refused);
     assert_int_equal(c.done, 1);
+    /* Served on its first attempt: it waited in the backlog (before the eviction it
+     * got in, when it did, after 6 or more refused attempts). */
+    assert_int_equal(c.retrying, 0);
     client_done(f, cx, &ta, &c);
     assert_int_equal(wait_conns(f, 0, 2000), 0);
 }

@@ -145,7 +145,8 @@ static const char *written(const fake_conn_t *c)
 
     if (len >= sizeof(buf))
         len = sizeof(buf) - 1;
-    memcpy(buf, p, len);
+    if (len)
+        memcpy(buf, p, len); /* p may be NULL when nothing was written */
     buf[len] = '\0';
     return buf;
 }

@@ -531,6 +531,10 @@ class Server:
             except socket.timeout:
                 continue
             self.conn_ids += 1
+            # No Nagle: a cut's last bytes must be on the wire before a reset, which
+            # discards whatever is still queued (under TLS 1.3 the tickets go first,
+            # and a small answer behind them would wait for their ACK, then be lost).
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.log("accept %d" % self.conn_ids)
             t = threading.Thread(target=self.handle, args=(raw, self.conn_ids), daemon=True)
             t.start()

@@ -1023,9 +1023,13 @@ static void test_request_cut_sampled_tls(void **state)
             t.w[1] = rec2;
             tls_run(f, &t);
             /* A record is decrypted whole or not at all: the requests of the records
-             * that were sent whole are answered, nothing else reaches the app. */
+             * that were sent whole reach the app, nothing else does. After a FIN
+             * they are answered; after a reset each ends once, answered or lost (an
+             * answer not yet written when the reset is read has nowhere to go: seen
+             * with mbedTLS 3.6, where the server reads the reset first). */
             if (app.requests - a0 != (t.writes_whole ? 1 : 0) + (t.writes_whole > 1 ? 2 : 0) ||
-                app.done - d0 != app.requests - a0 || app.lost != l0)
+                app.done - d0 + app.lost - l0 != app.requests - a0 ||
+                (mode == T_CUT_FIN && app.lost != l0))
                 fail_msg("TLS %s after %ld of %ld bytes (seed %u): requests/done/lost %d/%d/%d,"
                          " %d records whole",
                          mode == T_CUT_FIN ? "FIN" : "RST", n, total, seed, app.requests - a0,

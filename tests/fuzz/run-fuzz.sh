@@ -31,7 +31,7 @@ run_one() {
         >"$log" 2>&1; then
         n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         echo "fuzz_$t: ok, $n executions in ${seconds} s"
-        [ "$t" = policy_emit ] && { roundtrip || return 1; }
+        if [ "$t" = policy_emit ]; then roundtrip || return 1; fi
     else
         echo "fuzz_$t: FAILED (log $log, reproducer in $build/fuzz-artifacts/$t/)"
         grep -m 5 -E 'ERROR|runtime error|client fuzz|fuzz_[a-z_]*:' "$log"

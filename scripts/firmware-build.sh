@@ -113,6 +113,6 @@ cmake --build "$out/client" -j"$jobs"
 # peer, which has its own copy of the same 3.6 profile). The flash budget is the
 # 2.28 client profile's, not checked here.
 if [ "${WISP_FW_MBEDTLS36:-1}" = 1 ]; then
-    configure "$out/client-3.6" "$out/mbedtls-3.6" -DWISP_WITH_SERVER=OFF -DWISP_FW_FLASH_BUDGET=0
+    configure "$out/client-3.6" "$out/mbedtls-3.6" -DWISP_WITH_SERVER=OFF -DWISP_FW_FLASH_BUDGET=0 -DWISP_FW_TEXT_BUDGET=0
     cmake --build "$out/client-3.6" -j"$jobs"
 fi

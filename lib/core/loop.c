@@ -85,7 +85,11 @@ void wisp__io_update(wisp_context_t *cx, wisp__sock_t *s)
  * as one socket (a listener, say) is registered, and a server's heap would never come
  * back to its idle figure. Halve them while they are at most a quarter full (the
  * growth rule doubles at full, so a steady load does not make them flap). A refused
- * allocation keeps the larger tables: nothing is lost but the bytes. */
+ * allocation keeps the larger tables: nothing is lost but the bytes. Compiled out of
+ * client-only firmware (no listener, no POSIX sockets): there a context's few sockets
+ * fit the 8 entries it never shrinks below, and the tables go with the last one. */
+#define IO_SHRINK (WISP_WITH_SERVER || WISP_WITH_PLAT_POSIX)
+#if IO_SHRINK
 static void io_shrink(wisp_context_t *cx)
 {
     size_t ncap = cx->io_cap;
@@ -110,6 +114,7 @@ static void io_shrink(wisp_context_t *cx)
     memcpy(npfds, cx->pfds, cx->io_count * sizeof(*npfds));
     io_tables_set(cx, nios, npfds, nscratch, ncap);
 }
+#endif
 
 static void io_compact(wisp_context_t *cx)
 {
@@ -127,8 +132,10 @@ static void io_compact(wisp_context_t *cx)
     cx->io_dirty = 0;
     if (!j && cx->io_cap)
         io_tables_set(cx, NULL, NULL, NULL, 0); /* idle heap is zero */
+#if IO_SHRINK
     else
         io_shrink(cx);
+#endif
 }
 
 void wisp__io_del(wisp_context_t *cx, wisp__sock_t *s)

@@ -193,10 +193,39 @@ struct wisp__sock {
     wisp__defer_t flush;
     uint8_t *out;
     size_t out_len, out_cap;
+#if WISP_SOCK_READAHEAD > 0
+    uint8_t *ra; /**< read-ahead (WISP_SOCK_READAHEAD bytes), NULL when drained */
+    uint16_t ra_off, ra_len;
+#endif
     wisp__sock_cb cb;
     void *user;
 };
 void wisp__sock_init(wisp_context_t *cx, wisp__sock_t *s, wisp__sock_cb cb, void *user);
+#if WISP_SOCK_READAHEAD > 0
+/** Reads of fewer than WISP_SOCK_READAHEAD bytes go through a read-ahead buffer
+ *  (a TLS client link asks for it). */
+void wisp__sock_readahead(wisp__sock_t *s);
+/** Bytes read from the kernel and not yet taken by wisp__sock_read(). */
+size_t wisp__sock_buffered(const wisp__sock_t *s);
+/** Nonzero when the last read from the kernel came back short and everything it
+ *  brought has been taken: a read now would most likely return WISP_EAGAIN. */
+int wisp__sock_drained(const wisp__sock_t *s);
+#else /* compiled out: no code at all (the firmware's flash budget) */
+static inline void wisp__sock_readahead(wisp__sock_t *s)
+{
+    (void)s;
+}
+static inline size_t wisp__sock_buffered(const wisp__sock_t *s)
+{
+    (void)s;
+    return 0;
+}
+static inline int wisp__sock_drained(const wisp__sock_t *s)
+{
+    (void)s;
+    return 0;
+}
+#endif
 /** Start an async connect; WISP_SOCK_CONNECTED follows (never before this returns). */
 WISP_NODISCARD int wisp__sock_connect(wisp__sock_t *s, const wisp_addr_t *to);
 /** Take over an accepted fd; it is closed if this fails. */

@@ -10,7 +10,13 @@
  * handshake flight written record by record therefore leaves in one send(), which
  * with TCP_NODELAY avoids the ~40 ms delayed-ACK stall of one segment per message.
  *
- * Input is not buffered here: the owner reads straight from the socket.
+ * Input is not buffered here, except for a TLS client's small reads: with
+ * WISP_SOCK_READAHEAD, a read of fewer bytes than that (mbedTLS asking for a record
+ * header) fetches up to WISP_SOCK_READAHEAD bytes into a buffer allocated for it and
+ * freed once drained, and serves the next reads from it. Bytes held there are not
+ * seen by poll: the owner asks wisp__sock_buffered() before it waits (the h1 link
+ * counts them as pending). Larger reads, and reads with the buffer empty, go
+ * straight to the socket.
  *
  * Close is one function, once: cancel the pending flush, unregister from the poller
  * (so events already fetched are dropped), free the buffer, close the fd.
@@ -23,7 +29,9 @@ enum {
     SOCK_CONNECTING = 1, /* async connect not finished */
     SOCK_WANT_ROOM = 2,  /* a write hit the cap: send WRITABLE once there is room */
     SOCK_LISTENING = 4,
-    SOCK_WANT_DRAIN = 8 /* the owner waits for the buffer to empty: WRITABLE then */
+    SOCK_WANT_DRAIN = 8, /* the owner waits for the buffer to empty: WRITABLE then */
+    SOCK_READAHEAD = 16, /* small reads go through the read-ahead buffer */
+    SOCK_SHORT = 32      /* the last read from the kernel returned less than asked */
 };
 
 #define SOCK_OUT_STEP 2048u
@@ -252,18 +260,88 @@ int wisp__sock_write(wisp__sock_t *s, const void *buf, size_t len)
     return (int)take;
 }
 
-int wisp__sock_read(wisp__sock_t *s, void *buf, size_t len)
+static int kernel_read(wisp__sock_t *s, void *buf, size_t len)
 {
-    const wisp_plat_ops_t *p;
-    int n;
+    const wisp_plat_ops_t *p = s->cx->plat;
+    int n = p->sock_recv(p->user, s->fd, buf, len);
 
-    if (!s || s->fd < 0)
-        return WISP_ESTATE;
-    p = s->cx->plat;
-    n = p->sock_recv(p->user, s->fd, buf, len);
     if (n > 0)
         s->cx->stats.bytes_in += (uint64_t)n;
+#if WISP_SOCK_READAHEAD > 0
+    if (n >= 0 && (size_t)n < len)
+        s->flags |= SOCK_SHORT;
+    else
+        s->flags &= (uint8_t)~SOCK_SHORT;
+#endif
     return n;
+}
+
+#if WISP_SOCK_READAHEAD > 65535
+#error "WISP_SOCK_READAHEAD: at most 65535 (ra_len is 16 bits)"
+#endif
+#if WISP_SOCK_READAHEAD > 0
+static void ra_release(wisp__sock_t *s)
+{
+    wisp__free(s->cx, s->ra);
+    s->ra = NULL;
+    s->ra_off = s->ra_len = 0;
+}
+
+/* Serve a small read from the read-ahead, filling it first if empty. Returns 1 with
+ * *n set when it did; 0 to read straight (a large read, or no memory for it). */
+static int ra_read(wisp__sock_t *s, uint8_t *buf, size_t len, int *n)
+{
+    if (!s->ra_len) {
+        if (!(s->flags & SOCK_READAHEAD) || len >= WISP_SOCK_READAHEAD)
+            return 0;
+        if (!s->ra && !(s->ra = wisp__alloc(s->cx, WISP_SOCK_READAHEAD)))
+            return 0; /* a direct read works as well, one syscall more */
+        *n = kernel_read(s, s->ra, WISP_SOCK_READAHEAD);
+        if (*n <= 0) {
+            ra_release(s);
+            return 1;
+        }
+        s->ra_off = 0;
+        s->ra_len = (uint16_t)*n;
+    }
+    *n = (int)(len < s->ra_len ? len : s->ra_len);
+    memcpy(buf, s->ra + s->ra_off, (size_t)*n);
+    s->ra_off = (uint16_t)(s->ra_off + *n);
+    s->ra_len = (uint16_t)(s->ra_len - *n);
+    if (!s->ra_len)
+        ra_release(s);
+    return 1;
+}
+
+void wisp__sock_readahead(wisp__sock_t *s)
+{
+    s->flags |= SOCK_READAHEAD;
+}
+
+size_t wisp__sock_buffered(const wisp__sock_t *s)
+{
+    return s->ra_len;
+}
+
+int wisp__sock_drained(const wisp__sock_t *s)
+{
+    return (s->flags & SOCK_SHORT) && !s->ra_len;
+}
+#endif
+
+int wisp__sock_read(wisp__sock_t *s, void *buf, size_t len)
+{
+    if (!s || s->fd < 0)
+        return WISP_ESTATE;
+#if WISP_SOCK_READAHEAD > 0
+    {
+        int n;
+
+        if (ra_read(s, buf, len, &n))
+            return n;
+    }
+#endif
+    return kernel_read(s, buf, len);
 }
 
 int wisp__sock_flush(wisp__sock_t *s)
@@ -295,6 +373,9 @@ void wisp__sock_close(wisp__sock_t *s)
     wisp__defer_cancel(s->cx, &s->flush);
     wisp__io_del(s->cx, s);
     out_release(s);
+#if WISP_SOCK_READAHEAD > 0
+    ra_release(s);
+#endif
     s->cx->plat->sock_close(s->cx->plat->user, s->fd);
     s->fd = -1;
     s->flags = 0;

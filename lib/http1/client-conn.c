@@ -963,12 +963,13 @@ static int rx_end(wisp__h1_conn_t *c, int n)
 
 /* A read returned less than asked. Without TLS the socket is drained. With TLS
  * that is one record: mbedTLS reads a record's header, then exactly its body, so
- * whether another waits in the kernel is unknown and the socket is not marked (a
+ * only the socket's read-ahead knows whether another waits in the kernel (its last
+ * read came back short: WISP_SOCK_READAHEAD); otherwise the socket is not marked (a
  * server's unsolicited answer after the last one must still be found by the
  * kept-alive check before the next request goes). */
 static void short_read(wisp__h1_conn_t *c)
 {
-    if (!c->link.tls && !wisp__h1_link_pending(&c->link))
+    if ((!c->link.tls || wisp__sock_drained(&c->link.sock)) && !wisp__h1_link_pending(&c->link))
         c->rx_dry = 1;
 }
 
@@ -1124,6 +1125,7 @@ static int connect_next(wisp__h1_conn_t *c)
         close_socket(c);
         return ret;
     }
+    wisp__sock_readahead(&c->link.sock); /* one recv() per record, and short means drained */
     sess = wisp__vhost_session(c->vhost, c->host, c->port);
     if (sess && wisp__tls_set_session(c->link.tls, sess))
         wisp__vhost_session_drop(c->vhost, c->host, c->port);

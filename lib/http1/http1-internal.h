@@ -483,7 +483,8 @@ WISP_NODISCARD int wisp__h1_link_handshake(wisp__h1_link_t *l);
 int wisp__h1_link_read(wisp__h1_link_t *l, uint8_t *buf, size_t len);
 /** Bytes taken (> 0), WISP_EAGAIN (repeat with the same bytes), or an error. */
 int wisp__h1_link_write(wisp__h1_link_t *l, const uint8_t *buf, size_t len);
-/** Decrypted bytes buffered inside TLS, which poll() cannot see. */
+/** Bytes buffered inside TLS (decrypted) or in the socket's read-ahead, which
+ *  poll() cannot see. */
 size_t wisp__h1_link_pending(const wisp__h1_link_t *l);
 /** Orderly end: close_notify (TLS) and one last flush. The link stays open. */
 void wisp__h1_link_goodbye(wisp__h1_link_t *l);

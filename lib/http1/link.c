@@ -99,7 +99,8 @@ int wisp__h1_link_write(wisp__h1_link_t *l, const uint8_t *buf, size_t len)
 
 size_t wisp__h1_link_pending(const wisp__h1_link_t *l)
 {
-    return l->tls ? wisp__tls_pending(l->tls) : 0;
+    /* Decrypted bytes in TLS, and read-ahead bytes poll cannot see. */
+    return (l->tls ? wisp__tls_pending(l->tls) : 0) + wisp__sock_buffered(&l->sock);
 }
 
 void wisp__h1_link_goodbye(wisp__h1_link_t *l)

@@ -96,6 +96,7 @@ bench: build firmware
 	bench/scaling.sh $(BUILD) --update bench/RESULTS.md
 	bench/server.sh $(BUILD) --update bench/RESULTS.md
 	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
+	bench/syscalls.sh $(BUILD) --update bench/RESULTS.md
 
 # The long soak run: its summary in $(BUILD)/soak-summary.txt, its samples in
 # $(BUILD)/soak.dat, the plot in bench/soak.png (drawn even when the run found a

@@ -1,0 +1,154 @@
+#!/bin/bash
+# bench/syscalls.sh BUILD_DIR [--update RESULTS.md]
+#
+# Syscalls and CPU per queued request (issue 13 §2), side by side for wisp with the
+# socket read-ahead (BUILD_DIR's wisp-stream, WISP_SOCK_READAHEAD 2048) and without
+# it (the same sources built into BUILD_DIR/bench/noreadahead with
+# -DWISP_SOCK_READAHEAD=0, configured here when missing), in one run against the
+# nginx fixture of tests/interop on a free loopback port.
+#
+#   syscalls: `strace -f -c` of `wisp-stream POLICY TYPE --count N`, N = 1,000 minus
+#             N = 100, over 900, so start-up, the handshake and the teardown cancel;
+#             `recvfrom` split into calls that brought bytes and EAGAIN errors.
+#   CPU:      user + system CPU of the whole process (bench/rusage.py), the same
+#             difference over 900, best of ROUNDS (5) interleaved rounds.
+#
+# Types: `queued` (pipeline_depth 1) and `piped` (8), URL /1k (1,024 bytes of body)
+# over TLS 1.2. nginx closes a connection after 1,000 requests (keepalive_requests),
+# so N stays at 1,000. With --update the section between the "syscalls" markers of
+# RESULTS.md is replaced (appended the first time). `make bench` runs it.
+set -euo pipefail
+[ $# -eq 1 ] || [ $# -eq 3 ] || { echo "usage: $0 BUILD_DIR [--update RESULTS.md]" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$1" && pwd)
+update=${3:-}
+[ $# -eq 1 ] || [ "$2" = --update ] || { echo "usage: $0 BUILD_DIR [--update RESULTS.md]" >&2; exit 2; }
+ROUNDS=${ROUNDS:-5}
+work=$build/bench/syscalls
+ngx=$work/nginx
+ca=$root/tests/certs/ca.pem
+nora=$build/bench/noreadahead
+command -v strace >/dev/null || { echo "syscalls.sh: strace not found (scripts/install-deps.sh)" >&2; exit 1; }
+mkdir -p "$work" "$ngx"
+
+cmake --build "$build" --target wisp-stream >/dev/null
+if [ ! -f "$nora/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$nora" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_BUILD_TESTS=OFF \
+        -DCMAKE_C_FLAGS=-DWISP_SOCK_READAHEAD=0 >/dev/null
+fi
+cmake --build "$nora" --target wisp-stream >/dev/null
+with=$build/tools/wisp-stream/wisp-stream
+without=$nora/tools/wisp-stream/wisp-stream
+
+stop_nginx() { "$root/tests/interop/nginx.sh" stop "$ngx" >/dev/null 2>&1 || true; }
+trap stop_nginx EXIT
+port=""
+for try in 1 2 3 4 5 6; do
+    p=$((20000 + (RANDOM * 32768 + RANDOM + try * 997) % 40000))
+    if "$root/tests/interop/nginx.sh" start "$ngx" "$p" >"$work/nginx.out" 2>&1; then
+        port=$p
+        break
+    fi
+done
+[ -n "$port" ] || { echo "syscalls.sh: could not start nginx:" >&2; cat "$work/nginx.out" >&2; exit 1; }
+
+pol=$work/policy.json
+cat >"$pol" <<EOF
+{ "schema": 1,
+  "certs": { "ca": "$(awk '{ printf "%s\\n", $0 }' "$ca")" },
+  "trust_stores": { "test": { "certs": ["ca"] } },
+  "streams": {
+    "queued": { "endpoint": "localhost", "port": $port, "trust_store": "test", "url": "/1k" },
+    "piped": { "endpoint": "localhost", "port": $port, "trust_store": "test", "url": "/1k",
+               "pipeline_depth": 8 } } }
+EOF
+
+# counts BIN TYPE N: "poll sendto recv_data recv_eagain total" for one strace run.
+counts() {
+    strace -f -c -o "$work/strace.txt" "$1" "$pol" "$2" --count "$3" >/dev/null 2>&1
+    awk '
+        # % time, seconds, usecs/call, calls, [errors,] syscall: errors is blank when 0
+        { err = NF == 6 ? $5 : 0 }
+        $NF == "poll" || $NF == "ppoll" { poll += $4 }
+        $NF == "sendto" || $NF == "sendmsg" { send += $4 }
+        $NF == "recvfrom" { recv += $4 - err; eagain += err }
+        END { printf "%d %d %d %d\n", poll, send, recv, eagain }' "$work/strace.txt"
+}
+# per BIN TYPE: the five figures per request, (N=1000 - N=100) / 900.
+per() {
+    local a b
+    read -r -a a <<<"$(counts "$1" "$2" 1000)"
+    read -r -a b <<<"$(counts "$1" "$2" 100)"
+    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); t = 0
+        for (i = 1; i <= 4; i++) { d = (x[i] - y[i]) / 900; t += d; printf "%.2f ", d }
+        printf "%.2f\n", t }'
+}
+# cpu BIN TYPE N: CPU microseconds of one whole run.
+cpu() {
+    /usr/bin/python3 "$root/bench/rusage.py" "$1" "$pol" "$2" --count "$3" |
+        sed -n 's/^cpu_us //p'
+}
+
+declare -A best
+for ((r = 1; r <= ROUNDS; r++)); do
+    for type in queued piped; do
+        for v in with without; do
+            bin=$with
+            [ "$v" = without ] && bin=$without
+            hi=$(cpu "$bin" "$type" 1000)
+            lo=$(cpu "$bin" "$type" 100)
+            d=$(((hi - lo) / 90)) # tenths of a microsecond per request, over 900
+            k="$type.$v"
+            if [ -z "${best[$k]:-}" ] || [ "$d" -lt "${best[$k]}" ]; then best[$k]=$d; fi
+        done
+    done
+done
+declare -A sc
+for type in queued piped; do
+    sc[$type.with]=$(per "$with" "$type")
+    sc[$type.without]=$(per "$without" "$type")
+done
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+
+us() { awk -v t="$1" 'BEGIN { printf "%.1f", t / 10 }'; }
+col() { echo "${sc[$1]}" | awk -v i="$2" '{ print $i }'; }
+section() {
+    echo "<!-- syscalls: generated by bench/syscalls.sh; do not edit by hand -->"
+    echo "## Syscalls and CPU per queued request (issue 13 §2)"
+    echo
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M') UTC, load average $load at the end."
+    echo "Command: \`bench/syscalls.sh build --update bench/RESULTS.md\` (part of \`make bench\`;"
+    echo "how it measures is in the script's header). \`wisp-stream POLICY TYPE --count N\`,"
+    echo "\`/1k\` over TLS 1.2 from the nginx fixture; per request = (N 1,000 − N 100) / 900."
+    echo "*with*: the socket read-ahead (\`WISP_SOCK_READAHEAD\` 2048, the POSIX default);"
+    echo "*without*: the same sources built with \`-DWISP_SOCK_READAHEAD=0\`, as firmware is."
+    echo
+    echo "| per request | depth 1, without | depth 1, with | depth 8, without | depth 8, with |"
+    echo "|---|---:|---:|---:|---:|"
+    local names=("poll" "sendto" "recvfrom with data" "recvfrom returning EAGAIN" "**library total**")
+    local i
+    for i in 1 2 3 4 5; do
+        echo "| ${names[$((i - 1))]} | $(col queued.without $i) | $(col queued.with $i) | $(col piped.without $i) | $(col piped.with $i) |"
+    done
+    echo "| CPU µs, whole process (best of $ROUNDS) | $(us "${best[queued.without]}") | $(us "${best[queued.with]}") | $(us "${best[piped.without]}") | $(us "${best[piped.with]}") |"
+    echo
+    echo "The target is ≤ 15 µs of client CPU per queued request beyond the handshake."
+    echo "<!-- /syscalls -->"
+}
+out=$(section)
+echo "$out"
+if [ -n "$update" ]; then
+    /usr/bin/python3 - "$update" "$out" <<'PY'
+import sys
+path, sec = sys.argv[1], sys.argv[2] + "\n"
+text = open(path).read()
+a = text.find("<!-- syscalls:")
+b = text.find("<!-- /syscalls -->")
+if a >= 0 and b > a:
+    text = text[:a] + sec + text[b + len("<!-- /syscalls -->\n"):]
+else:
+    text = text.rstrip("\n") + "\n\n" + sec
+open(path, "w").write(text)
+PY
+fi

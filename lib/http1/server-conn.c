@@ -104,6 +104,7 @@ struct wisp__h1_sconn {
 
 static void pump(wisp__h1_sconn_t *c);
 static void listen_resume(wisp__h1_srv_t *l);
+static uint32_t grace_ms(const wisp__h1_sconn_t *c);
 
 static wisp__h1_srv_t **listeners(wisp_context_t *cx)
 {
@@ -125,6 +126,10 @@ static void to(wisp__h1_sconn_t *c, enum sconn_state st)
     case SC_WAITING:
         ms = c->srv->cfg.idle_timeout_ms;
         c->since = wisp_now_ms(c->cx);
+        /* Paused with nothing to evict when it stopped (every request heard): this
+         * one may be evicted in a quarter of its deadline; look again then. */
+        if (c->srv->paused && !c->srv->admit.armed)
+            wisp__timer_start(c->cx, &c->srv->admit, grace_ms(c));
         break;
     case SC_EXCHANGE:
         return; /* the head goes on under WAITING's deadline (no slowloris reprieve) */
@@ -855,7 +860,6 @@ static void listen_event(wisp__sock_t *s, int ev, int err)
         if (!make_room(l))
             return;
         ret = wisp__sock_accept(&l->sock, &fd, &peer);
-
         if (ret == WISP_EAGAIN)
             return;
         if (ret) {

@@ -498,7 +498,7 @@ static void test_bad_requests(void **state)
 static void test_max_connections(void **state)
 {
     fx_t *f = *state;
-    fake_conn_t *a = dial(f), *b = dial(f), *c;
+    fake_conn_t *a = dial(f), *b = dial(f), *c, *d;
     int st[4];
 
     get(a, "/slow");
@@ -517,15 +517,27 @@ static void test_max_connections(void **state)
     settle(f, 50);
     assert_int_equal(responses(a, st, 4), 1);
     assert_int_equal(responses(b, st, 4), 1);
-    /* A slot frees: the waiting client takes it at once. */
-    fake_close(a);
-    settle(f, 50);
+    /* Both idle now: a quarter of the idle deadline later one of them is evicted
+     * for the waiting client, although nothing was evictable when it came. */
+    settle(f, IDLE_MS / 4 - 100);
+    assert_int_equal(fakenet_server_accepted(f->fn), 2);
+    settle(f, 200);
     assert_int_equal(fakenet_server_accepted(f->fn), 3);
     assert_int_equal(responses(c, st, 4), 1);
     assert_int_equal(st[0], 200);
-    assert_int_equal(stats(f).conns_refused, 0);
-    fake_close(b);
+    assert_int_equal(stats(f).conns_refused, 1);
+    assert_true(fake_wisp_closed(a) != fake_wisp_closed(b));
+    /* The other one has been idle that long too: the next client takes its slot at
+     * once. */
+    d = dial(f);
+    get(d, "/hello");
+    settle(f, 10);
+    assert_int_equal(responses(d, st, 4), 1);
+    assert_true(fake_wisp_closed(a) && fake_wisp_closed(b));
+    assert_false(fake_wisp_closed(c));
+    assert_int_equal(stats(f).conns_refused, 2);
     fake_close(c);
+    fake_close(d);
     no_violations(f);
 }
 

@@ -44,6 +44,10 @@ run_one() {
 roundtrip() {
     rt=$build/tests/fuzz/emit_roundtrip
     [ -x "$rt" ] && [ -f "$build/emit-roundtrip-cc.txt" ] || return 0
+    [ -x "$build/tools/wisp-policy/wisp-policy" ] || {
+        echo "fuzz_policy_emit: round trip FAILED: $build/tools/wisp-policy/wisp-policy not built"
+        return 1
+    }
     # shellcheck disable=SC2046 # the compiler command is a word list on purpose
     if "$rt" "$build/tools/wisp-policy/wisp-policy" "$build/emit-roundtrip-fuzz" \
         $(cat "$build/emit-roundtrip-cc.txt") -- "$build/corpus/policy_emit" \

@@ -67,6 +67,7 @@
 #include <psa/crypto.h>
 #endif
 
+#include "rawsock.h"
 #include "testalloc.h"
 #include "testfiles.h"
 #include "wisp.h"
@@ -273,54 +274,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- Raw clients ---- */
-
-static int raw_connect(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-    return fd;
-}
-
-/* Read what is there; 1 once the server closed (EOF or reset), else 0. */
-static int raw_read(int fd, char *out, size_t cap, size_t *len)
-{
-    for (;;) {
-        char sink[512];
-        ssize_t n;
-
-        if (*len + 1 < cap)
-            n = recv(fd, out + *len, cap - 1 - *len, 0);
-        else
-            n = recv(fd, sink, sizeof(sink), 0);
-        if (n > 0) {
-            if (*len + 1 < cap) {
-                *len += (size_t)n;
-                out[*len] = '\0';
-            }
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-            return 1;
-        return 0;
-    }
-}
-
-static void raw_reset(int fd)
-{
-    struct linger lg = {1, 0};
-
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(fd);
-}
+/* ---- Raw clients (rawsock_* in tests/support/rawsock.c) ---- */
 
 static size_t count_of(const char *hay, const char *needle)
 {
@@ -460,7 +414,7 @@ static void slowloris(fx_t *f, int tls)
 
     memset(&c, 0, sizeof(c));
     for (i = 0; i < 2 * MAXC; i++) {
-        fd[i] = raw_connect(port);
+        fd[i] = rawsock_connect(port, 1);
         closed[i] = sent[i] = 0;
         len[i] = 0;
         out[i][0] = '\0';
@@ -483,7 +437,7 @@ static void slowloris(fx_t *f, int tls)
         service(f, cx, 5);
         for (open = i = 0; i < 2 * MAXC; i++) {
             if (!closed[i])
-                closed[i] = raw_read(fd[i], out[i], sizeof(out[i]), &len[i]);
+                closed[i] = rawsock_read(fd[i], out[i], sizeof(out[i]), &len[i]);
             open += !closed[i];
         }
     } while ((open || (!c.done && !c.failed)) && now_ms() < end);
@@ -545,7 +499,7 @@ static void test_slowloris_persistent_plain(void **state)
     cx = client_ctx(&ta, f);
     memset(&c, 0, sizeof(c));
     for (i = 0; i < 2 * MAXC; i++) {
-        fd[i] = raw_connect(f->port[L_PLAIN]);
+        fd[i] = rawsock_connect(f->port[L_PLAIN], 1);
         sent[i] = 0;
     }
     assert_int_equal(wait_conns(f, MAXC, 2000), MAXC);
@@ -565,9 +519,9 @@ static void test_slowloris_persistent_plain(void **state)
         }
         service(f, cx, 2);
         for (i = 0; i < 2 * MAXC; i++) {
-            if (raw_read(fd[i], buf, sizeof(buf), &len)) { /* cut or refused: again */
+            if (rawsock_read(fd[i], buf, sizeof(buf), &len)) { /* cut or refused: again */
                 close(fd[i]);
-                fd[i] = raw_connect(f->port[L_PLAIN]);
+                fd[i] = rawsock_connect(f->port[L_PLAIN], 1);
                 sent[i] = 0;
                 reconnects++;
             }
@@ -604,7 +558,7 @@ static void over_limit(fx_t *f, int tls)
     uint64_t end;
 
     for (i = 0; i < MAXC + 3; i++) {
-        fd[i] = raw_connect(port);
+        fd[i] = rawsock_connect(port, 1);
         closed[i] = 0;
         len[i] = 0;
         out[i][0] = '\0';
@@ -621,7 +575,7 @@ static void over_limit(fx_t *f, int tls)
         service(f, NULL, 2);
         for (refused = i = 0; i < MAXC + 3; i++) {
             if (!closed[i])
-                closed[i] = raw_read(fd[i], out[i], sizeof(out[i]), &len[i]);
+                closed[i] = rawsock_read(fd[i], out[i], sizeof(out[i]), &len[i]);
             refused += closed[i];
         }
     } while (refused < 3 && now_ms() < end);
@@ -640,7 +594,7 @@ static void over_limit(fx_t *f, int tls)
             service(f, NULL, 2);
             for (held = i = 0; i < MAXC + 3; i++) {
                 if (!closed[i])
-                    closed[i] = raw_read(fd[i], out[i], sizeof(out[i]), &len[i]) ? 2 : 0;
+                    closed[i] = rawsock_read(fd[i], out[i], sizeof(out[i]), &len[i]) ? 2 : 0;
                 held += !closed[i] && strstr(out[i], "\r\n\r\nhello") != NULL;
             }
         } while (held < MAXC && now_ms() < end);
@@ -653,7 +607,7 @@ static void over_limit(fx_t *f, int tls)
     close(fd[i]);
     closed[i] = 3;
     assert_int_equal(wait_conns(f, MAXC - 1, 2000), MAXC - 1);
-    fd[i] = raw_connect(port);
+    fd[i] = rawsock_connect(port, 1);
     closed[i] = 0;
     assert_int_equal(wait_conns(f, MAXC, 2000), MAXC);
     assert_int_equal(stats(f->cx).conns_refused - st0.conns_refused, 3);
@@ -731,7 +685,7 @@ static void plain_cut(fx_t *f, const char *all, size_t n, int mode)
     uint64_t end;
 
     out[0] = '\0';
-    fd = raw_connect(f->port[L_PCUT]);
+    fd = rawsock_connect(f->port[L_PCUT], 1);
     assert_int_equal(wait_conns(f, 1, 2000), 1);
     if (n)
         assert_int_equal(send(fd, all, n, 0), (ssize_t)n);
@@ -740,13 +694,13 @@ static void plain_cut(fx_t *f, const char *all, size_t n, int mode)
         assert_int_equal(wisp_service(f->cx, 2), 0);
     assert_int_equal(stats(f->cx).bytes_in - st0.bytes_in, n);
     if (mode == CUT_RST) {
-        raw_reset(fd);
+        rawsock_reset(fd);
     } else {
         assert_int_equal(shutdown(fd, SHUT_WR), 0);
         end = now_ms() + 2000;
         while (!closed && now_ms() < end) {
             assert_int_equal(wisp_service(f->cx, 2), 0);
-            closed = raw_read(fd, out, sizeof(out), &len);
+            closed = rawsock_read(fd, out, sizeof(out), &len);
         }
         close(fd);
         if (!closed)
@@ -1091,7 +1045,7 @@ static void test_garbage_instead_of_client_hello(void **state)
     } cases[5];
     uint32_t x = seed_of();
     size_t i, k;
-    int held = raw_connect(f->port[L_PCUT]);
+    int held = rawsock_connect(f->port[L_PCUT], 1);
 
     /* A plain request in progress on another listener meanwhile. */
     assert_int_equal(send(held, reqs[0], 10, 0), 10);
@@ -1106,7 +1060,7 @@ static void test_garbage_instead_of_client_hello(void **state)
     cases[3].p = not_hello, cases[3].n = sizeof(not_hello) - 1;
     cases[4].p = early_alert, cases[4].n = sizeof(early_alert) - 1;
     for (k = 0; k < 5; k++) {
-        int fd = raw_connect(f->port[L_TCUT]), closed = 0;
+        int fd = rawsock_connect(f->port[L_TCUT], 1), closed = 0;
         char out[512];
         size_t len = 0;
         uint64_t end = now_ms() + 3000;
@@ -1116,7 +1070,7 @@ static void test_garbage_instead_of_client_hello(void **state)
             shutdown(fd, SHUT_WR); /* the record's body never comes */
         while (!closed && now_ms() < end) {
             assert_int_equal(wisp_service(f->cx, 2), 0);
-            closed = raw_read(fd, out, sizeof(out), &len);
+            closed = rawsock_read(fd, out, sizeof(out), &len);
         }
         close(fd);
         if (!closed)
@@ -1136,7 +1090,7 @@ static void test_garbage_instead_of_client_hello(void **state)
         out[0] = '\0';
         while (!strstr(out, "\r\n\r\nhello") && now_ms() < end) {
             assert_int_equal(wisp_service(f->cx, 2), 0);
-            (void)raw_read(held, out, sizeof(out), &len);
+            (void)rawsock_read(held, out, sizeof(out), &len);
         }
         assert_non_null(strstr(out, "HTTP/1.1 200 "));
     }

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "rawsock.h"
 #include "testalloc.h"
 #include "wisp.h"
 
@@ -52,20 +53,6 @@ static void service_until_conns(wisp_context_t *cx, uint32_t want)
     assert_int_equal(stats(cx).conns_live, want);
 }
 
-static int raw_connect(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    return fd;
-}
-
 static void test_heap_back_after_burst(void **state)
 {
     static const char policy[] =
@@ -88,7 +75,7 @@ static void test_heap_back_after_burst(void **state)
     /* Twice: the second burst grows the tables again from their shrunk size. */
     for (round = 0; round < 2; round++) {
         for (i = 0; i < BURST; i++)
-            fds[i] = raw_connect(port);
+            fds[i] = rawsock_connect(port, 0);
         service_until_conns(cx, BURST);
         peak = stats(cx).heap_in_use;
         assert_true(peak > heap0);

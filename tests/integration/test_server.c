@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "rawsock.h"
 #include "testalloc.h"
 #include "testfiles.h"
 #include "wisp.h"
@@ -257,49 +258,17 @@ static int teardown(void **state)
 
 /* ---- A raw client: bytes in, everything the server says out, until it closes ---- */
 
-static int raw_connect(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-    return fd;
-}
-
-/* Read what is there; 1 once the server closed (EOF or reset), else 0. */
-static int raw_read(int fd, char *out, size_t cap, size_t *len)
-{
-    for (;;) {
-        ssize_t n = *len + 1 < cap ? recv(fd, out + *len, cap - 1 - *len, 0) : 0;
-
-        if (n > 0) {
-            *len += (size_t)n;
-            out[*len] = '\0';
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-            return 1;
-        return 0;
-    }
-}
-
 /* Send req, then service until the server closes (or ms passes); the answer. */
 static char *raw_exchange(fx_t *f, int port, const char *req, size_t req_len, int ms, int *closed)
 {
     static char out[16384];
     size_t len = 0;
-    int fd = raw_connect(port), waited = 0, c = 0;
+    int fd = rawsock_connect(port, 1), waited = 0, c = 0;
 
     out[0] = '\0';
     if (req_len)
         assert_int_equal(send(fd, req, req_len, 0), (ssize_t)req_len);
-    while (!(c = raw_read(fd, out, sizeof(out), &len)) && waited < ms) {
+    while (!(c = rawsock_read(fd, out, sizeof(out), &len)) && waited < ms) {
         service(f, NULL, 5);
         waited += 5;
     }
@@ -470,7 +439,7 @@ static void test_tls_twenty_queued(void **state)
     /* Three clients that connect and stall (one sends half a ClientHello): handshakes
      * run in the loop, so they delay nobody. */
     for (i = 0; i < 3; i++)
-        stall[i] = raw_connect(f->tls_port);
+        stall[i] = rawsock_connect(f->tls_port, 1);
     assert_int_equal(send(stall[2], "\x16\x03\x01\x00\xff\x01", 6, 0), 6);
     for (i = 0; i < 20; i++) {
         assert_int_equal(wisp_stream_create(cx, &ops, &c[i], &c[i].s), 0);
@@ -589,7 +558,7 @@ static void test_limits_and_timeouts(void **state)
     size_t len = 0;
 
     for (i = 0; i < 6; i++)
-        fd[i] = raw_connect(f->plain_port);
+        fd[i] = rawsock_connect(f->plain_port, 1);
     for (i = 0; i < 100 && stats(f->cx).conns_refused < 2; i++)
         service(f, NULL, 10);
     assert_int_equal(stats(f->cx).conns_refused, 2);
@@ -604,7 +573,7 @@ static void test_limits_and_timeouts(void **state)
     assert_true(closed);
 
     /* Slowloris: one byte every 50 ms never completes a head in time. */
-    fd[0] = raw_connect(f->plain_port);
+    fd[0] = rawsock_connect(f->plain_port, 1);
     {
         static const char dribble[] =
             "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: aaaaaaaaaaaaaaaaaaa\r\n";
@@ -614,7 +583,7 @@ static void test_limits_and_timeouts(void **state)
             if (send(fd[0], dribble + i, 1, MSG_NOSIGNAL) < 0)
                 break;
             service(f, NULL, 50);
-            closed = raw_read(fd[0], buf, sizeof(buf), &len);
+            closed = rawsock_read(fd[0], buf, sizeof(buf), &len);
         }
     }
     close(fd[0]);
@@ -700,7 +669,7 @@ static void test_close_torture(void **state)
         assert_true(closed);
         /* A client that resets half way through its request. */
         {
-            int fd = raw_connect(f->plain_port);
+            int fd = rawsock_connect(f->plain_port, 1);
             struct linger lg = {1, 0};
 
             assert_int_equal(send(fd, req, (size_t)n / 2, 0), n / 2);
@@ -713,7 +682,7 @@ static void test_close_torture(void **state)
          * and a new one takes its place: the old connection is served, then closes. */
         if (round % 5 == 4) {
             static const char slow[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
-            int fd = raw_connect(f->plain_port);
+            int fd = rawsock_connect(f->plain_port, 1);
             char out[512];
             size_t len = 0;
             int waited;
@@ -737,7 +706,7 @@ static void test_close_torture(void **state)
                 fd = -1;
                 wisp_stream_destroy(app.slow);
             }
-            for (waited = 0; fd >= 0 && !raw_read(fd, out, sizeof(out), &len) && waited < 2000;
+            for (waited = 0; fd >= 0 && !rawsock_read(fd, out, sizeof(out), &len) && waited < 2000;
                  waited += 5)
                 service(f, NULL, 5);
             if (fd >= 0) {

@@ -335,6 +335,37 @@ static void test_promoted_stream_destroys_itself(void **state)
                                 "QUEUED CONNECTING CONNECTED ACK DONE ");
 }
 
+/* SPEC §7: a leader that fails fails alone; the next queued stream becomes leader
+ * and the others stay queued on it: one more connection, not one per stream. */
+static void test_failed_leader_promotes_one(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r[5];
+    int i;
+
+    x->refuse_first = 1;
+    for (i = 0; i < 5; i++) {
+        r[i] = mk(x, i, &ops_get);
+        assert_int_equal(req(r[i]), 0);
+    }
+    run(x, 200);
+    assert_string_equal(r[0]->seq, "CREATED "
+                                   "CONNECTING CONNECTION_FAILED:connection refused "
+                                   "ALL_RETRIES_FAILED:connection refused ");
+    assert_string_equal(r[1]->seq, "CREATED QUEUED CONNECTING CONNECTED ACK DONE ");
+    for (i = 2; i < 5; i++)
+        assert_string_equal(r[i]->seq, "CREATED QUEUED CONNECTED ACK DONE ");
+    /* The refused connection and the new leader's, which the other three share. */
+    {
+        wisp_stats_t st;
+
+        wisp_get_stats(x->cx, &st);
+        assert_int_equal(st.conns_opened, 2);
+        assert_int_equal(st.transactions, 4);
+        assert_int_equal(st.reuses, 3);
+    }
+}
+
 /* ---- nailed_up: connected with no request, reconnected when lost, paced ---- */
 
 static void close_now(fake_conn_t *c, void *arg)
@@ -665,6 +696,7 @@ int main(void)
         T(test_drop_mid_body_is_terminal),
         T(test_drop_mid_body_retries_then_terminal),
         T(test_promoted_stream_destroys_itself),
+        T(test_failed_leader_promotes_one),
         T(test_nailed_reconnects_when_dropped),
         T(test_nailed_refused_is_paced),
         T(test_cx_destroy_in_connecting),

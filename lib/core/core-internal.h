@@ -196,6 +196,7 @@ struct wisp__sock {
 #if WISP_SOCK_READAHEAD > 0
     uint8_t *ra; /**< read-ahead (WISP_SOCK_READAHEAD bytes), NULL when drained */
     uint16_t ra_off, ra_len;
+    wisp__defer_t ra_ready; /**< READABLE for bytes held there, which poll cannot see */
 #endif
     wisp__sock_cb cb;
     void *user;

@@ -14,8 +14,9 @@
  * WISP_SOCK_READAHEAD, a read of fewer bytes than that (mbedTLS asking for a record
  * header) fetches up to WISP_SOCK_READAHEAD bytes into a buffer allocated for it and
  * freed once drained, and serves the next reads from it. Bytes held there are not
- * seen by poll: the owner asks wisp__sock_buffered() before it waits (the h1 link
- * counts them as pending). Larger reads, and reads with the buffer empty, go
+ * seen by poll: a read that leaves some queues a READABLE for the end of the
+ * iteration (ra_ready), and wisp__sock_buffered() counts them (the h1 link reports
+ * them as pending). Larger reads, and reads with the buffer empty, go
  * straight to the socket.
  *
  * Close is one function, once: cancel the pending flush, unregister from the poller
@@ -111,6 +112,10 @@ static void deferred_flush(wisp__defer_t *d)
         flush_and_notify(s);
 }
 
+#if WISP_SOCK_READAHEAD > 0
+static void ra_ready(wisp__defer_t *d);
+#endif
+
 void wisp__sock_init(wisp_context_t *cx, wisp__sock_t *s, wisp__sock_cb cb, void *user)
 {
     memset(s, 0, sizeof(*s));
@@ -120,6 +125,9 @@ void wisp__sock_init(wisp_context_t *cx, wisp__sock_t *s, wisp__sock_cb cb, void
     s->cb = cb;
     s->user = user;
     wisp__defer_init(&s->flush, deferred_flush);
+#if WISP_SOCK_READAHEAD > 0
+    wisp__defer_init(&s->ra_ready, ra_ready);
+#endif
 }
 
 static int attach(wisp__sock_t *s, int fd, uint8_t want, uint8_t flags)
@@ -282,9 +290,21 @@ static int kernel_read(wisp__sock_t *s, void *buf, size_t len)
 #if WISP_SOCK_READAHEAD > 0
 static void ra_release(wisp__sock_t *s)
 {
+    wisp__defer_cancel(s->cx, &s->ra_ready);
     wisp__free(s->cx, s->ra);
     s->ra = NULL;
     s->ra_off = s->ra_len = 0;
+}
+
+/* Bytes left in the read-ahead after a read are readiness poll cannot report: the
+ * owner hears WISP_SOCK_READABLE for them at the end of the iteration, as it would
+ * from poll, if it still reads and they are still there. */
+static void ra_ready(wisp__defer_t *d)
+{
+    wisp__sock_t *s = (wisp__sock_t *)((char *)d - offsetof(wisp__sock_t, ra_ready));
+
+    if (s->fd >= 0 && s->ra_len && (s->want & WISP_POLLIN))
+        s->cb(s, WISP_SOCK_READABLE, 0);
 }
 
 /* Serve a small read from the read-ahead, filling it first if empty. Returns 1 with
@@ -310,6 +330,8 @@ static int ra_read(wisp__sock_t *s, uint8_t *buf, size_t len, int *n)
     s->ra_len = (uint16_t)(s->ra_len - *n);
     if (!s->ra_len)
         ra_release(s);
+    else
+        wisp__defer(s->cx, &s->ra_ready);
     return 1;
 }
 

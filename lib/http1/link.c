@@ -89,19 +89,7 @@ int wisp__h1_link_handshake(wisp__h1_link_t *l)
 
 int wisp__h1_link_read(wisp__h1_link_t *l, uint8_t *buf, size_t len)
 {
-    size_t held, left;
-    int n;
-
-    /* A TLS read can end in WISP_EAGAIN after taking a record that carried no data
-     * (a TLS 1.3 NewSessionTicket, under mbedTLS 3.6) while the socket's read-ahead
-     * still holds the next ones, which poll cannot see: read on while that makes
-     * progress (without the read-ahead this is one read). */
-    do {
-        held = wisp__sock_buffered(&l->sock);
-        n = fold(l->tls ? wisp__tls_read(l->tls, buf, len) : wisp__sock_read(&l->sock, buf, len));
-        left = wisp__sock_buffered(&l->sock);
-    } while (n == WISP_EAGAIN && left && (!held || left < held)); /* filled, or taken from */
-    return n;
+    return fold(l->tls ? wisp__tls_read(l->tls, buf, len) : wisp__sock_read(&l->sock, buf, len));
 }
 
 int wisp__h1_link_write(wisp__h1_link_t *l, const uint8_t *buf, size_t len)

@@ -4,7 +4,7 @@
 #
 #   tests/fuzz/run-fuzz.sh BUILD SECONDS [JOBS]
 #
-# Used by `make fuzz` (long) and `make test` (short, about 15 s a target). Exit status
+# Used by `make fuzz` (long) and `make test` (short, about 10 s a target). Exit status
 # 1 if any target found a crash, a leak or a broken invariant; its reproducer is in
 # BUILD/fuzz-artifacts/<t>/ and its log in BUILD/fuzz-logs/<t>.log. Add the reproducer
 # to tests/fuzz/corpus/<t>/ together with the fix, so every build replays it.

@@ -116,6 +116,15 @@
 #define WISP_RESOLVE_MAX_ADDRS 4
 #endif
 
+/** POSIX port: resolver threads at most, shared by every context of the process, and
+ *  how long one may wait for work before it exits (so an idle process has none). */
+#ifndef WISP_POSIX_RESOLVERS
+#define WISP_POSIX_RESOLVERS 8
+#endif
+#ifndef WISP_POSIX_RESOLVER_IDLE_MS
+#define WISP_POSIX_RESOLVER_IDLE_MS 2000
+#endif
+
 /** Longest host name, including the terminating NUL (RFC 1035 allows 253 + 1). */
 #ifndef WISP_HOSTNAME_MAX
 #define WISP_HOSTNAME_MAX 254

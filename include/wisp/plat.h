@@ -58,6 +58,7 @@ struct wisp_resolve_job {
     size_t count; /**< set by the port: addresses in addrs */
     wisp_addr_t addrs[WISP_RESOLVE_MAX_ADDRS];
     int (*done)(wisp_resolve_job_t *job);
+    wisp_resolve_job_t *port_next; /**< the port's own (a queue link); the core never reads it */
 };
 
 typedef struct wisp_plat_ops {

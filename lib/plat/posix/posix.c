@@ -4,8 +4,9 @@
  * Sockets are non-blocking with TCP_NODELAY (one TLS flight, one segment: no
  * delayed-ACK stall) and close-on-exec. Readiness is poll(2). The wake primitive is
  * an eventfd on Linux and a pipe elsewhere. Entropy comes from getrandom(2) on Linux
- * and /dev/urandom elsewhere. Names resolve on a detached thread per lookup with
- * getaddrinfo(3), which the loop never waits on.
+ * and /dev/urandom elsewhere. Names resolve with getaddrinfo(3) on a small pool of
+ * resolver threads shared by every context of the process, which the loop never
+ * waits on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -397,11 +398,24 @@ static void px_lock_destroy(void *user, void *lock)
     pthread_mutex_destroy(lock);
 }
 
-/* ---- Name resolution on a detached thread ---- */
+/* ---- Name resolution on a pool of resolver threads ----
+ *
+ * One queue for the process (every context's lookups), served by at most
+ * WISP_POSIX_RESOLVERS detached threads (config.h). A thread starts when a lookup is
+ * queued and no thread is idle to take it; one with nothing to do for
+ * WISP_POSIX_RESOLVER_IDLE_MS exits, so an idle process has no resolver thread.
+ * Before the pool a lookup cost a thread (clone, a stack mapped and unmapped): 10,000
+ * connections opened at once meant 10,000 threads. The cap bounds that; its cost is
+ * that WISP_POSIX_RESOLVERS slow lookups (an unanswering DNS server) hold up the ones
+ * behind them. */
 
-static void *resolver_main(void *arg)
+static pthread_mutex_t rs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rs_cond = PTHREAD_COND_INITIALIZER;
+static wisp_resolve_job_t *rs_head, *rs_tail; /* queued, not yet taken by a thread */
+static unsigned rs_queued, rs_threads, rs_idle;
+
+static void lookup(wisp_resolve_job_t *job)
 {
-    wisp_resolve_job_t *job = arg;
     struct addrinfo hints, *res = NULL, *ai;
     struct timespec pause = {0, 1000000};
 
@@ -423,28 +437,92 @@ static void *resolver_main(void *arg)
     /* The loop's post ring may be full for a moment: wait and offer it again. */
     while (job->done(job) == WISP_EBUSY)
         nanosleep(&pause, NULL);
+}
+
+static void *resolver_main(void *arg)
+{
+    wisp_resolve_job_t *job;
+    struct timespec until;
+
+    (void)arg;
+    pthread_mutex_lock(&rs_lock);
+    for (;;) {
+        if (!rs_head) {
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += WISP_POSIX_RESOLVER_IDLE_MS / 1000;
+            until.tv_nsec += (long)(WISP_POSIX_RESOLVER_IDLE_MS % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            rs_idle++;
+            while (!rs_head && pthread_cond_timedwait(&rs_cond, &rs_lock, &until) == 0) {
+            }
+            rs_idle--;
+            if (!rs_head)
+                break; /* idle for WISP_POSIX_RESOLVER_IDLE_MS: leave */
+        }
+        job = rs_head;
+        rs_head = job->port_next;
+        if (!rs_head)
+            rs_tail = NULL;
+        rs_queued--;
+        pthread_mutex_unlock(&rs_lock);
+        lookup(job); /* the job belongs to the core again once done() returned 0 */
+        pthread_mutex_lock(&rs_lock);
+    }
+    rs_threads--;
+    pthread_mutex_unlock(&rs_lock);
     return NULL;
 }
 
-static int px_resolve(void *user, wisp_resolve_job_t *job)
+/* Called with rs_lock held. */
+static int resolver_spawn(void)
 {
     pthread_attr_t attr;
     pthread_t t;
     sigset_t all, old;
     int ret;
 
-    (void)user;
     if (pthread_attr_init(&attr))
-        return WISP_EINTERNAL;
+        return -1;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     /* The thread must not take the application's signals. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    ret = pthread_create(&t, &attr, resolver_main, job);
+    ret = pthread_create(&t, &attr, resolver_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
-    return ret ? WISP_ENOMEM : 0;
+    if (ret)
+        return -1;
+    rs_threads++;
+    return 0;
+}
+
+static int px_resolve(void *user, wisp_resolve_job_t *job)
+{
+    int ret = 0;
+
+    (void)user;
+    pthread_mutex_lock(&rs_lock);
+    /* More queued than idle threads to take them: one more thread, if allowed. A
+     * failed start is only an error when no thread at all would serve the job. */
+    if (rs_queued + 1 > rs_idle && rs_threads < WISP_POSIX_RESOLVERS && resolver_spawn() &&
+        rs_threads == 0)
+        ret = WISP_ENOMEM;
+    if (!ret) {
+        job->port_next = NULL;
+        if (rs_tail)
+            rs_tail->port_next = job;
+        else
+            rs_head = job;
+        rs_tail = job;
+        rs_queued++;
+        pthread_cond_signal(&rs_cond);
+    }
+    pthread_mutex_unlock(&rs_lock);
+    return ret;
 }
 
 static const wisp_plat_ops_t px_ops = {

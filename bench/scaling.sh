@@ -80,36 +80,10 @@ rm -f "$work"/*.out "$work"/*.err
 
 # ---- nginx on a free port, enough connections for perconn ---------------------------
 
-in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ports_free() {
-    local i
-    for ((i = 0; i < 8; i++)); do
-        in_use $(($1 + i)) && return 1
-    done
-    return 0
-}
-stop_nginx() { "$root/tests/interop/nginx.sh" stop "$ngx" >/dev/null 2>&1 || true; }
-trap stop_nginx EXIT
+# shellcheck source=bench/nginx-free-port.sh
+. "$root/bench/nginx-free-port.sh"
 export WISP_NGINX_WORKER_CONNECTIONS=10240
-port=""
-for try in 1 2 3 4 5 6 7 8; do
-    if [ -n "${WISP_BENCH_PORT:-}" ]; then
-        p=$WISP_BENCH_PORT
-    else
-        p=$((20000 + (RANDOM * 32768 + RANDOM + try * 997) % 40000))
-    fi
-    if ports_free "$p" && "$root/tests/interop/nginx.sh" start "$ngx" "$p" >"$work/nginx.out" 2>&1
-    then
-        port=$p
-        break
-    fi
-    [ -z "${WISP_BENCH_PORT:-}" ] || break
-done
-if [ -z "$port" ]; then
-    echo "scaling.sh: could not start nginx on a free port:" >&2
-    cat "$work/nginx.out" >&2
-    exit 1
-fi
+start_nginx scaling.sh
 url="https://localhost:$port/hello"
 
 # The three wisp stream types differ only in reuse and pipeline_depth. Timeouts are

@@ -44,17 +44,9 @@ cmake --build "$nora" --target wisp-stream >/dev/null
 with=$build/tools/wisp-stream/wisp-stream
 without=$nora/tools/wisp-stream/wisp-stream
 
-stop_nginx() { "$root/tests/interop/nginx.sh" stop "$ngx" >/dev/null 2>&1 || true; }
-trap stop_nginx EXIT
-port=""
-for try in 1 2 3 4 5 6; do
-    p=$((20000 + (RANDOM * 32768 + RANDOM + try * 997) % 40000))
-    if "$root/tests/interop/nginx.sh" start "$ngx" "$p" >"$work/nginx.out" 2>&1; then
-        port=$p
-        break
-    fi
-done
-[ -n "$port" ] || { echo "syscalls.sh: could not start nginx:" >&2; cat "$work/nginx.out" >&2; exit 1; }
+# shellcheck source=bench/nginx-free-port.sh
+. "$root/bench/nginx-free-port.sh"
+start_nginx syscalls.sh
 
 pol=$work/policy.json
 cat >"$pol" <<EOF

@@ -9,10 +9,15 @@
  *   wisp-bench get     PORT CA.pem      one GET stream lifecycle (for massif/callgrind)
  *   wisp-bench many    PORT CA.pem N    N streams at once to the endpoint
  *   wisp-bench figures PORT CA.pem      heap accounting through a counting allocator
+ *   wisp-bench handshakes PORT CA.pem N N lifecycles one after another, each a full
+ *                                       handshake (keepalive_ms and linger_ms 0: the
+ *                                       vhost and its session cache go with the stream)
  *
  * Every mode prints "key value" lines on stdout (bench/run.sh reads them) and exits 0
  * only when every stream got 200 and wisp's heap came back to its starting figure.
- * Nothing here is timed: figures are bytes, counts and (under callgrind) instructions.
+ * Figures are bytes, counts and (under callgrind) instructions; the wall_us and
+ * cpu_us lines (getrusage: user + system of every thread, the resolver's included)
+ * are read by the scripts that compare times side by side (scaling.sh, handshake.sh).
  *
  * Public headers only (<wisp.h>).
  */
@@ -335,6 +340,48 @@ static int mode_streams(const char *ca, unsigned port, int n)
     return bad || ok != n || after.heap_in_use != before.heap_in_use;
 }
 
+static long rusage_us(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+/* n full handshakes, one after another: each a whole lifecycle (vhost, resolve,
+ * connect, handshake, one GET, teardown down to no vhost), so no session is left to
+ * resume. cpu_us is the process's CPU over all n (bench/handshake.sh divides). */
+static int mode_handshakes(const char *ca, unsigned port, int n)
+{
+    bstream_t b;
+    wisp_stats_t st;
+    long t0, t1;
+    int i, ok = 0, bad = 0;
+
+    if (!(g_cx = make_context(ca, port, NULL)))
+        return 1;
+    g_done = 0;
+    t0 = rusage_us();
+    for (i = 0; i < n && !bad; i++) {
+        if (create(&ops_get, &b) || wisp_stream_request_tx(b.s))
+            return 1;
+        bad |= run_streams(&b, 1, 120000) != 0;
+        ok += b.status == 200;
+        wisp_stream_destroy(b.s);
+        bad |= settle(10000) < 0;
+    }
+    t1 = rusage_us();
+    wisp_get_stats(g_cx, &st);
+    printf("streams %d\n", n);
+    printf("ok_200 %d\n", ok);
+    printf("cpu_us %ld\n", t1 - t0);
+    printf("per_handshake_us %.1f\n", (double)(t1 - t0) / n);
+    print_stats("", &st);
+    wisp_context_destroy(g_cx);
+    return bad || ok != n || st.handshakes_full != (unsigned)n;
+}
+
 /* The accounting figures, through the counting allocator. */
 static int mode_figures(const char *ca, unsigned port)
 {
@@ -443,7 +490,7 @@ int main(int argc, char **argv)
 
     if (argc < 4 || (port = (unsigned)atoi(argv[2])) == 0 || port > 65535) {
         fprintf(stderr, "usage: wisp-bench get|figures PORT CA.pem\n"
-                        "       wisp-bench many PORT CA.pem N\n");
+                        "       wisp-bench many|handshakes PORT CA.pem N\n");
         return 2;
     }
     if (!strcmp(argv[1], "get"))
@@ -456,6 +503,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "figures"))
         return mode_figures(argv[3], port);
+    if (!strcmp(argv[1], "handshakes")) {
+        n = argc > 4 ? atoi(argv[4]) : 100;
+        if (n < 1 || n > 100000)
+            return 2;
+        return mode_handshakes(argv[3], port, n);
+    }
     fprintf(stderr, "wisp-bench: unknown mode %s\n", argv[1]);
     return 2;
 }

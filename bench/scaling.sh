@@ -201,9 +201,10 @@ report=$work/section.md
     echo "$load_before at the start, $load_after at the end; the 1-minute figure before each N:"
     echo "$loads. The machine is shared, so the absolute times are inflated and noisy; wisp"
     echo "and curl ran interleaved under the same load, so the ratios below (of the best"
-    echo "figures) are the figure. perconn raises the load itself: wisp's POSIX port starts"
-    echo "a resolver thread per connection, and with thousands at once most of them wait"
-    echo "for room in the loop's post queue (\`lib/plat/posix/posix.c\`)."
+    echo "figures) are the figure. perconn at 10,000 is a handshake per stream; its names"
+    echo "resolve on the POSIX port's pool of at most 8 resolver threads"
+    echo "(\`lib/plat/posix/posix.c\`; until 2026-12-03 a thread per connection, and the"
+    echo "10,000 run drove the load average to about 1,500)."
     echo
     echo "| N | queued wall ms | piped wall ms | perconn wall ms | curl wall ms | queued CPU ms | piped CPU ms | perconn CPU ms | curl CPU ms |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -2,17 +2,22 @@
 # bench/syscalls.sh BUILD_DIR [--update RESULTS.md]
 #
 # Syscalls and CPU per queued request (issue 13 §2), side by side for wisp with the
-# socket read-ahead (BUILD_DIR's wisp-stream, WISP_SOCK_READAHEAD 2048) and without
-# it (the same sources built into BUILD_DIR/bench/noreadahead with
-# -DWISP_SOCK_READAHEAD=0, configured here when missing), in one run against the
-# nginx fixture of tests/interop on a free loopback port.
+# socket read-ahead (BUILD_DIR's wisp-stream, WISP_SOCK_READAHEAD 2048), without it
+# (the same sources built into BUILD_DIR/bench/noreadahead with
+# -DWISP_SOCK_READAHEAD=0, configured here when missing) and, at depth 1, a bare
+# mbedTLS client (`wisp-floor requests PORT CA N /1k`, bench/wisp-floor.c: poll,
+# plain send/recv, the same suite, no library), in one run against the nginx fixture
+# of tests/interop on a free loopback port.
 #
 #   syscalls: `strace -f -c` of `wisp-stream POLICY TYPE --count N`, N = 1,000 minus
 #             N = 100, over 900, so start-up, the handshake and the teardown cancel;
 #             `recvfrom` split into calls that brought bytes and EAGAIN errors.
 #   CPU:      task-clock of the whole process (`perf stat -r RUNS`, RUNS 15: the mean,
 #             with perf's spread), the same difference over 900; the four variants
-#             measured one after another, twice (rounds interleaved), best round kept.
+#             measured one after another, twice (rounds interleaved), best round kept
+#             (the bare client the same way, with its N).
+#   instructions: callgrind's program total (user space only, exact), the same
+#             difference over 900: the figure that does not move with the machine.
 #             A best-of-few of single runs moved by ±30% here, the mean of 15 by ±8%.
 #
 # Types: `queued` (pipeline_depth 1) and `piped` (8), URL /1k (1,024 bytes of body)
@@ -30,12 +35,12 @@ work=$build/bench/syscalls
 ngx=$work/nginx
 ca=$root/tests/certs/ca.pem
 nora=$build/bench/noreadahead
-for tool in strace perf; do
+for tool in strace perf valgrind callgrind_annotate; do
     command -v $tool >/dev/null || { echo "syscalls.sh: $tool not found (scripts/install-deps.sh)" >&2; exit 1; }
 done
 mkdir -p "$work" "$ngx"
 
-cmake --build "$build" --target wisp-stream >/dev/null
+cmake --build "$build" --target wisp-stream wisp-floor >/dev/null
 if [ ! -f "$nora/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$nora" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_BUILD_TESTS=OFF \
         -DCMAKE_C_FLAGS=-DWISP_SOCK_READAHEAD=0 >/dev/null
@@ -43,6 +48,7 @@ fi
 cmake --build "$nora" --target wisp-stream >/dev/null
 with=$build/tools/wisp-stream/wisp-stream
 without=$nora/tools/wisp-stream/wisp-stream
+floor=$build/bench/wisp-floor
 
 # shellcheck source=bench/nginx-free-port.sh
 . "$root/bench/nginx-free-port.sh"
@@ -59,9 +65,18 @@ cat >"$pol" <<EOF
                "pipeline_depth": 8 } } }
 EOF
 
+# argv BIN TYPE N: the command line of one run into cmd (BIN "bare": wisp-floor).
+argv() {
+    if [ "$1" = bare ]; then
+        cmd=("$floor" requests "$port" "$ca" "$3" /1k)
+    else
+        cmd=("$1" "$pol" "$2" --count "$3")
+    fi
+}
 # counts BIN TYPE N: "poll sendto recv_data recv_eagain total" for one strace run.
 counts() {
-    strace -f -c -o "$work/strace.txt" "$1" "$pol" "$2" --count "$3" >/dev/null 2>&1
+    argv "$@"
+    strace -f -c -o "$work/strace.txt" "${cmd[@]}" >/dev/null 2>&1
     awk '
         # % time, seconds, usecs/call, calls, [errors,] syscall: errors is blank when 0
         { err = NF == 6 ? $5 : 0 }
@@ -82,29 +97,41 @@ per() {
 }
 # cpu BIN TYPE N: mean task-clock of RUNS whole runs, in microseconds.
 cpu() {
-    perf stat -x, -e task-clock -r "$RUNS" -o "$work/perf.txt" \
-        "$1" "$pol" "$2" --count "$3" >/dev/null 2>&1
+    argv "$@"
+    perf stat -x, -e task-clock -r "$RUNS" -o "$work/perf.txt" "${cmd[@]}" >/dev/null 2>&1
     awk -F, '$3 ~ /^task-clock/ { printf "%d\n", $1 * 1000 }' "$work/perf.txt"
 }
 
 declare -A best
 for ((r = 1; r <= 2; r++)); do
-    for type in queued piped; do
-        for v in with without; do
-            bin=$with
-            [ "$v" = without ] && bin=$without
-            hi=$(cpu "$bin" "$type" 1000)
-            lo=$(cpu "$bin" "$type" 100)
-            d=$(((hi - lo) / 90)) # tenths of a microsecond per request, over 900
-            k="$type.$v"
-            if [ -z "${best[$k]:-}" ] || [ "$d" -lt "${best[$k]}" ]; then best[$k]=$d; fi
-        done
+    for k in queued.with queued.without queued.bare piped.with piped.without; do
+        type=${k%.*}
+        v=${k#*.}
+        case $v in with) bin=$with ;; without) bin=$without ;; bare) bin=bare ;; esac
+        hi=$(cpu "$bin" "$type" 1000)
+        lo=$(cpu "$bin" "$type" 100)
+        d=$(((hi - lo) / 90)) # tenths of a microsecond per request, over 900
+        if [ -z "${best[$k]:-}" ] || [ "$d" -lt "${best[$k]}" ]; then best[$k]=$d; fi
     done
 done
 declare -A sc
 for type in queued piped; do
     sc[$type.with]=$(per "$with" "$type")
     sc[$type.without]=$(per "$without" "$type")
+done
+sc[queued.bare]=$(per bare queued)
+# ir BIN TYPE N: callgrind's instruction total of one run.
+ir() {
+    argv "$@"
+    valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "${cmd[@]}" >/dev/null 2>&1
+    callgrind_annotate "$work/callgrind.out" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+}
+declare -A irq
+for k in queued.with queued.without queued.bare piped.with piped.without; do
+    type=${k%.*}
+    v=${k#*.}
+    case $v in with) bin=$with ;; without) bin=$without ;; bare) bin=bare ;; esac
+    irq[$k]=$((($(ir "$bin" "$type" 1000) - $(ir "$bin" "$type" 100)) / 900))
 done
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -119,22 +146,30 @@ section() {
     echo "how it measures is in the script's header). \`wisp-stream POLICY TYPE --count N\`,"
     echo "\`/1k\` over TLS 1.2 from the nginx fixture; per request = (N 1,000 − N 100) / 900."
     echo "*with*: the socket read-ahead (\`WISP_SOCK_READAHEAD\` 2048, the POSIX default);"
-    echo "*without*: the same sources built with \`-DWISP_SOCK_READAHEAD=0\`, as firmware is."
+    echo "*without*: the same sources built with \`-DWISP_SOCK_READAHEAD=0\`, as firmware is;"
+    echo "*bare mbedTLS*: \`wisp-floor requests PORT CA N /1k\`, the same requests one after another"
+    echo "from a client written on mbedTLS and poll(2) alone (no library), measured the same way."
     echo
-    echo "| per request | depth 1, without | depth 1, with | depth 8, without | depth 8, with |"
-    echo "|---|---:|---:|---:|---:|"
-    local names=("poll" "sendto" "recvfrom with data" "recvfrom returning EAGAIN" "**library total**")
+    echo "| per request | depth 1, bare mbedTLS | depth 1, without | depth 1, with | depth 8, without | depth 8, with |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    local names=("poll" "sendto" "recvfrom with data" "recvfrom returning EAGAIN" "**total**")
     local i
     for i in 1 2 3 4 5; do
-        echo "| ${names[$((i - 1))]} | $(col queued.without $i) | $(col queued.with $i) | $(col piped.without $i) | $(col piped.with $i) |"
+        echo "| ${names[$((i - 1))]} | $(col queued.bare $i) | $(col queued.without $i) | $(col queued.with $i) | $(col piped.without $i) | $(col piped.with $i) |"
     done
-    echo "| CPU µs, whole process (task-clock, mean of $RUNS runs, better of 2 rounds) | $(us "${best[queued.without]}") | $(us "${best[queued.with]}") | $(us "${best[piped.without]}") | $(us "${best[piped.with]}") |"
+    echo "| CPU µs, whole process (task-clock, mean of $RUNS runs, better of 2 rounds) | $(us "${best[queued.bare]}") | $(us "${best[queued.without]}") | $(us "${best[queued.with]}") | $(us "${best[piped.without]}") | $(us "${best[piped.with]}") |"
+    echo "| instructions, user space (callgrind) | ${irq[queued.bare]} | ${irq[queued.without]} | ${irq[queued.with]} | ${irq[piped.without]} | ${irq[piped.with]} |"
     echo
     echo "The target is ≤ 15 µs of client CPU per queued request beyond the handshake. The"
     echo "syscall counts are exact and repeat to the digit; the CPU figures are not: on the"
     echo "shared 2-CPU machine of 2026-12-03 successive runs of this script gave 26–60 µs at"
     echo "depth 1 and 14–31 µs at depth 8 for either build, so compare them within one run"
-    echo "only, and prefer a quiet machine."
+    echo "only, and prefer a quiet machine (a rerun right after this one gave 26–61 µs with"
+    echo "the read-ahead, 34–74 without and 18–31 for the bare client at depth 1). The"
+    echo "instruction counts repeat. The bare mbedTLS client is the reference at depth 1:"
+    echo "what one request costs with no library at all. Its syscall counts depend on"
+    echo "timing (under strace nginx's answer is often in before it reads, so it rarely"
+    echo "polls); so do wisp's at depth 8 (0.88–0.96 between runs), not at depth 1."
     echo "<!-- /syscalls -->"
 }
 out=$(section)

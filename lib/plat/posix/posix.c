@@ -22,6 +22,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #endif
 
@@ -445,6 +446,9 @@ static void *resolver_main(void *arg)
     struct timespec until;
 
     (void)arg;
+#ifdef __linux__
+    prctl(PR_SET_NAME, "wisp-resolve", 0, 0, 0); /* what top -H and /proc show */
+#endif
     pthread_mutex_lock(&rs_lock);
     for (;;) {
         if (!rs_head) {

@@ -60,6 +60,8 @@ typedef struct fx {
     int cut_body;     /* answer with a body cut short, then close */
     int refuse_first; /* refuse connection 0 */
     int refuse_all;   /* refuse every connection */
+    int hang_first;   /* connection 0 never completes its connect */
+    int reset_first;  /* connection 0 is reset when its first request arrives */
 } fx_t;
 
 static fx_t *X; /* the running test's fixture, for the server script */
@@ -71,6 +73,8 @@ static int accept_cb(void *user, fake_conn_t *c, unsigned i)
     fx_t *x = user;
 
     (void)c;
+    if (x->hang_first && i == 0)
+        return FN_HANG;
     return (x->refuse_all || (x->refuse_first && i == 0)) ? FN_REFUSE : FN_ACCEPT;
 }
 
@@ -80,6 +84,10 @@ static void request_cb(void *user, fake_conn_t *c, const fn_req_t *q)
 
     if (x->close_at >= 0 && q->conn_index == 0 && (int)q->index == x->close_at) {
         fake_close(c); /* the keep-alive race: closed on its own clock */
+        return;
+    }
+    if (x->reset_first && q->conn_index == 0) {
+        fake_reset(c);
         return;
     }
     if (x->cut_body) {
@@ -364,6 +372,92 @@ static void test_failed_leader_promotes_one(void **state)
         assert_int_equal(st.transactions, 4);
         assert_int_equal(st.reuses, 3);
     }
+}
+
+/* The other ways a leader fails (SPEC §7: DNS, refused, reset, timeout): each time
+ * the leader fails alone, the next queued stream leads on a connection of its own,
+ * and the rest share that one. */
+static void expect_promoted(fx_t *x, rec_t **r, int n, unsigned conns)
+{
+    wisp_stats_t st;
+    int i;
+
+    assert_string_equal(r[1]->seq, "CREATED QUEUED CONNECTING CONNECTED ACK DONE ");
+    for (i = 2; i < n; i++)
+        assert_string_equal(r[i]->seq, "CREATED QUEUED CONNECTED ACK DONE ");
+    for (i = 0; i < n; i++)
+        settled(r[i]);
+    wisp_get_stats(x->cx, &st);
+    assert_int_equal(st.conns_opened, conns);
+    assert_int_equal(st.transactions, n - 1);
+    assert_int_equal(st.reuses, n - 2);
+}
+
+static void test_leader_connect_timeout_promotes_one(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r[5];
+    int i;
+
+    x->hang_first = 1;
+    for (i = 0; i < 5; i++) {
+        r[i] = mk(x, i, &ops_get);
+        assert_int_equal(req(r[i]), 0);
+    }
+    run(x, 400);
+    assert_string_equal(r[0]->seq, "CREATED "
+                                   "CONNECTING CONNECTION_FAILED:timed out "
+                                   "ALL_RETRIES_FAILED:timed out ");
+    expect_promoted(x, r, 5, 2);
+}
+
+static void test_leader_reset_promotes_one(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r[5];
+    int i;
+
+    x->reset_first = 1;
+    for (i = 0; i < 5; i++) {
+        r[i] = mk(x, i, &ops_get);
+        assert_int_equal(req(r[i]), 0);
+    }
+    run(x, 200);
+    /* A fresh connection reset before any byte of the answer is not the keep-alive
+     * race (nothing was reused): the leader's cycle ends, failed. */
+    assert_string_equal(r[0]->seq, "CREATED CONNECTING CONNECTED "
+                                   "DISCONNECTED:connection reset by peer "
+                                   "ALL_RETRIES_FAILED:connection reset by peer ");
+    expect_promoted(x, r, 5, 2);
+}
+
+static void test_leader_dns_failure_fails_alone(void **state)
+{
+    fx_t *x = *state;
+    rec_t *r[3];
+    wisp_stats_t st;
+    int i;
+
+    fakenet_dns_fail(x->fn, "host.test");
+    for (i = 0; i < 3; i++) {
+        r[i] = mk(x, i, &ops_named);
+        assert_int_equal(req(r[i]), 0);
+    }
+    run(x, 100);
+    /* Each stream leads in turn, resolves once, and fails on its own retry policy
+     * (none): three lookups, no connection, one terminal state each. */
+    assert_string_equal(r[0]->seq, "CREATED "
+                                   "CONNECTING CONNECTION_FAILED:name resolution failed "
+                                   "ALL_RETRIES_FAILED:name resolution failed ");
+    for (i = 1; i < 3; i++)
+        assert_string_equal(r[i]->seq, "CREATED QUEUED "
+                                       "CONNECTING CONNECTION_FAILED:name resolution failed "
+                                       "ALL_RETRIES_FAILED:name resolution failed ");
+    for (i = 0; i < 3; i++)
+        settled(r[i]);
+    wisp_get_stats(x->cx, &st);
+    assert_int_equal(st.conns_opened, 0);
+    assert_int_equal(fakenet_dns_pending(x->fn), 0);
 }
 
 /* ---- nailed_up: connected with no request, reconnected when lost, paced ---- */
@@ -697,6 +791,9 @@ int main(void)
         T(test_drop_mid_body_retries_then_terminal),
         T(test_promoted_stream_destroys_itself),
         T(test_failed_leader_promotes_one),
+        T(test_leader_connect_timeout_promotes_one),
+        T(test_leader_reset_promotes_one),
+        T(test_leader_dns_failure_fails_alone),
         T(test_nailed_reconnects_when_dropped),
         T(test_nailed_refused_is_paced),
         T(test_cx_destroy_in_connecting),

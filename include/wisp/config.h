@@ -73,12 +73,12 @@
 #define WISP_WITH_ERROR_TEXT 1
 #endif
 
-/** Read-ahead of a TLS client connection's socket, in bytes: mbedTLS asks for a
+/** Read-ahead of a TLS connection's socket (client and server), in bytes: mbedTLS asks for a
  *  record's 5-byte header and then exactly its body, two recv() calls per record, and
  *  a short read of a record says nothing about what is left in the kernel. With a
  *  read-ahead one recv() of up to this many bytes serves both (and often the next
  *  record), and a short one says the socket is drained, which saves the EAGAIN read
- *  before a kept-alive request (lib/core/README.md). The buffer is allocated when
+ *  around a kept-alive request (lib/core/README.md). The buffer is allocated when
  *  such a read needs it and freed when drained, like the output buffer. 0 compiles
  *  it out: the firmware builds, where reads cost no syscall and heap is scarce. */
 #ifndef WISP_SOCK_READAHEAD

@@ -91,6 +91,7 @@ struct wisp__h1_sconn {
     uint8_t body_eom;     /* the last body piece is in out[] */
     uint8_t close_after;  /* the answer said Connection: close (or is unframed) */
     uint8_t heard;        /* the current request's head is complete: the app has it */
+    uint8_t rx_dry;       /* last read short, nothing held: no read until poll says so */
     uint32_t served;      /* exchanges completed on this connection */
     uint64_t since;       /* when the handshake or the wait for a head began */
     int64_t body_left;    /* Content-Length still to come from the app; -1 unframed */
@@ -469,12 +470,20 @@ static int pump_in(wisp__h1_sconn_t *c)
             continue;
         }
         c->in_off = c->in_len = 0;
+        if (c->rx_dry)
+            return 0; /* the read would find nothing (EAGAIN): wait for poll */
         n = wisp__h1_link_read(&c->link, c->in, sizeof(c->in));
         if (n == WISP_EAGAIN)
             return 0;
         if (n <= 0)
             return peer_closed(c, n);
         c->in_len = (size_t)n;
+        /* Short: without TLS the kernel had no more; with TLS that is one record,
+         * and only the read-ahead knows whether another waits (as the client's
+         * short_read()). Bytes mbedTLS or the read-ahead hold keep it readable. */
+        if ((size_t)n < sizeof(c->in) && (!c->link.tls || wisp__sock_drained(&c->link.sock)) &&
+            !wisp__h1_link_pending(&c->link))
+            c->rx_dry = 1;
         if (c->state == SC_EXCHANGE && wisp__h1_req_in_body(&c->parser))
             wisp__timer_start(c->cx, &c->timer, c->srv->cfg.idle_timeout_ms);
     }
@@ -677,6 +686,8 @@ static void sock_event(wisp__sock_t *s, int ev, int err)
         conn_error(c, err);
         return;
     }
+    if (ev == WISP_SOCK_READABLE)
+        c->rx_dry = 0;
     switch (c->state) {
     case SC_HANDSHAKE:
         handshake(c);
@@ -740,6 +751,7 @@ static int conn_new(wisp__h1_srv_t *l, int fd)
         }
         c->vhost = l->vhost;
         wisp__vhost_ref(c->vhost);
+        wisp__sock_readahead(&c->link.sock); /* one recv() per record, as the client */
     }
     c->next = l->conns;
     if (c->next)

@@ -20,6 +20,10 @@
 #             difference over 900: the figure that does not move with the machine.
 #             A best-of-few of single runs moved by ±30% here, the mean of 15 by ±8%.
 #
+#   server:   `strace -f -c -p` of wisp-server (minimal-examples/server, both builds)
+#             while one curl fetches its page N times on one kept-alive TLS 1.2
+#             connection (`--tls-max 1.2`), N = 500 minus N = 100, over 400.
+#
 # Types: `queued` (pipeline_depth 1) and `piped` (8), URL /1k (1,024 bytes of body)
 # over TLS 1.2. nginx closes a connection after 1,000 requests (keepalive_requests),
 # so N stays at 1,000. With --update the section between the "syscalls" markers of
@@ -40,12 +44,12 @@ for tool in strace perf valgrind callgrind_annotate; do
 done
 mkdir -p "$work" "$ngx"
 
-cmake --build "$build" --target wisp-stream wisp-floor >/dev/null
+cmake --build "$build" --target wisp-stream wisp-floor wisp-server >/dev/null
 if [ ! -f "$nora/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$nora" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_BUILD_TESTS=OFF \
         -DCMAKE_C_FLAGS=-DWISP_SOCK_READAHEAD=0 >/dev/null
 fi
-cmake --build "$nora" --target wisp-stream >/dev/null
+cmake --build "$nora" --target wisp-stream wisp-server >/dev/null
 with=$build/tools/wisp-stream/wisp-stream
 without=$nora/tools/wisp-stream/wisp-stream
 floor=$build/bench/wisp-floor
@@ -133,6 +137,40 @@ for k in queued.with queued.without queued.bare piped.with piped.without; do
     case $v in with) bin=$with ;; without) bin=$without ;; bare) bin=bare ;; esac
     irq[$k]=$((($(ir "$bin" "$type" 1000) - $(ir "$bin" "$type" 100)) / 900))
 done
+# ---- The server side: wisp-server under strace, curl keeping one connection --------
+# shellcheck source=tests/interop/srvtest.sh
+. "$root/tests/interop/srvtest.sh"
+# srv_counts BIN N: the four counts of wisp-server over N requests on one connection.
+srv_counts() {
+    local d=$work/server-$2 urls=() i st
+    rm -rf "$d"
+    srv_start "$d" "$1" "$root/minimal-examples/server/policy.json" >/dev/null
+    strace -f -c -o "$d/strace.txt" -p "$SRV_PID" 2>/dev/null &
+    st=$!
+    sleep 0.5 # attached
+    for ((i = 0; i < $2; i++)); do urls+=("$SRV_URL"); done
+    curl -s --tls-max 1.2 --cacert "$ca" "${urls[@]}" >/dev/null
+    sleep 0.3
+    kill -INT "$st"
+    wait "$st" || true
+    srv_stop >/dev/null 2>&1 || true
+    awk '{ err = NF == 6 ? $5 : 0 }
+        $NF == "poll" || $NF == "ppoll" { poll += $4 }
+        $NF == "sendto" || $NF == "sendmsg" { send += $4 }
+        $NF == "recvfrom" { recv += $4 - err; eagain += err }
+        END { printf "%d %d %d %d\n", poll, send, recv, eagain }' "$d/strace.txt"
+}
+srv_per() {
+    local a b
+    read -r -a a <<<"$(srv_counts "$1" 500)"
+    read -r -a b <<<"$(srv_counts "$1" 100)"
+    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); t = 0
+        for (i = 1; i <= 4; i++) { d = (x[i] - y[i]) / 400; t += d; printf "%.2f ", d }
+        printf "%.2f\n", t }'
+}
+sc[server.with]=$(srv_per "$build/minimal-examples/server/wisp-server")
+sc[server.without]=$(srv_per "$nora/minimal-examples/server/wisp-server")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 us() { awk -v t="$1" 'BEGIN { printf "%.1f", t / 10 }'; }
@@ -159,6 +197,16 @@ section() {
     done
     echo "| CPU µs, whole process (task-clock, mean of $RUNS runs, better of 2 rounds) | $(us "${best[queued.bare]}") | $(us "${best[queued.without]}") | $(us "${best[queued.with]}") | $(us "${best[piped.without]}") | $(us "${best[piped.with]}") |"
     echo "| instructions, user space (callgrind) | ${irq[queued.bare]} | ${irq[queued.without]} | ${irq[queued.with]} | ${irq[piped.without]} | ${irq[piped.with]} |"
+    echo
+    echo "The server side: wisp-server (\`minimal-examples/server\`) under \`strace -c -p\` while"
+    echo "one curl fetches its page 500 and 100 times on one kept-alive TLS 1.2 connection;"
+    echo "per request = the difference over 400."
+    echo
+    echo "| per kept-alive request, server | without | with |"
+    echo "|---|---:|---:|"
+    for i in 1 2 3 4 5; do
+        echo "| ${names[$((i - 1))]} | $(col server.without $i) | $(col server.with $i) |"
+    done
     echo
     echo "The target is ≤ 15 µs of client CPU per queued request beyond the handshake. The"
     echo "syscall counts are exact and repeat to the digit; the CPU figures are not: on the"

@@ -222,17 +222,4 @@ section() {
 }
 out=$(section)
 echo "$out"
-if [ -n "$update" ]; then
-    /usr/bin/python3 - "$update" "$out" <<'PY'
-import sys
-path, sec = sys.argv[1], sys.argv[2] + "\n"
-text = open(path).read()
-a = text.find("<!-- syscalls:")
-b = text.find("<!-- /syscalls -->")
-if a >= 0 and b > a:
-    text = text[:a] + sec + text[b + len("<!-- /syscalls -->\n"):]
-else:
-    text = text.rstrip("\n") + "\n\n" + sec
-open(path, "w").write(text)
-PY
-fi
+[ -z "$update" ] || echo "$out" | /usr/bin/python3 "$root/bench/update-section.py" "$update" syscalls

@@ -345,6 +345,17 @@ static void test_promoted_stream_destroys_itself(void **state)
 
 /* SPEC §7: a leader that fails fails alone; the next queued stream becomes leader
  * and the others stay queued on it: one more connection, not one per stream. */
+/* n streams of ops created and asked at once: the first leads, the rest queue. */
+static void queue(fx_t *x, rec_t **r, int n, const wisp_stream_ops_t *ops)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        r[i] = mk(x, i, ops);
+        assert_int_equal(req(r[i]), 0);
+    }
+}
+
 static void test_failed_leader_promotes_one(void **state)
 {
     fx_t *x = *state;
@@ -352,10 +363,7 @@ static void test_failed_leader_promotes_one(void **state)
     int i;
 
     x->refuse_first = 1;
-    for (i = 0; i < 5; i++) {
-        r[i] = mk(x, i, &ops_get);
-        assert_int_equal(req(r[i]), 0);
-    }
+    queue(x, r, 5, &ops_get);
     run(x, 200);
     assert_string_equal(r[0]->seq, "CREATED "
                                    "CONNECTING CONNECTION_FAILED:connection refused "
@@ -397,13 +405,9 @@ static void test_leader_connect_timeout_promotes_one(void **state)
 {
     fx_t *x = *state;
     rec_t *r[5];
-    int i;
 
     x->hang_first = 1;
-    for (i = 0; i < 5; i++) {
-        r[i] = mk(x, i, &ops_get);
-        assert_int_equal(req(r[i]), 0);
-    }
+    queue(x, r, 5, &ops_get);
     run(x, 400);
     assert_string_equal(r[0]->seq, "CREATED "
                                    "CONNECTING CONNECTION_FAILED:timed out "
@@ -415,13 +419,9 @@ static void test_leader_reset_promotes_one(void **state)
 {
     fx_t *x = *state;
     rec_t *r[5];
-    int i;
 
     x->reset_first = 1;
-    for (i = 0; i < 5; i++) {
-        r[i] = mk(x, i, &ops_get);
-        assert_int_equal(req(r[i]), 0);
-    }
+    queue(x, r, 5, &ops_get);
     run(x, 200);
     /* A fresh connection reset before any byte of the answer is not the keep-alive
      * race (nothing was reused): the leader's cycle ends, failed. */
@@ -439,10 +439,7 @@ static void test_leader_dns_failure_fails_alone(void **state)
     int i;
 
     fakenet_dns_fail(x->fn, "host.test");
-    for (i = 0; i < 3; i++) {
-        r[i] = mk(x, i, &ops_named);
-        assert_int_equal(req(r[i]), 0);
-    }
+    queue(x, r, 3, &ops_named);
     run(x, 100);
     /* Each stream leads in turn, resolves once, and fails on its own retry policy
      * (none): three lookups, no connection, one terminal state each. */

@@ -401,34 +401,37 @@ static void expect_promoted(fx_t *x, rec_t **r, int n, unsigned conns)
     assert_int_equal(st.reuses, n - 2);
 }
 
+/* Five GETs queued with the server scripted by the caller's flags; the leader's
+ * states must be leader_seq, then expect_promoted(). */
+static void leader_fails(fx_t *x, int iterations, const char *leader_seq)
+{
+    rec_t *r[5];
+
+    queue(x, r, 5, &ops_get);
+    run(x, iterations);
+    assert_string_equal(r[0]->seq, leader_seq);
+    expect_promoted(x, r, 5, 2);
+}
+
 static void test_leader_connect_timeout_promotes_one(void **state)
 {
     fx_t *x = *state;
-    rec_t *r[5];
 
     x->hang_first = 1;
-    queue(x, r, 5, &ops_get);
-    run(x, 400);
-    assert_string_equal(r[0]->seq, "CREATED "
-                                   "CONNECTING CONNECTION_FAILED:timed out "
-                                   "ALL_RETRIES_FAILED:timed out ");
-    expect_promoted(x, r, 5, 2);
+    leader_fails(x, 400,
+                 "CREATED CONNECTING CONNECTION_FAILED:timed out ALL_RETRIES_FAILED:timed out ");
 }
 
 static void test_leader_reset_promotes_one(void **state)
 {
     fx_t *x = *state;
-    rec_t *r[5];
 
-    x->reset_first = 1;
-    queue(x, r, 5, &ops_get);
-    run(x, 200);
     /* A fresh connection reset before any byte of the answer is not the keep-alive
      * race (nothing was reused): the leader's cycle ends, failed. */
-    assert_string_equal(r[0]->seq, "CREATED CONNECTING CONNECTED "
-                                   "DISCONNECTED:connection reset by peer "
-                                   "ALL_RETRIES_FAILED:connection reset by peer ");
-    expect_promoted(x, r, 5, 2);
+    x->reset_first = 1;
+    leader_fails(x, 200,
+                 "CREATED CONNECTING CONNECTED DISCONNECTED:connection reset by peer "
+                 "ALL_RETRIES_FAILED:connection reset by peer ");
 }
 
 static void test_leader_dns_failure_fails_alone(void **state)

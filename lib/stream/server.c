@@ -127,21 +127,38 @@ static const wisp__stream_role_t request_role = {rq_request, rq_resume,  rq_abor
 
 /* ---- The request, as the h1 server sees it ---- */
 
+/* RFC 9112 3.2.2: an absolute-form target ("http://h:8/a?q"; target_ok in the h1
+ * server has checked its "scheme://") names the same resource as its origin-form
+ * ("/a?q"), which is what path and query hold; an empty path is "/". */
+static const char *origin_form(const char *t, size_t *len)
+{
+    const char *end = t + *len, *p;
+
+    if (t[0] == '/' || t[0] == '*')
+        return t;
+    p = (const char *)memchr(t, ':', *len) + 3;
+    while (p < end && *p != '/' && *p != '?')
+        p++;
+    *len = (size_t)(end - p);
+    return p;
+}
+
 /* method NUL path NUL query NUL, in one block. */
 static int keep_target(wisp_stream_t *s, const char *method, const char *target, size_t tlen)
 {
     wisp__server_part_t *sv = &s->x.sv;
-    const char *q = memchr(target, '?', tlen);
-    size_t mlen = strlen(method);
-    char *b = wisp__alloc(s->cx, mlen + tlen + 3);
+    const char *t = origin_form(target, &tlen);
+    const char *q = memchr(t, '?', tlen);
+    size_t mlen = strlen(method), plen = q ? (size_t)(q - t) : tlen;
+    char *b = wisp__alloc(s->cx, mlen + tlen + 4);
 
     if (!b)
         return WISP_ENOMEM;
     sv->method_len = mlen;
-    sv->path_len = q ? (size_t)(q - target) : tlen;
-    sv->query_len = q ? tlen - sv->path_len - 1 : 0;
+    sv->path_len = plen ? plen : 1;
+    sv->query_len = q ? tlen - plen - 1 : 0;
     memcpy(b, method, mlen + 1);
-    memcpy(b + mlen + 1, target, sv->path_len);
+    memcpy(b + mlen + 1, plen ? t : "/", sv->path_len);
     b[mlen + 1 + sv->path_len] = '\0';
     if (q)
         memcpy(b + mlen + 2 + sv->path_len, q + 1, sv->query_len);

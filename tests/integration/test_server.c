@@ -517,11 +517,12 @@ static void test_bad_requests(void **state)
 }
 
 /* HTTP/1.0 gets close-delimited answers; pipelined requests are answered in
- * order; Connection: close is honoured. */
+ * order; Connection: close is honoured; an absolute-form target routes by its path
+ * (RFC 9112 3.2.2: "http://x:8080/hello?q=1" is /hello). */
 static void test_http10_pipelining_close(void **state)
 {
     fx_t *f = *state;
-    static const char pipe3[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+    static const char pipe3[] = "GET http://x:8080/hello?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
                                 "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
                                 "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     const char *out, *a, *b, *c;

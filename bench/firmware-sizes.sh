@@ -78,7 +78,7 @@ peak4_36=$(echo "$run36" | q4)
 
 # by_library MAP: flash bytes (.text, .rodata, .data) per archive of a link map.
 by_library() {
-    python3 - "$1" <<'PY'
+    /usr/bin/python3 - "$1" <<'PY'
 import collections, re, sys
 sizes, pending = collections.Counter(), False
 for line in open(sys.argv[1]):
@@ -152,14 +152,6 @@ section=$(
 )
 
 if [ "${2:-}" = "--update" ]; then
-    out=${3:?--update needs RESULTS.md}
-    python3 - "$out" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-pat = re.compile(r"<!-- firmware-sizes:.*?<!-- /firmware-sizes -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text.rstrip("\n") + "\n")
-PY
+    echo "$section" | /usr/bin/python3 "$here/bench/update-section.py" "${3:?--update needs RESULTS.md}" firmware-sizes
 fi
 echo "$section"

@@ -244,15 +244,7 @@ report=$work/section.md
 cat "$report"
 
 if [ -n "$update" ]; then
-    if grep -q '^<!-- scaling:' "$update"; then
-        awk -v f="$report" '
-            /^<!-- scaling:/ { while ((getline l < f) > 0) print l; skip = 1; next }
-            /^<!-- \/scaling -->/ { skip = 0; next }
-            !skip' "$update" >"$update.tmp"
-    else
-        { cat "$update"; echo; cat "$report"; } >"$update.tmp"
-    fi
-    mv -f "$update.tmp" "$update"
+    /usr/bin/python3 "$root/bench/update-section.py" "$update" scaling <"$report"
     echo "scaling.sh: section updated in $update" >&2
 fi
 echo "scaling.sh: plot in $png, data in $dat" >&2

@@ -289,14 +289,7 @@ echo "wisp-server's stats over the timed runs: \`$wisp_stats\` (exit status $wis
 echo "<!-- /server-bench -->"
 } >"$out"
 if [ "${2:-}" = "--update" ]; then
-    /usr/bin/python3 - "${3:?--update needs RESULTS.md}" "$out" <<'PY'
-import re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-text = open(path).read()
-pat = re.compile(r"<!-- server-bench:.*?<!-- /server-bench -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text.rstrip("\n") + "\n")
-PY
+    /usr/bin/python3 "$root/bench/update-section.py" "${3:?--update needs RESULTS.md}" server-bench <"$out"
 fi
 cat "$out"
 [ "$wisp_rc" = 0 ]

@@ -3,7 +3,7 @@
 
 A section runs from its "<!-- NAME:" line to its "<!-- /NAME -->" line, both
 included (the text on stdin carries both). When FILE has no such section the text is
-appended after a blank line. Used by bench/syscalls.sh and bench/handshake.sh.
+appended after a blank line. Used by the --update of every bench/ script that writes RESULTS.md.
 """
 import sys
 

@@ -2,7 +2,8 @@
  * Fuzz target: whole server connections — JSON policy, context, a listening server
  * stream, accepted connections, the h1 server, request streams, the app's callbacks
  * — fed fuzzed client byte streams through the fake network (tests/support/fakenet.h:
- * fakenet_dial, virtual clock, no sockets). The app is tests/support/srvapp.c; the
+ * fakenet_dial, virtual clock, no sockets), in plaintext or into the server's TLS
+ * layer. The app is tests/support/srvapp.c; the
  * input decides what the clients send, when they pause, half-close or reset, and
  * what the app does with each request (answer at once, after the body, later,
  * chunked, a paused tx, or WISP_CB_DESTROY / WISP_CB_DISCONNECT at each point).
@@ -12,7 +13,11 @@
  *   byte 0    bit 0: the context is destroyed with everything still live (else
  *             the listener is destroyed and the connections drain first);
  *             bit 1: the app never answers a request by itself (every action
- *             SA_SLOW until the end)
+ *             SA_SLOW until the end);
+ *             bit 2: TLS on: the listener serves TLS with tests/certs/server.pem,
+ *             and the clients' bytes are what its TLS layer reads: ClientHellos
+ *             whole, cut, split or bent, records of every type and length,
+ *             garbage, a close or reset at any point of the handshake
  *   byte 1    A, the number of action bytes (0: the app routes by path, see
  *             srvapp_route: /hello, /echo, /chunked, /slow, /disc-tx...)
  *   A bytes   request i gets action byte[i % A] % SA_NACTIONS (srvapp.h)
@@ -38,6 +43,11 @@
  *   - srvapp's: one SERVER_REQUEST first, at most one DONE or DISCONNECTED, then
  *     DESTROYING once and last, no callback for a stream the app never heard of;
  *   - what the server wrote on every connection parses as HTTP/1.1 responses;
+ *     with TLS on, as TLS records of the handshake or alerts only (types 21 and
+ *     22, versions 3.1-3.3, 1..18432 bytes; only a reset, a stall or the context
+ *     destroyed may cut the last one short), and no request ever reaches the app:
+ *     a handshake cannot complete without the client's share of the ECDHE
+ *     secret, which a script cannot compute;
  *     without a reset or a stall in the script (a client that does not read
  *     may rightly lose its answer to the close linger), no answer is lost: the
  *     complete final responses number at least the DONE states;
@@ -54,6 +64,7 @@
 #include "fakenet.h"
 #include "srvapp.h"
 #include "testalloc.h"
+#include "testfiles.h"
 #include "wisp/core.h"
 #include "wisp/error.h"
 #include "wisp/stream.h"
@@ -65,11 +76,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ITERATIONS 20000
 #define SETTLE_MS 10000u
 
+#define CHECK(c, ...)                                                                              \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_server_conn: " __VA_ARGS__);                                     \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define SERVER_COMMON                                                                              \
+    " \"max_connections\": 3, \"header_limit\": 512, \"body_limit\": 4000,"                       \
+    " \"idle_timeout_ms\": 1000, \"metadata\": {\"ua\": \"user-agent\", \"ct\": \"content-type\"}"
+
 static const char policy[] =
     "{\"schema\": 1, \"streams\": {\"srv\": {\"server\": true, \"bind\": \"127.0.0.1\","
-    " \"port\": 0, \"tls\": false, \"max_connections\": 3, \"header_limit\": 512,"
-    " \"body_limit\": 4000, \"idle_timeout_ms\": 1000,"
-    " \"metadata\": {\"ua\": \"user-agent\", \"ct\": \"content-type\"}}}}";
+    " \"port\": 0, \"tls\": false," SERVER_COMMON "}}}";
+
+/* The TLS listener's policy: built once, with the test server's certificate. */
+static const char *tls_policy(void)
+{
+    static char *p;
+    char *cert, *key;
+    size_t cap;
+
+    if (p)
+        return p;
+    cert = test_cert_json("server.pem");
+    key = test_cert_json("server.key");
+    CHECK(cert && key, "tests/certs/server.pem or server.key unreadable");
+    cap = strlen(cert) + strlen(key) + 1024;
+    p = malloc(cap);
+    CHECK(p, "malloc");
+    snprintf(p, cap,
+             "{\"schema\": 1, \"certs\": {\"c\": \"%s\", \"k\": \"%s\"}, \"streams\": {"
+             "\"srv\": {\"server\": true, \"bind\": \"127.0.0.1\", \"port\": 0, \"cert\": \"c\","
+             " \"key\": \"k\", \"handshake_timeout_ms\": 1000," SERVER_COMMON "}}}",
+             cert, key);
+    free(cert);
+    free(key);
+    return p;
+}
 
 enum { E_SEND, E_FIN, E_RST, E_ANSWER, E_RESUME, E_UNLISTEN, E_STALL };
 
@@ -83,7 +130,7 @@ typedef struct ev {
 typedef struct world {
     const uint8_t *actions;
     size_t nactions;
-    int slow_only;
+    int slow_only, tls, kill;
     ev_t ev[MAX_EV];
     size_t nev;
     int reset_seen;
@@ -91,15 +138,6 @@ typedef struct world {
 } world_t;
 
 static world_t *cur;
-
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "fuzz_server_conn: " __VA_ARGS__);                                     \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static int choose(srvapp_t *a, unsigned index, const char *path, size_t len)
 {
@@ -236,6 +274,29 @@ static void play(run_t *r, const ev_t *e)
         fake_reset(*c);
 }
 
+/* With TLS on: what a server that cannot finish a handshake may write, records of
+ * the handshake or alerts; NULL when p holds only those. */
+static const char *tls_records_bad(const uint8_t *p, size_t len, int tail_ok)
+{
+    size_t off = 0, n;
+
+    while (off < len) {
+        if (len - off < 5)
+            return tail_ok ? NULL : "a record header cut short";
+        if (p[off] != 21 && p[off] != 22)
+            return "a record neither handshake nor alert";
+        if (p[off + 1] != 3 || p[off + 2] < 1 || p[off + 2] > 3)
+            return "a record version not 3.1-3.3";
+        n = (size_t)p[off + 3] << 8 | p[off + 4];
+        if (n == 0 || n > 16384 + 2048)
+            return "a record length out of bounds";
+        if (len - off - 5 < n)
+            return tail_ok ? NULL : "a record cut short";
+        off += 5 + n;
+    }
+    return NULL;
+}
+
 static void check_written(run_t *r, size_t *finals)
 {
     size_t i;
@@ -245,11 +306,17 @@ static void check_written(run_t *r, size_t *finals)
         int st[64];
         size_t len, n, j;
         const uint8_t *p;
+        const char *bad;
         char why[128];
 
         if (!r->conn[i])
             continue;
         p = fake_written(r->conn[i], &len);
+        if (cur->tls) {
+            bad = tls_records_bad(p, len, cur->kill || cur->reset_seen || cur->stall_seen);
+            CHECK(!bad, "connection %zu: the TLS server wrote %s", i, bad);
+            continue;
+        }
         CHECK(!srvapp_check_http(p, len, st, 64, &n, why, sizeof(why)),
               "connection %zu: the server wrote no HTTP/1.1: %s", i, why);
         for (j = 0; j < n && j < 64; j++)
@@ -264,14 +331,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wisp_context_info_t info;
     wisp_stats_t st;
     size_t i, next = 0, finals;
-    int kill = 0, port;
+    int port;
 
     memset(&w, 0, sizeof(w));
     memset(&r, 0, sizeof(r));
     cur = &w;
     if (size >= 1) {
-        kill = data[0] & 1;
+        w.kill = data[0] & 1;
         w.slow_only = (data[0] >> 1) & 1;
+        w.tls = (data[0] >> 2) & 1;
     }
     if (size >= 2) {
         w.nactions = data[1];
@@ -285,8 +353,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     testalloc_init(&r.ta, 0);
     memset(&info, 0, sizeof(info));
     info.allocator = &r.ta.a;
-    info.policy_json = policy;
-    info.policy_json_len = sizeof(policy) - 1;
+    info.policy_json = w.tls ? tls_policy() : policy;
+    info.policy_json_len = strlen(info.policy_json);
     info.log = getenv("WISP_FUZZ_LOG") ? NULL : quiet;
     info.log_level = getenv("WISP_FUZZ_LOG") ? WISP_LOG_DEBUG : WISP_LOG_ERROR;
     info.log_level_set = 1;
@@ -315,7 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             service(&r, 0);
         }
     }
-    if (kill) {
+    if (w.kill) {
         /* The context goes with whatever is live: a few iterations, then destroy. */
         for (i = 0; i < 3; i++)
             service(&r, 10);
@@ -354,6 +422,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     wisp_context_destroy(r.cx);
 end:
+    CHECK(!w.tls || !r.app.requests, "%u requests reached the app through a TLS handshake no "
+                                     "script can complete", r.app.requests);
     srvapp_check_end(&r.app);
     CHECK(!r.app.violations, "%s", r.app.why);
     CHECK(!r.ta.live_blocks, "%zu blocks leaked", r.ta.live_blocks);

@@ -217,6 +217,89 @@ def post_chunked(path, chunks):
     return b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body
 
 
+# ---- fuzz_server_conn.c with TLS on (byte 0 bit 2): a TLS client's records ----
+
+
+def tls_record(ctype, body, version=b"\x03\x03"):
+    return bytes([ctype]) + version + len(body).to_bytes(2, "big") + body
+
+
+def tls_ext(kind, body):
+    return kind.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+
+
+def client_hello(version=b"\x03\x03", suites=(0xc02b, 0xc02c), groups=(0x001d, 0x0017),
+                 session=b"", extra=b"", compression=b"\x01\x00"):
+    """A TLS 1.2 ClientHello record (SNI localhost, ECDHE-ECDSA), with its parts to bend."""
+    sni = b"\x00\x00\x09localhost"
+    exts = (tls_ext(0, len(sni).to_bytes(2, "big") + sni)
+            + tls_ext(10, (2 * len(groups)).to_bytes(2, "big")
+                      + b"".join(g.to_bytes(2, "big") for g in groups))
+            + tls_ext(11, b"\x01\x00")
+            + tls_ext(13, b"\x00\x04\x04\x03\x05\x03")
+            + tls_ext(0xff01, b"\x00") + extra)
+    body = (version + bytes(range(32)) + bytes([len(session)]) + session
+            + (2 * len(suites)).to_bytes(2, "big") + b"".join(c.to_bytes(2, "big") for c in suites)
+            + compression + len(exts).to_bytes(2, "big") + exts)
+    return tls_record(22, b"\x01" + len(body).to_bytes(3, "big") + body, b"\x03\x01")
+
+
+def tls_server_seeds():
+    hello = client_hello()
+    # The client's second flight: an X25519 share (any 32 bytes are one), then
+    # ChangeCipherSpec and a Finished the server cannot decrypt (bad_record_mac).
+    cke = tls_record(22, b"\x10\x00\x00\x21\x20" + bytes(range(9, 41)))
+    ccs = tls_record(20, b"\x01")
+    fin = tls_record(22, bytes(range(40)))
+    seeds = {
+        "hello": s_send(hello) + s_wait(100) + S_FIN,
+        "hello-idle": s_send(hello) + s_wait(3000),
+        "hello-split": s_split(hello, 7, 16) + s_wait(100) + S_FIN,
+        "hello-bytewise": s_split(hello, 1, 0) + s_wait(100),
+        "hello-second-flight": s_send(hello) + s_wait(100) + s_send(cke + ccs + fin)
+        + s_wait(100) + S_FIN,
+        "hello-cke-then-rst": s_send(hello) + s_wait(100) + s_send(cke) + S_RST,
+        "hello-cke-split": s_send(hello) + s_wait(50) + s_split(cke + ccs + fin, 5, 16),
+        "hello-twice": s_send(hello + hello) + s_wait(100) + S_FIN,
+        "hello-then-rst": s_send(hello) + s_wait(20) + S_RST,
+        "hello-stalled": S_STALL + s_send(hello) + s_wait(500) + S_STALL + S_FIN,
+        "hello-stalled-past-timeout": S_STALL + s_send(hello) + s_wait(3000),
+        "hello-unlisten": s_send(hello) + S_NEXT + s_send(hello[:40]) + S_UNLISTEN
+        + s_wait(100),
+        "hello-four-clients": (s_send(hello) + S_NEXT) * 4 + s_wait(200),
+        "tls10-only": s_send(client_hello(version=b"\x03\x01")) + s_wait(100),
+        "tls11-only": s_send(client_hello(version=b"\x03\x02")) + s_wait(100),
+        "no-common-suite": s_send(client_hello(suites=(0x002f, 0x0035))) + s_wait(100),
+        "no-suites": s_send(client_hello(suites=())) + s_wait(100),
+        "no-common-group": s_send(client_hello(groups=(0x0019,))) + s_wait(100),
+        "p256-share-bad-point": s_send(client_hello(groups=(0x0017,))) + s_wait(100)
+        + s_send(cke + ccs + fin) + s_wait(100),
+        "deflate-only": s_send(client_hello(compression=b"\x01\x01")) + s_wait(100),
+        "unknown-session-id": s_send(client_hello(session=bytes(32))) + s_wait(100) + S_FIN,
+        "ticket-garbage": s_send(client_hello(extra=tls_ext(35, bytes(range(100)))))
+        + s_wait(100) + S_FIN,
+        "ext-length-overflow": s_send(client_hello(extra=b"\x00\x23\xff\xff")) + s_wait(100),
+        "sni-garbage": s_send(client_hello(extra=tls_ext(0, b"\x00\x05\x00\x00\x09ab")))
+        + s_wait(100),
+        "sslv2-hello": s_send(b"\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10"
+                              + b"\x00\xc0\x2b" * 7 + bytes(16)) + s_wait(100),
+        "http-on-tls-port": s_send(get(b"/hello")) + s_wait(100),
+        "alert-first": s_send(tls_record(21, b"\x02\x28")) + s_wait(100),
+        "appdata-first": s_send(tls_record(23, bytes(64))) + s_wait(100),
+        "ccs-first": s_send(ccs) + s_wait(100),
+        "zero-length-record": s_send(tls_record(22, b"")) + s_wait(100),
+        "huge-record": s_send(b"\x16\x03\x03\xff\xff" + bytes(600)) + s_wait(100) + S_FIN,
+        "record-cut": s_send(hello[:3]) + s_wait(100) + S_FIN,
+        "hello-cut": s_send(hello[:60]) + S_FIN,
+        "hello-cut-rst": s_send(hello[:9]) + S_RST,
+        "silent-client": s_send(b"") + s_wait(2500),
+    }
+    for name, script in seeds.items():
+        write("server_conn", "tls-" + name, bytes([4, 0]) + script)
+    write("server_conn", "tls-hello.kill", bytes([5, 0]) + seeds["hello-four-clients"])
+    return len(seeds) + 1
+
+
 def server_seeds():
     hello, echo = get(b"/hello"), post(b"/echo", b"hello world")
     seeds = {
@@ -303,7 +386,7 @@ def server_seeds():
                                                        actions=bytes([a])))
     write("server_conn", "actions-mixed", s_seed(mix + S_ANSWER + S_FIN,
                                                  actions=bytes(range(14))))
-    return n + 18
+    return n + 18 + tls_server_seeds()
 
 
 def template_seeds():

@@ -16,11 +16,17 @@
 #          of /hello, teardown. CPU = user + system of the process, resolver thread
 #          included.
 #
-# CPU: ROUNDS (11) rounds of N (40) each, floor and wisp back to back (which goes
-# first alternates); the figure is the median of the rounds' wisp/floor ratios (the
-# pair in one round shares the machine's moment), with the range, and the best round
-# of each. On the shared machine of 2026-12-03 the best of 5 rounds alone gave 1.12
-# in one run and 1.38 in the next. Instructions
+# CPU: ROUNDS (11) rounds of N (40) each. A round runs four programs back to back (the
+# order turns by one each round): the floor; wisp to 127.0.0.1 (an IP literal, no
+# lookup: the process never starts a thread); the floor with one thread started and
+# joined first ("threaded"); wisp to localhost (looked up by the POSIX resolver's
+# thread). A thread, once started, puts glibc's malloc on its locked path for the
+# rest of the process, and mbedTLS's bignums call calloc/free for every limb array:
+# so each wisp run is held against the floor in the same condition, and the floor
+# against itself shows what the thread costs. The figures are the medians of the
+# rounds' ratios (the programs of one round share the machine's moment), with the
+# range, and the best round of each. On the shared machine of 2026-12-03 the best of
+# 5 rounds alone gave 1.12 in one run and 1.38 in the next. Instructions
 # (callgrind, exact): the difference between N = 3 and N = 1 over 2, for the floor
 # and for wisp's lifecycle, and wisp's handshake alone (inclusive cost of
 # wisp__tls_handshake over 3). With --update the section between the "handshake"
@@ -51,33 +57,45 @@ start_nginx handshake.sh
 
 # key FILE NAME: the value of a "NAME value" line.
 key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
-run_floor() { "$floor" handshake x25519 "$1" "$ca" "$certs/server.pem" "$certs/server.key" >"$work/floor.out"; }
-run_wisp() { "$bench" handshakes "$port" "$ca" "$1" >"$work/wisp.out"; }
-
-best_floor="" best_wisp="" ratios=""
+run_floor() { "$floor" handshake x25519 "$N" "$ca" "$certs/server.pem" "$certs/server.key" $2 >"$work/$1.out"; }
+run_wisp() { "$bench" handshakes "$port" "$ca" "$N" "$2" >"$work/$1.out"; }
+# run NAME: one of the four programs of a round, its cpu_us into cpu[NAME].
+declare -A cpu best all
+run() {
+    case $1 in
+    floor) run_floor floor "" ;;
+    floor_mt) run_floor floor_mt threaded ;;
+    wisp_name) run_wisp wisp_name localhost ;;
+    wisp_ip) run_wisp wisp_ip 127.0.0.1 ;;
+    esac
+    case $1 in wisp_*)
+        [ "$(key "$work/$1.out" handshakes_full)" = "$N" ] || {
+            echo "handshake.sh: wisp-bench did not make $N full handshakes:" >&2
+            cat "$work/$1.out" >&2
+            exit 1
+        } ;;
+    esac
+    cpu[$1]=$(key "$work/$1.out" cpu_us)
+    if [ -z "${best[$1]:-}" ] || [ "${cpu[$1]}" -lt "${best[$1]}" ]; then best[$1]=${cpu[$1]}; fi
+}
+progs=(floor wisp_ip floor_mt wisp_name)
 for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then
-        run_floor "$N"
-        run_wisp "$N"
-    else
-        run_wisp "$N"
-        run_floor "$N"
-    fi
-    [ "$(key "$work/wisp.out" handshakes_full)" = "$N" ] || {
-        echo "handshake.sh: wisp-bench did not make $N full handshakes:" >&2
-        cat "$work/wisp.out" >&2
-        exit 1
-    }
-    f=$(key "$work/floor.out" cpu_us)
-    w=$(key "$work/wisp.out" cpu_us)
-    echo "handshake.sh: round $r: floor $((f / N)) µs, wisp $((w / N)) µs per handshake" >&2
-    ratios="$ratios $(awk -v a="$w" -v b="$f" 'BEGIN { printf "%.4f", a / b }')"
-    if [ -z "$best_floor" ] || [ "$f" -lt "$best_floor" ]; then best_floor=$f; fi
-    if [ -z "$best_wisp" ] || [ "$w" -lt "$best_wisp" ]; then best_wisp=$w; fi
+    for ((i = 0; i < 4; i++)); do # the order turns by one each round
+        run "${progs[$(((i + r) % 4))]}"
+    done
+    echo "handshake.sh: round $r: µs per handshake: floor $((cpu[floor] / N)), wisp to" \
+        "127.0.0.1 $((cpu[wisp_ip] / N)); floor threaded $((cpu[floor_mt] / N)), wisp to" \
+        "localhost $((cpu[wisp_name] / N))" >&2
+    all[ip]+=" $(awk -v a="${cpu[wisp_ip]}" -v b="${cpu[floor]}" 'BEGIN { printf "%.4f", a / b }')"
+    all[name]+=" $(awk -v a="${cpu[wisp_name]}" -v b="${cpu[floor_mt]}" 'BEGIN { printf "%.4f", a / b }')"
+    all[cross]+=" $(awk -v a="${cpu[wisp_name]}" -v b="${cpu[floor]}" 'BEGIN { printf "%.4f", a / b }')"
+    all[mt]+=" $(awk -v a="${cpu[floor_mt]}" -v b="${cpu[floor]}" 'BEGIN { printf "%.4f", a / b }')"
 done
-# "median min max" of the rounds' ratios.
-read -r r_med r_min r_max <<<"$(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n |
-    awk '{ v[NR] = $1 } END { printf "%.3f %.3f %.3f", v[int((NR + 1) / 2)], v[1], v[NR] }')"
+# spread KEY: "**median** (min–max)" of the rounds' ratios all[KEY].
+spread() {
+    echo "${all[$1]}" | tr ' ' '\n' | sed '/^$/d' | sort -n |
+        awk '{ v[NR] = $1 } END { printf "**%.3f** (%.3f–%.3f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
 
 # Ir OUT: the program total of a callgrind output file.
 ir() { callgrind_annotate "$1" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'; }
@@ -89,8 +107,8 @@ fn() {
 cg() { valgrind --tool=callgrind --callgrind-out-file="$1" "${@:2}" >/dev/null 2>&1; }
 cg "$work/cg.floor.1" "$floor" handshake x25519 1 "$ca" "$certs/server.pem" "$certs/server.key"
 cg "$work/cg.floor.3" "$floor" handshake x25519 3 "$ca" "$certs/server.pem" "$certs/server.key"
-cg "$work/cg.wisp.1" "$bench" handshakes "$port" "$ca" 1
-cg "$work/cg.wisp.3" "$bench" handshakes "$port" "$ca" 3
+cg "$work/cg.wisp.1" "$bench" handshakes "$port" "$ca" 1 localhost
+cg "$work/cg.wisp.3" "$bench" handshakes "$port" "$ca" 3 localhost
 ir_floor=$((($(ir "$work/cg.floor.3") - $(ir "$work/cg.floor.1")) / 2))
 ir_life=$((($(ir "$work/cg.wisp.3") - $(ir "$work/cg.wisp.1")) / 2))
 ir_hs=$(($(fn "$work/cg.wisp.3" wisp__tls_handshake) / 3))
@@ -112,12 +130,17 @@ section() {
     echo "how it measures is in the script's header). The floor is \`wisp-floor\`: X25519"
     echo "ECDHE and two P-256 ECDSA verifications with mbedTLS's primitives on fresh keys;"
     echo "wisp is \`wisp-bench handshakes\`: whole lifecycles, each a full TLS 1.2 handshake"
-    echo "to the nginx fixture and one GET. CPU: $ROUNDS rounds of $N, floor and wisp back to back."
+    echo "to the nginx fixture and one GET. CPU: $ROUNDS rounds of $N, the four programs back to"
+    echo "back (the order turning each round); instructions with the endpoint localhost."
     echo
     echo "| per full handshake | floor | wisp | wisp / floor |"
     echo "|---|---:|---:|---:|"
-    echo "| CPU, user + system, whole lifecycle: median of the rounds' ratios (range) | | | **$r_med** ($r_min–$r_max) |"
-    echo "| CPU µs, the best round of each | $(us "$best_floor") | $(us "$best_wisp") | $(ratio "$best_wisp" "$best_floor") |"
+    echo "| CPU, user + system, whole lifecycle, endpoint 127.0.0.1 (no lookup, no thread in the process; the floor single-threaded): median of the rounds' ratios (range) | | | $(spread ip) |"
+    echo "| CPU µs, the best round of each | $(us "${best[floor]}") | $(us "${best[wisp_ip]}") | $(ratio "${best[wisp_ip]}" "${best[floor]}") |"
+    echo "| CPU, endpoint localhost (looked up by the resolver's thread; the floor with one thread started first) | | | $(spread name) |"
+    echo "| CPU µs, the best round of each | $(us "${best[floor_mt]}") | $(us "${best[wisp_name]}") | $(ratio "${best[wisp_name]}" "${best[floor_mt]}") |"
+    echo "| CPU, endpoint localhost, against the single-threaded floor | | | $(spread cross) |"
+    echo "| the floor itself, one thread started first / none (glibc's locked malloc) | | | $(spread mt) |"
     echo "| instructions, whole lifecycle (vhost, resolve, connect, handshake, GET, teardown) | $(m "$ir_floor") | $(m "$ir_life") | $(ratio "$ir_life" "$ir_floor") |"
     echo "| instructions, the handshake alone (\`wisp__tls_handshake\`, inclusive) | $(m "$ir_floor") | $(m "$ir_hs") | $(ratio "$ir_hs" "$ir_floor") |"
     echo "| ... of which ECDH (key pair + shared secret) | $(m "$ir_fecdh") | $(m "$ir_wecdh") | $(ratio "$ir_wecdh" "$ir_fecdh") |"

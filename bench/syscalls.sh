@@ -19,6 +19,9 @@
 #   instructions: callgrind's program total (user space only, exact), the same
 #             difference over 900: the figure that does not move with the machine.
 #             A best-of-few of single runs moved by ±30% here, the mean of 15 by ±8%.
+#             Then the same again with the CPUs held out of their idle states (a PM
+#             QoS request: 0 written to /dev/cpu_dma_latency, held open), when the
+#             file is writable: what the sleep and wake-up per request costs.
 #
 #   server:   `strace -f -c -p` of wisp-server (minimal-examples/server, both builds)
 #             while one curl fetches its page N times on one kept-alive TLS 1.2
@@ -106,18 +109,31 @@ cpu() {
     awk -F, '$3 ~ /^task-clock/ { printf "%d\n", $1 * 1000 }' "$work/perf.txt"
 }
 
+# cpu_rounds KEY_SUFFIX: two rounds of the five variants, the best of each into best.
 declare -A best
-for ((r = 1; r <= 2; r++)); do
-    for k in queued.with queued.without queued.bare piped.with piped.without; do
-        type=${k%.*}
-        v=${k#*.}
-        case $v in with) bin=$with ;; without) bin=$without ;; bare) bin=bare ;; esac
-        hi=$(cpu "$bin" "$type" 1000)
-        lo=$(cpu "$bin" "$type" 100)
-        d=$(((hi - lo) / 90)) # tenths of a microsecond per request, over 900
-        if [ -z "${best[$k]:-}" ] || [ "$d" -lt "${best[$k]}" ]; then best[$k]=$d; fi
+cpu_rounds() {
+    local r k type v bin hi lo d
+    for ((r = 1; r <= 2; r++)); do
+        for k in queued.with queued.without queued.bare piped.with piped.without; do
+            type=${k%.*}
+            v=${k#*.}
+            case $v in with) bin=$with ;; without) bin=$without ;; bare) bin=bare ;; esac
+            hi=$(cpu "$bin" "$type" 1000)
+            lo=$(cpu "$bin" "$type" 100)
+            d=$(((hi - lo) / 90)) # tenths of a microsecond per request, over 900
+            if [ -z "${best[$k$1]:-}" ] || [ "$d" -lt "${best[$k$1]}" ]; then best[$k$1]=$d; fi
+        done
     done
-done
+}
+cpu_rounds ""
+# The same with the CPUs held out of their idle states: a PM QoS request of 0 µs
+# wake-up latency (/dev/cpu_dma_latency, held open; the kernel drops it on close).
+qos_note="not measured: /dev/cpu_dma_latency is not writable here"
+if [ -w /dev/cpu_dma_latency ] && exec {qos}>/dev/cpu_dma_latency && printf '\0\0\0\0' >&"$qos"; then
+    cpu_rounds .awake
+    exec {qos}>&-
+    qos_note=""
+fi
 declare -A sc
 for type in queued piped; do
     sc[$type.with]=$(per "$with" "$type")
@@ -196,6 +212,11 @@ section() {
         echo "| ${names[$((i - 1))]} | $(col queued.bare $i) | $(col queued.without $i) | $(col queued.with $i) | $(col piped.without $i) | $(col piped.with $i) |"
     done
     echo "| CPU µs, whole process (task-clock, mean of $RUNS runs, better of 2 rounds) | $(us "${best[queued.bare]}") | $(us "${best[queued.without]}") | $(us "${best[queued.with]}") | $(us "${best[piped.without]}") | $(us "${best[piped.with]}") |"
+    if [ -z "$qos_note" ]; then
+        echo "| CPU µs, the same with the CPUs held out of idle (PM QoS: \`/dev/cpu_dma_latency\` 0) | $(us "${best[queued.bare.awake]}") | $(us "${best[queued.without.awake]}") | $(us "${best[queued.with.awake]}") | $(us "${best[piped.without.awake]}") | $(us "${best[piped.with.awake]}") |"
+    else
+        echo "| CPU µs, the CPUs held out of idle | $qos_note | | | | |"
+    fi
     echo "| instructions, user space (callgrind) | ${irq[queued.bare]} | ${irq[queued.without]} | ${irq[queued.with]} | ${irq[piped.without]} | ${irq[piped.with]} |"
     echo
     echo "The server side: wisp-server (\`minimal-examples/server\`) under \`strace -c -p\` while"
@@ -209,15 +230,13 @@ section() {
     done
     echo
     echo "The target is ≤ 15 µs of client CPU per queued request beyond the handshake. The"
-    echo "syscall counts are exact and repeat to the digit; the CPU figures are not: on the"
-    echo "shared 2-CPU machine of 2026-12-03 successive runs of this script gave 26–60 µs at"
-    echo "depth 1 and 14–31 µs at depth 8 for either build, so compare them within one run"
-    echo "only, and prefer a quiet machine (a rerun right after this one gave 26–61 µs with"
-    echo "the read-ahead, 34–74 without and 18–31 for the bare client at depth 1). The"
-    echo "instruction counts repeat. The bare mbedTLS client is the reference at depth 1:"
-    echo "what one request costs with no library at all. Its syscall counts depend on"
-    echo "timing (under strace nginx's answer is often in before it reads, so it rarely"
-    echo "polls); so do wisp's at depth 8 (0.88–0.96 between runs), not at depth 1."
+    echo "syscall counts and instructions are exact and repeat; the CPU figures move between"
+    echo "runs, so compare them within one run. At depth 1 every request waits for its answer"
+    echo "in poll(2): the CPU goes idle and wakes once per request, and the second CPU row"
+    echo "shows what that wake-up costs (the idle states of $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo "this machine's cpuidle driver") held off)."
+    echo "The bare mbedTLS client is the reference at depth 1: what one request costs with no"
+    echo "library at all. Its syscall counts depend on timing (under strace nginx's answer is"
+    echo "often in before it reads, so it rarely polls); so do wisp's at depth 8."
     echo "<!-- /syscalls -->"
 }
 out=$(section)

@@ -9,9 +9,13 @@
  *   wisp-bench get     PORT CA.pem      one GET stream lifecycle (for massif/callgrind)
  *   wisp-bench many    PORT CA.pem N    N streams at once to the endpoint
  *   wisp-bench figures PORT CA.pem      heap accounting through a counting allocator
- *   wisp-bench handshakes PORT CA.pem N N lifecycles one after another, each a full
+ *   wisp-bench handshakes PORT CA.pem N [HOST]
+ *                                       N lifecycles one after another, each a full
  *                                       handshake (keepalive_ms and linger_ms 0: the
- *                                       vhost and its session cache go with the stream)
+ *                                       vhost and its session cache go with the stream),
+ *                                       to HOST (default localhost: looked up, by the
+ *                                       resolver's thread; 127.0.0.1 is not looked up,
+ *                                       so the process never starts a thread)
  *
  * Every mode prints "key value" lines on stdout (bench/run.sh reads them) and exits 0
  * only when every stream got 200 and wisp's heap came back to its starting figure.
@@ -85,6 +89,10 @@ static void window_reset(void)
 
 /* ---- Policy ------------------------------------------------------------------------ */
 
+/* The endpoint of the policy's streams (the test certificate names localhost,
+ * 127.0.0.1 and ::1). */
+static const char *g_host = "localhost";
+
 /* The policy JSON for port, with the CA PEM of ca_path inlined; malloc'd, or NULL. */
 static char *make_policy(const char *ca_path, unsigned port, size_t *out_len)
 {
@@ -93,10 +101,10 @@ static char *make_policy(const char *ca_path, unsigned port, size_t *out_len)
     "\"certs\":{\"ca\":\"%s\"},\n"                                                                 \
     "\"trust_stores\":{\"test\":{\"certs\":[\"ca\"],\"linger_ms\":0}},\n"                          \
     "\"streams\":{\n"                                                                              \
-    "\"get\":{\"endpoint\":\"localhost\",\"port\":%u,\"trust_store\":\"test\","                    \
+    "\"get\":{\"endpoint\":\"%s\",\"port\":%u,\"trust_store\":\"test\","                           \
     "\"method\":\"GET\",\"url\":\"/hello\",\"metadata\":{\"test\":\"x-wisp-test\"},"               \
     "\"timeout_ms\":120000,\"keepalive_ms\":0},\n"                                                 \
-    "\"get_ka\":{\"endpoint\":\"localhost\",\"port\":%u,\"trust_store\":\"test\","                 \
+    "\"get_ka\":{\"endpoint\":\"%s\",\"port\":%u,\"trust_store\":\"test\","                        \
     "\"method\":\"GET\",\"url\":\"/hello\",\"metadata\":{\"test\":\"x-wisp-test\"},"               \
     "\"timeout_ms\":120000,\"keepalive_ms\":300}}}\n"
     FILE *f = fopen(ca_path, "rb");
@@ -126,10 +134,10 @@ static char *make_policy(const char *ca_path, unsigned port, size_t *out_len)
         }
     }
     esc[j] = '\0';
-    len = snprintf(NULL, 0, POLICY_FMT, esc, port, port);
+    len = snprintf(NULL, 0, POLICY_FMT, esc, g_host, port, g_host, port);
     if (len < 0 || !(out = malloc((size_t)len + 1)))
         return NULL;
-    snprintf(out, (size_t)len + 1, POLICY_FMT, esc, port, port);
+    snprintf(out, (size_t)len + 1, POLICY_FMT, esc, g_host, port, g_host, port);
     *out_len = (size_t)len;
     return out;
 }
@@ -490,7 +498,8 @@ int main(int argc, char **argv)
 
     if (argc < 4 || (port = (unsigned)atoi(argv[2])) == 0 || port > 65535) {
         fprintf(stderr, "usage: wisp-bench get|figures PORT CA.pem\n"
-                        "       wisp-bench many|handshakes PORT CA.pem N\n");
+                        "       wisp-bench many PORT CA.pem N\n"
+                        "       wisp-bench handshakes PORT CA.pem N [HOST]\n");
         return 2;
     }
     if (!strcmp(argv[1], "get"))
@@ -507,6 +516,8 @@ int main(int argc, char **argv)
         n = argc > 4 ? atoi(argv[4]) : 100;
         if (n < 1 || n > 100000)
             return 2;
+        if (argc > 5)
+            g_host = argv[5];
         return mode_handshakes(argv[3], port, n);
     }
     fprintf(stderr, "wisp-bench: unknown mode %s\n", argv[1]);

@@ -2,7 +2,7 @@
  * wisp-floor: what mbedTLS alone costs, for the side-by-side figures of issue 13 §2
  * (bench/handshake.sh, bench/syscalls.sh). Two modes:
  *
- *   wisp-floor handshake GROUP N CA.pem LEAF.pem LEAF.key
+ *   wisp-floor handshake GROUP N CA.pem LEAF.pem LEAF.key [threaded]
  *   wisp-floor requests PORT CA.pem N PATH
  *
  * handshake: the crypto floor of one full TLS 1.2 client handshake ("client CPU per
@@ -20,7 +20,11 @@
  * hash, the PRF, record protection, sockets, wisp itself) is the overhead the ratio
  * measures. Set up outside the timed loop: a CTR_DRBG seeded once (as a wisp context
  * has one), the certificates parsed, the SKE signature made with the leaf key, the
- * server's ephemeral point generated.
+ * server's ephemeral point generated. With "threaded", one thread is started and
+ * joined before the loop: the process is then as a wisp process is after its first
+ * name lookup (the POSIX resolver's thread), and glibc's malloc takes its locked
+ * arena path for good; mbedTLS's bignums call calloc and free for every limb array,
+ * so this costs the floor itself a few percent (bench/RESULTS.md, "Handshake").
  *
  * requests: a bare mbedTLS client, as a developer would write one without a library:
  * a non-blocking socket to 127.0.0.1:PORT with TCP_NODELAY, poll(2) for readiness,
@@ -47,6 +51,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdh.h>
@@ -148,6 +153,19 @@ static long cpu_us(void)
     return (long)t.tv_sec * 1000000L + t.tv_nsec / 1000;
 }
 
+static void *no_work(void *arg)
+{
+    return arg;
+}
+
+/* One thread started and joined: glibc's malloc is multi-threaded from here on. */
+static int start_a_thread(void)
+{
+    pthread_t t;
+
+    return pthread_create(&t, NULL, no_work, NULL) || pthread_join(t, NULL);
+}
+
 static int mode_handshake(int argc, char **argv)
 {
     mbedtls_entropy_context entropy;
@@ -164,9 +182,15 @@ static int mode_handshake(int argc, char **argv)
     long n, i, t0, t1, bad = 0;
     int ret;
 
-    if (argc != 6 || (n = atol(argv[2])) < 1) {
-        fprintf(stderr, "usage: wisp-floor handshake x25519|p256 N CA.pem LEAF.pem LEAF.key\n");
+    if (argc < 6 || argc > 7 || (n = atol(argv[2])) < 1 ||
+        (argc == 7 && strcmp(argv[6], "threaded"))) {
+        fprintf(stderr, "usage: wisp-floor handshake x25519|p256 N CA.pem LEAF.pem LEAF.key "
+                        "[threaded]\n");
         return 2;
+    }
+    if (argc == 7 && start_a_thread()) {
+        fprintf(stderr, "wisp-floor: pthread_create failed\n");
+        return 1;
     }
     if (!strcmp(argv[1], "x25519"))
         gid = MBEDTLS_ECP_DP_CURVE25519;
@@ -401,7 +425,8 @@ int main(int argc, char **argv)
         return mode_handshake(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "requests"))
         return mode_requests(argc - 1, argv + 1);
-    fprintf(stderr, "usage: wisp-floor handshake x25519|p256 N CA.pem LEAF.pem LEAF.key\n"
+    fprintf(stderr, "usage: wisp-floor handshake x25519|p256 N CA.pem LEAF.pem LEAF.key "
+                    "[threaded]\n"
                     "       wisp-floor requests PORT CA.pem N PATH\n");
     return 2;
 }

@@ -135,13 +135,15 @@ static void transfer_encoding(wisp__h1_msg_t *m, const char *v, size_t n)
     }
 }
 
+/* The three names that frame a message, told apart by length before any compare
+ * (most fields of a head are none of them). */
 static int framing_field(wisp__h1_msg_t *m, const char *name, size_t nl, const char *v, size_t vl)
 {
-    if (wisp__h1_name_eq(name, nl, "content-length"))
+    if (nl == 14 && wisp__h1_name_eq(name, nl, "content-length"))
         return content_length(m, v, vl);
-    if (wisp__h1_name_eq(name, nl, "transfer-encoding")) {
+    if (nl == 17 && wisp__h1_name_eq(name, nl, "transfer-encoding")) {
         transfer_encoding(m, v, vl);
-    } else if (wisp__h1_name_eq(name, nl, "connection")) {
+    } else if (nl == 10 && wisp__h1_name_eq(name, nl, "connection")) {
         if (wisp__h1_list_has(v, vl, "close"))
             m->flags |= H1_F_CLOSE;
         if (wisp__h1_list_has(v, vl, "keep-alive"))
@@ -253,18 +255,39 @@ static int chunk_size(wisp__h1_msg_t *m, const char *s, size_t n)
 }
 
 /* Control characters (but TAB) are never valid in a line: a bare CR included. */
+static int char_ok(unsigned char c)
+{
+    return (c >= 0x20 || c == '\t') && c != 0x7f;
+}
+
+/*
+ * A word at a time (the machine's size_t: 8 bytes on 64-bit hosts, 4 on Cortex-M):
+ * a word with no byte below 0x20 and none equal to 0x7f is all valid (bytes from
+ * 0x80 up are obs-text, fine), and most words of a head are. The two tests are the
+ * classic exact ones: (w - 0x20..) & ~w & 0x80.. is nonzero iff some byte is below
+ * 0x20; the same of w ^ 0x7f.. with 0x01.. iff some byte equals 0x7f. A word that
+ * fails either is looked at byte by byte, which is where a TAB passes.
+ */
+#define WORD_ONES ((size_t)-1 / 0xff)
 static int line_chars_ok(const char *s, size_t n)
 {
-    size_t i;
+    size_t i = 0, j, w, del;
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return 0;
+    for (; n - i >= sizeof(w); i += sizeof(w)) {
+        memcpy(&w, s + i, sizeof(w));
+        del = w ^ (WORD_ONES * 0x7f);
+        if (!((((w - WORD_ONES * 0x20) & ~w) | ((del - WORD_ONES) & ~del)) & (WORD_ONES * 0x80)))
+            continue;
+        for (j = i; j < i + sizeof(w); j++)
+            if (!char_ok((unsigned char)s[j]))
+                return 0;
     }
+    for (; i < n; i++)
+        if (!char_ok((unsigned char)s[i]))
+            return 0;
     return 1;
 }
+#undef WORD_ONES
 
 static int line(wisp__h1_msg_t *m, char *s, size_t n)
 {

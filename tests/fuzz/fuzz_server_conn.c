@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 #define SERVER_COMMON                                                                              \
-    " \"max_connections\": 3, \"header_limit\": 512, \"body_limit\": 4000,"                       \
+    " \"max_connections\": 3, \"header_limit\": 512, \"body_limit\": 4000,"                        \
     " \"idle_timeout_ms\": 1000, \"metadata\": {\"ua\": \"user-agent\", \"ct\": \"content-type\"}"
 
 static const char policy[] =
@@ -422,8 +422,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     wisp_context_destroy(r.cx);
 end:
-    CHECK(!w.tls || !r.app.requests, "%u requests reached the app through a TLS handshake no "
-                                     "script can complete", r.app.requests);
+    CHECK(!w.tls || !r.app.requests,
+          "%u requests reached the app through a TLS handshake no "
+          "script can complete",
+          r.app.requests);
     srvapp_check_end(&r.app);
     CHECK(!r.app.violations, "%s", r.app.why);
     CHECK(!r.ta.live_blocks, "%zu blocks leaked", r.ta.live_blocks);

@@ -103,8 +103,8 @@ demo: build
 	@scripts/demo.sh $(BUILD)
 
 bench: build firmware
-	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
-	bench/scaling.sh $(BUILD) --update bench/RESULTS.md
+	bench/awake.sh bench/run.sh $(BUILD)
+	bench/awake.sh bench/scaling.sh $(BUILD) --update bench/RESULTS.md
 	bench/server.sh $(BUILD) --update bench/RESULTS.md
 	bench/firmware-sizes.sh $(FW) --update bench/RESULTS.md
 	bench/syscalls.sh $(BUILD) --update bench/RESULTS.md

@@ -314,6 +314,12 @@ echo "Command: \`make bench\` (\`bench/run.sh $1\`). Machine: $(nproc) CPUs, $cp
 echo "$(uname -sr). mbedTLS $(val "$F" mbedtls) (Debian libmbedtls-dev $mbedtls_deb),"
 echo "$curl_v, nginx $nginx_v (nginx-light), $(valgrind --version)."
 echo "URL: \`$url\` (tests/interop fixture, P-256 server certificate); every byte figure is bytes."
+if [ "${WISP_BENCH_AWAKE:-0}" = 1 ]; then
+    echo "CPUs held out of their idle states for the whole run (\`bench/awake.sh\`, PM QoS)."
+else
+    echo "CPUs free to idle (not under \`bench/awake.sh\`): CPU figures of requests that wait on"
+    echo "nginx include the wake-up from idle and move between runs."
+fi
 echo
 echo "### One GET stream lifecycle"
 echo

@@ -196,6 +196,11 @@ report=$work/section.md
     echo "POLICY TYPE --count N\`, the types differing only in \`pipeline_depth\` (queued 1,"
     echo "piped 8) and \`reuse\` (perconn: off, one connection and one full handshake per"
     echo "stream); curl: \`curl -s --cacert CA -K FILE\`, N \`url\` lines in one invocation."
+    if [ "${WISP_BENCH_AWAKE:-0}" = 1 ]; then
+        echo "CPUs held out of their idle states for the whole run (\`bench/awake.sh\`, PM QoS)."
+    else
+        echo "CPUs free to idle (not under \`bench/awake.sh\`)."
+    fi
     echo "Machine: $machine; $(uname -sr). curl $(curl --version | head -n 1 | cut -d' ' -f2),"
     echo "nginx $("${WISP_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}" -v 2>&1 | sed 's|.*/||'). Load average (\`/proc/loadavg\`, 1/5/15 min):"
     echo "$load_before at the start, $load_after at the end; the 1-minute figure before each N:"

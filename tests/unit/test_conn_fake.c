@@ -16,6 +16,7 @@
 #include "core/core-internal.h"
 #include "fakenet.h"
 #include "testalloc.h"
+#include "testfiles.h"
 #include "wisp/stream.h"
 
 #define POLICY                                                                                     \
@@ -56,12 +57,13 @@ typedef struct fx {
     rec_t r[MAXS];
     int cx_gone;
     /* server script state */
-    int close_at;     /* close conn 0 instead of answering its request #close_at */
-    int cut_body;     /* answer with a body cut short, then close */
-    int refuse_first; /* refuse connection 0 */
-    int refuse_all;   /* refuse every connection */
-    int hang_first;   /* connection 0 never completes its connect */
-    int reset_first;  /* connection 0 is reset when its first request arrives */
+    int close_at;         /* close conn 0 instead of answering its request #close_at */
+    int cut_body;         /* answer with a body cut short, then close */
+    int refuse_first;     /* refuse connection 0 */
+    int refuse_all;       /* refuse every connection */
+    int hang_first;       /* connection 0 never completes its connect */
+    int reset_first;      /* connection 0 is reset when its first request arrives */
+    fake_conn_t *conn[8]; /* the first connections accepted */
 } fx_t;
 
 static fx_t *X; /* the running test's fixture, for the server script */
@@ -72,7 +74,8 @@ static int accept_cb(void *user, fake_conn_t *c, unsigned i)
 {
     fx_t *x = user;
 
-    (void)c;
+    if (i < 8)
+        x->conn[i] = c;
     if (x->hang_first && i == 0)
         return FN_HANG;
     return (x->refuse_all || (x->refuse_first && i == 0)) ? FN_REFUSE : FN_ACCEPT;
@@ -434,6 +437,63 @@ static void test_leader_reset_promotes_one(void **state)
                  "ALL_RETRIES_FAILED:connection reset by peer ");
 }
 
+#define TLS_POLICY_FMT                                                                             \
+    "{\"schema\":1,\"certs\":{\"ca\":\"%s\"},\"trust_stores\":{\"ts\":{\"certs\":[\"ca\"]}},"      \
+    "\"streams\":{\"tls\":{\"endpoint\":\"127.0.0.1\",\"trust_store\":\"ts\",\"url\":\"/t\","      \
+    "\"connect_timeout_ms\":700}}}"
+
+/* A TLS leader whose server accepts and never answers the ClientHello: the connect
+ * timeout, which runs across resolve, TCP and the TLS handshake, fails the leader in
+ * the middle of its handshake, alone, and the next queued stream leads on a
+ * connection of its own, with a timer of its own. The fake server speaks no TLS, so
+ * each leader in turn meets the same: three connections, a ClientHello written on
+ * each and nothing back, one terminal state per stream, each at its own deadline. */
+static void test_leader_tls_handshake_timeout_promotes_one(void **state)
+{
+    fx_t *x = *state;
+    static const wisp_stream_ops_t ops_tls = {"tls", rx_cb, NULL, state_cb};
+    char *ca = test_cert_json("ca.pem"), *pol;
+    rec_t *r[3];
+    wisp_stats_t st;
+    uint64_t t0;
+    size_t cap, len;
+    const uint8_t *hello;
+    int i;
+
+    assert_non_null(ca);
+    cap = sizeof(TLS_POLICY_FMT) + strlen(ca);
+    pol = malloc(cap);
+    assert_non_null(pol);
+    snprintf(pol, cap, TLS_POLICY_FMT, ca);
+    wisp_context_destroy(x->cx);
+    assert_int_equal(testalloc_context_plat(&x->ta, pol, fakenet_ops(x->fn), &x->cx), 0);
+    free(pol);
+    free(ca);
+
+    t0 = fakenet_now(x->fn);
+    queue(x, r, 3, &ops_tls);
+    run(x, 200);
+    assert_string_equal(
+        r[0]->seq, "CREATED CONNECTING CONNECTION_FAILED:timed out ALL_RETRIES_FAILED:timed out ");
+    for (i = 1; i < 3; i++)
+        assert_string_equal(r[i]->seq, "CREATED QUEUED CONNECTING CONNECTION_FAILED:timed out "
+                                       "ALL_RETRIES_FAILED:timed out ");
+    for (i = 0; i < 3; i++)
+        settled(r[i]);
+    /* Each leader had its own 700 ms: a follower that inherited the first deadline
+     * would have failed with it. */
+    assert_true(fakenet_now(x->fn) - t0 >= 3 * 700);
+    assert_int_equal(fakenet_accepted(x->fn), 3);
+    for (i = 0; i < 3; i++) {
+        hello = fake_written(x->conn[i], &len);
+        assert_true(len > 5 && hello[0] == 0x16 && hello[1] == 0x03); /* a handshake record */
+    }
+    wisp_get_stats(x->cx, &st);
+    assert_int_equal(st.conns_opened, 3);
+    assert_int_equal(st.handshakes_full, 0);
+    assert_int_equal(st.transactions, 0);
+}
+
 static void test_leader_dns_failure_fails_alone(void **state)
 {
     fx_t *x = *state;
@@ -793,6 +853,7 @@ int main(void)
         T(test_failed_leader_promotes_one),
         T(test_leader_connect_timeout_promotes_one),
         T(test_leader_reset_promotes_one),
+        T(test_leader_tls_handshake_timeout_promotes_one),
         T(test_leader_dns_failure_fails_alone),
         T(test_nailed_reconnects_when_dropped),
         T(test_nailed_refused_is_paced),

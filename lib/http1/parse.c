@@ -19,6 +19,7 @@
  *    callback see the message as the callback describes it.
  *  - Once an error is returned, m->state is H1_S_FAILED and m->err keeps the code.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "http1/engine.h"
@@ -261,17 +262,27 @@ static int char_ok(unsigned char c)
 }
 
 /*
- * A word at a time (the machine's size_t: 8 bytes on 64-bit hosts, 4 on Cortex-M):
- * a word with no byte below 0x20 and none equal to 0x7f is all valid (bytes from
- * 0x80 up are obs-text, fine), and most words of a head are. The two tests are the
- * classic exact ones: (w - 0x20..) & ~w & 0x80.. is nonzero iff some byte is below
- * 0x20; the same of w ^ 0x7f.. with 0x01.. iff some byte equals 0x7f. A word that
- * fails either is looked at byte by byte, which is where a TAB passes.
+ * On 64-bit hosts a word (8 bytes) at a time: a word with no byte below 0x20 and
+ * none equal to 0x7f is all valid (bytes from 0x80 up are obs-text, fine), and most
+ * words of a head are. The two tests are the classic exact ones: (w - 0x20..) & ~w &
+ * 0x80.. is nonzero iff some byte is below 0x20; the same of w ^ 0x7f.. with 0x01..
+ * iff some byte equals 0x7f. A word that fails either is looked at byte by byte,
+ * which is where a TAB passes. 32-bit builds (firmware) keep the byte loop alone:
+ * with a 4-byte word the gain halves, and the word loop cost 100 bytes of
+ * Cortex-M4 flash that the client-only budget does not have (firmware_text_budget).
  */
+#if SIZE_MAX > 0xffffffffu
+#define WORD_CHECK 1
 #define WORD_ONES ((size_t)-1 / 0xff)
+#else
+#define WORD_CHECK 0
+#endif
+
 static int line_chars_ok(const char *s, size_t n)
 {
-    size_t i = 0, j, w, del;
+    size_t i = 0;
+#if WORD_CHECK
+    size_t j, w, del;
 
     for (; n - i >= sizeof(w); i += sizeof(w)) {
         memcpy(&w, s + i, sizeof(w));
@@ -282,12 +293,12 @@ static int line_chars_ok(const char *s, size_t n)
             if (!char_ok((unsigned char)s[j]))
                 return 0;
     }
+#endif
     for (; i < n; i++)
         if (!char_ok((unsigned char)s[i]))
             return 0;
     return 1;
 }
-#undef WORD_ONES
 
 static int line(wisp__h1_msg_t *m, char *s, size_t n)
 {

@@ -132,11 +132,11 @@ static const wisp__stream_role_t request_role = {rq_request, rq_resume,  rq_abor
  * ("/a?q"), which is what path and query hold; an empty path is "/". */
 static const char *origin_form(const char *t, size_t *len)
 {
-    const char *end = t + *len, *p;
+    const char *end = t + *len, *p = memchr(t, ':', *len);
 
-    if (t[0] == '/' || t[0] == '*')
+    if (t[0] == '/' || t[0] == '*' || !p || end - p < 3)
         return t;
-    p = (const char *)memchr(t, ':', *len) + 3;
+    p += 3;
     while (p < end && *p != '/' && *p != '?')
         p++;
     *len = (size_t)(end - p);

@@ -136,15 +136,28 @@ static void transfer_encoding(wisp__h1_msg_t *m, const char *v, size_t n)
     }
 }
 
-/* The three names that frame a message, told apart by length before any compare
- * (most fields of a head are none of them). */
+/*
+ * Fast paths for 64-bit hosts (HOST_FAST): the framing names told apart by length
+ * before any compare, and control characters checked a word at a time (below).
+ * 32-bit builds (firmware) go without both: together they cost 120 bytes of
+ * Cortex-M4 flash that the client-only budget does not have (firmware_text_budget),
+ * and with a 4-byte word the word check's gain halves.
+ */
+#if SIZE_MAX > 0xffffffffu
+#define HOST_FAST 1
+#else
+#define HOST_FAST 0
+#endif
+#define LEN_MAY_BE(nl, n) (!HOST_FAST || (nl) == (n))
+
+/* The three names that frame a message (most fields of a head are none of them). */
 static int framing_field(wisp__h1_msg_t *m, const char *name, size_t nl, const char *v, size_t vl)
 {
-    if (nl == 14 && wisp__h1_name_eq(name, nl, "content-length"))
+    if (LEN_MAY_BE(nl, 14) && wisp__h1_name_eq(name, nl, "content-length"))
         return content_length(m, v, vl);
-    if (nl == 17 && wisp__h1_name_eq(name, nl, "transfer-encoding")) {
+    if (LEN_MAY_BE(nl, 17) && wisp__h1_name_eq(name, nl, "transfer-encoding")) {
         transfer_encoding(m, v, vl);
-    } else if (nl == 10 && wisp__h1_name_eq(name, nl, "connection")) {
+    } else if (LEN_MAY_BE(nl, 10) && wisp__h1_name_eq(name, nl, "connection")) {
         if (wisp__h1_list_has(v, vl, "close"))
             m->flags |= H1_F_CLOSE;
         if (wisp__h1_list_has(v, vl, "keep-alive"))
@@ -262,26 +275,19 @@ static int char_ok(unsigned char c)
 }
 
 /*
- * On 64-bit hosts a word (8 bytes) at a time: a word with no byte below 0x20 and
- * none equal to 0x7f is all valid (bytes from 0x80 up are obs-text, fine), and most
- * words of a head are. The two tests are the classic exact ones: (w - 0x20..) & ~w &
+ * With HOST_FAST a word (8 bytes) at a time: a word with no byte below 0x20 and none
+ * equal to 0x7f is all valid (bytes from 0x80 up are obs-text, fine), and most words
+ * of a head are. The two tests are the classic exact ones: (w - 0x20..) & ~w &
  * 0x80.. is nonzero iff some byte is below 0x20; the same of w ^ 0x7f.. with 0x01..
  * iff some byte equals 0x7f. A word that fails either is looked at byte by byte,
- * which is where a TAB passes. 32-bit builds (firmware) keep the byte loop alone:
- * with a 4-byte word the gain halves, and the word loop cost 100 bytes of
- * Cortex-M4 flash that the client-only budget does not have (firmware_text_budget).
+ * which is where a TAB passes.
  */
-#if SIZE_MAX > 0xffffffffu
-#define WORD_CHECK 1
 #define WORD_ONES ((size_t)-1 / 0xff)
-#else
-#define WORD_CHECK 0
-#endif
 
 static int line_chars_ok(const char *s, size_t n)
 {
     size_t i = 0;
-#if WORD_CHECK
+#if HOST_FAST
     size_t j, w, del;
 
     for (; n - i >= sizeof(w); i += sizeof(w)) {

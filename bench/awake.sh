@@ -9,13 +9,25 @@
 # its CPU figures by 2-3x (bench/RESULTS.md, "Syscalls"). Under this wrapper CMD sees
 # WISP_BENCH_AWAKE=1, and the scripts say so in their reports. Without write access
 # to the file CMD runs as it is, with WISP_BENCH_AWAKE=0 and a line on stderr.
-set -u
-[ $# -ge 1 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
-if [ -w /dev/cpu_dma_latency ] && exec {qos}>/dev/cpu_dma_latency && printf '\0\0\0\0' >&"$qos"; then
-    WISP_BENCH_AWAKE=1 "$@"
-    rc=$?
-    exec {qos}>&-
-    exit $rc
+#
+# Sourced (syscalls.sh measures both ways in one run), it only defines the two
+# functions: awake_hold (false when the file is not writable) and awake_release.
+
+awake_hold() {
+    [ -w /dev/cpu_dma_latency ] && exec {WISP_AWAKE_FD}>/dev/cpu_dma_latency &&
+        printf '\0\0\0\0' >&"$WISP_AWAKE_FD"
+}
+awake_release() { exec {WISP_AWAKE_FD}>&-; }
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -u
+    [ $# -ge 1 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
+    if awake_hold; then
+        WISP_BENCH_AWAKE=1 "$@"
+        rc=$?
+        awake_release
+        exit $rc
+    fi
+    echo "awake.sh: /dev/cpu_dma_latency not writable: the CPUs may idle during $1" >&2
+    WISP_BENCH_AWAKE=0 exec "$@"
 fi
-echo "awake.sh: /dev/cpu_dma_latency not writable: the CPUs may idle during $1" >&2
-WISP_BENCH_AWAKE=0 exec "$@"

@@ -126,12 +126,13 @@ cpu_rounds() {
     done
 }
 cpu_rounds ""
-# The same with the CPUs held out of their idle states: a PM QoS request of 0 µs
-# wake-up latency (/dev/cpu_dma_latency, held open; the kernel drops it on close).
+# The same with the CPUs held out of their idle states (bench/awake.sh).
+# shellcheck source=bench/awake.sh
+. "$root/bench/awake.sh"
 qos_note="not measured: /dev/cpu_dma_latency is not writable here"
-if [ -w /dev/cpu_dma_latency ] && exec {qos}>/dev/cpu_dma_latency && printf '\0\0\0\0' >&"$qos"; then
+if awake_hold; then
     cpu_rounds .awake
-    exec {qos}>&-
+    awake_release
     qos_note=""
 fi
 declare -A sc

@@ -509,14 +509,15 @@ static int build_head(wisp__h1_sconn_t *c)
      * is not draining; an answer that starts before the request was read whole
      * closes (we cannot know yet whether its framing holds: see README.md). */
     c->close_after = !c->in_done || !c->keep || !http11 || c->srv->closed;
+    /* A HEAD gets the framing fields a GET would (RFC 9110 9.3.2), and no body. */
     c->chunked = 0;
     if (c->body_left >= 0) {
         (void)wisp__h1_out_content_length(&w, (uint64_t)c->body_left);
+    } else if (http11) {
+        c->chunked = !r->head_request;
+        (void)wisp__h1_out_chunked(&w);
     } else if (!r->head_request) {
-        if (http11)
-            c->chunked = 1, (void)wisp__h1_out_chunked(&w);
-        else
-            c->close_after = 1; /* HTTP/1.0: the body ends with the connection */
+        c->close_after = 1; /* HTTP/1.0: the body ends with the connection */
     }
     if (c->close_after)
         (void)wisp__h1_out_close(&w);

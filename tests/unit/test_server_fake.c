@@ -239,6 +239,36 @@ static void test_pipelined(void **state)
     no_violations(f);
 }
 
+/* HEAD on a route a GET would get chunked (its length unknown): the GET's head,
+ * Transfer-Encoding included (RFC 9110 9.3.2: the same fields as for GET), no body,
+ * and the pipelined GET behind it answered right after the blank line. Before, the
+ * head carried no framing at all, which a reader that does not know the method
+ * takes for a close-delimited body (fuzz_server_conn found it). */
+static void test_head_unknown_length(void **state)
+{
+    fx_t *f = *state;
+    fake_conn_t *c = dial(f);
+    const char *w, *end, *te;
+    int st[4];
+
+    fake_send_str(c, "HEAD /chunked HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /p2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    settle(f, 100);
+    w = written(c);
+    end = strstr(w, "\r\n\r\n");
+    te = strstr(w, "Transfer-Encoding: chunked\r\n");
+    assert_int_equal(strncmp(w, "HTTP/1.1 200 ", 13), 0);
+    assert_true(end && te && te < end);
+    assert_int_equal(strncmp(end + 4, "HTTP/1.1 200 ", 13), 0); /* no body */
+    assert_non_null(strstr(end + 4, "\r\n\r\n/p2"));
+    assert_int_equal(responses(c, st, 4), 2);
+    assert_false(fake_wisp_closed(c));
+    assert_int_equal(f->app.done, 2);
+    fake_close(c);
+    settle(f, 50);
+    no_violations(f);
+}
+
 static void test_post_body_split(void **state)
 {
     fx_t *f = *state;
@@ -722,6 +752,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_three, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_unknown_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_body_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_mid_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_mid_body, setup, teardown),

@@ -80,28 +80,31 @@ argv() {
         cmd=("$1" "$pol" "$2" --count "$3")
     fi
 }
-# counts BIN TYPE N: "poll sendto recv_data recv_eagain total" for one strace run.
-counts() {
-    argv "$@"
-    strace -f -c -o "$work/strace.txt" "${cmd[@]}" >/dev/null 2>&1
+# tally FILE: "poll sendto recv_data recv_eagain" from a `strace -c` summary.
+tally() {
     awk '
         # % time, seconds, usecs/call, calls, [errors,] syscall: errors is blank when 0
         { err = NF == 6 ? $5 : 0 }
         $NF == "poll" || $NF == "ppoll" { poll += $4 }
         $NF == "sendto" || $NF == "sendmsg" { send += $4 }
         $NF == "recvfrom" { recv += $4 - err; eagain += err }
-        END { printf "%d %d %d %d\n", poll, send, recv, eagain }' "$work/strace.txt"
+        END { printf "%d %d %d %d\n", poll, send, recv, eagain }' "$1"
 }
-# per BIN TYPE: the five figures per request, (N=1000 - N=100) / 900.
-per() {
-    local a b
-    read -r -a a <<<"$(counts "$1" "$2" 1000)"
-    read -r -a b <<<"$(counts "$1" "$2" 100)"
-    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+# difference HI LO N: the four counts of HI minus LO, over N, and their total.
+difference() {
+    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {
         split(a, x, " "); split(b, y, " "); t = 0
-        for (i = 1; i <= 4; i++) { d = (x[i] - y[i]) / 900; t += d; printf "%.2f ", d }
+        for (i = 1; i <= 4; i++) { d = (x[i] - y[i]) / n; t += d; printf "%.2f ", d }
         printf "%.2f\n", t }'
 }
+# counts BIN TYPE N: the four counts of one strace run.
+counts() {
+    argv "$@"
+    strace -f -c -o "$work/strace.txt" "${cmd[@]}" >/dev/null 2>&1
+    tally "$work/strace.txt"
+}
+# per BIN TYPE: the five figures per request, (N=1000 - N=100) / 900.
+per() { difference "$(counts "$1" "$2" 1000)" "$(counts "$1" "$2" 100)" 900; }
 # cpu BIN TYPE N: mean task-clock of RUNS whole runs, in microseconds.
 cpu() {
     argv "$@"
@@ -171,21 +174,9 @@ srv_counts() {
     kill -INT "$st"
     wait "$st" || true
     srv_stop >/dev/null 2>&1 || true
-    awk '{ err = NF == 6 ? $5 : 0 }
-        $NF == "poll" || $NF == "ppoll" { poll += $4 }
-        $NF == "sendto" || $NF == "sendmsg" { send += $4 }
-        $NF == "recvfrom" { recv += $4 - err; eagain += err }
-        END { printf "%d %d %d %d\n", poll, send, recv, eagain }' "$d/strace.txt"
+    tally "$d/strace.txt"
 }
-srv_per() {
-    local a b
-    read -r -a a <<<"$(srv_counts "$1" 500)"
-    read -r -a b <<<"$(srv_counts "$1" 100)"
-    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
-        split(a, x, " "); split(b, y, " "); t = 0
-        for (i = 1; i <= 4; i++) { d = (x[i] - y[i]) / 400; t += d; printf "%.2f ", d }
-        printf "%.2f\n", t }'
-}
+srv_per() { difference "$(srv_counts "$1" 500)" "$(srv_counts "$1" 100)" 400; }
 sc[server.with]=$(srv_per "$build/minimal-examples/server/wisp-server")
 sc[server.without]=$(srv_per "$nora/minimal-examples/server/wisp-server")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
